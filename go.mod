@@ -1,0 +1,3 @@
+module github.com/palvelumanuaali/useradmin
+
+go 1.26.8

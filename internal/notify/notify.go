@@ -1,0 +1,77 @@
+// Package notify holds the notification emails: what kinds exist, the
+// message that travels on the queue, how an email is rendered in the
+// recipient's language, and the port an email provider implements.
+//
+// A message carries ids and the least personal data needed to send: the
+// address and the first name. Secrets never travel: an invitation or reset
+// link is minted when the email is sent (see Links), so no raw token sits
+// in Table Storage or on the queue.
+package notify
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Kind names one kind of notification email.
+type Kind string
+
+// The notification kinds.
+const (
+	KindInvitation        Kind = "invitation"
+	KindPasswordReset     Kind = "password_reset"
+	KindPasswordChanged   Kind = "password_changed"
+	KindInactivityWarning Kind = "inactivity_warning"
+	KindAccountClosed     Kind = "account_closed"
+	KindAccountRestored   Kind = "account_restored"
+	KindAccessChanged     Kind = "access_changed"
+)
+
+// Kinds lists every kind, for tests and for validation.
+var Kinds = []Kind{
+	KindInvitation, KindPasswordReset, KindPasswordChanged, KindInactivityWarning,
+	KindAccountClosed, KindAccountRestored, KindAccessChanged,
+}
+
+// Locales lists the languages every email exists in; the first is the default.
+var Locales = []string{"fi", "sv", "en"}
+
+// Message is one notification as recorded in the outbox and put on the
+// queue. ID is stable across retries: it is the Service Bus MessageId and
+// the consumer's idempotency key.
+type Message struct {
+	ID        string    `json:"id"`
+	Kind      Kind      `json:"kind"`
+	UserID    string    `json:"userId"`
+	To        string    `json:"to"`
+	Locale    string    `json:"locale"`
+	FirstName string    `json:"firstName,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	// Kind-specific, never personal:
+	Role           string    `json:"role,omitempty"`           // access_changed: the new role
+	OrganizationID string    `json:"organizationId,omitempty"` // access_changed: the new home organisation
+	DueAt          time.Time `json:"dueAt,omitzero"`           // inactivity_warning: closing time; account_closed: erasure time
+}
+
+// Email is a rendered message ready for a provider.
+type Email struct {
+	MessageID string // the notification id, used as the provider's idempotency key where supported
+	To        string
+	Subject   string
+	Text      string
+	HTML      string
+}
+
+// Sender delivers one email. Implementations wrap failures that a retry
+// cannot fix (a rejected address, an unverified sender) with ErrPermanent;
+// every other error is treated as transient.
+type Sender interface {
+	Send(ctx context.Context, e Email) error
+}
+
+// ErrPermanent marks a delivery failure that retrying cannot fix.
+var ErrPermanent = errors.New("permanent delivery failure")
+
+// IsPermanent reports whether err is a permanent delivery failure.
+func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
