@@ -1,0 +1,179 @@
+// Package accounts holds people's accounts and how they sign in: the
+// account states (invited → active → closed), roles, sessions, single-use
+// link tokens, lockout, and the rules that protect them. It knows nothing of
+// Azure: storage is the Store port, implemented by internal/tablestore.
+//
+// What is kept about a person is exactly what P9 allows: first and last
+// name, email, home organisation, plus what authentication needs (password
+// hash, role, status, timestamps, failed sign-in counter). No IP address,
+// no user agent.
+package accounts
+
+import (
+	"errors"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+)
+
+// Role determines what a person may see and do (P5).
+type Role string
+
+// The roles.
+const (
+	RoleAdmin       Role = "admin"
+	RolePrimaryUser Role = "primary_user"
+	RoleEditor      Role = "editor"
+	RoleExpert      Role = "expert"
+)
+
+// Valid reports whether r is one of the roles.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleAdmin, RolePrimaryUser, RoleEditor, RoleExpert:
+		return true
+	}
+	return false
+}
+
+// Status is where an account is in its life.
+type Status string
+
+// The account states.
+const (
+	StatusInvited Status = "invited"
+	StatusActive  Status = "active"
+	StatusClosed  Status = "closed"
+)
+
+// User is one person's account.
+type User struct {
+	ID             string
+	Email          string // canonical form (see CanonicalEmail); the username (P1)
+	FirstName      string
+	LastName       string
+	OrganizationID string
+	Role           Role
+	Status         Status
+	Locale         string
+
+	CreatedAt    time.Time
+	ActivatedAt  time.Time
+	LastActiveAt time.Time
+	ClosedAt     time.Time
+	ClosedReason string
+
+	PasswordHash            string
+	PrivacyNoticeVersion    string
+	PrivacyNoticeAcceptedAt time.Time
+	FailedSignIns           int
+	LockedUntil             time.Time
+
+	// ETag is the stored version, for conditional writes.
+	ETag string
+}
+
+// Session is one signed-in device. Only the hash of its secret is stored.
+type Session struct {
+	UserID     string
+	Hash       string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time // absolute end
+	ETag       string
+}
+
+// Purpose is what a link token is for; a token works only for its purpose.
+type Purpose string
+
+// The link-token purposes.
+const (
+	PurposeInvitation    Purpose = "invitation"
+	PurposePasswordReset Purpose = "reset"
+)
+
+// Token is a single-use link token (invitation or password reset). Only
+// the hash of its secret is stored.
+type Token struct {
+	UserID    string
+	Purpose   Purpose
+	Hash      string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// ResetLimit counts an account's password-reset requests in the current
+// hour. It is kept beside the account, not on it, so asking for a reset
+// changes nothing about the account itself.
+type ResetLimit struct {
+	UserID      string
+	WindowStart time.Time
+	Count       int
+	ETag        string // empty until first stored
+}
+
+// Aggregate is one account with everything stored beside it: its sessions,
+// its outstanding link tokens and its reset counter. It is read in one
+// storage call.
+type Aggregate struct {
+	User       User
+	Sessions   []Session
+	Tokens     []Token
+	ResetLimit ResetLimit
+}
+
+// Change is one atomic change to one account: the account record, its
+// sessions and tokens, plus the audit events and notifications the change
+// causes. The store commits all of it or none of it, so there is never a
+// change without its audit event, or an email for a change that did not
+// happen.
+type Change struct {
+	UserID         string
+	User           *User // replaced if its ETag still matches
+	PutSessions    []Session
+	UpdateSessions []Session // replaced if their ETag still matches
+	DeleteSessions []Session
+	PutTokens      []Token
+	DeleteTokens   []Token
+	ResetLimit     *ResetLimit // inserted, or replaced if its ETag still matches
+	Events         []audit.Event
+	Notifications  []notify.Message
+}
+
+// Errors the service returns. The HTTP edge maps each to one status.
+var (
+	ErrNotFound           = errors.New("not found")
+	ErrEmailTaken         = errors.New("email taken")
+	ErrConflict           = errors.New("changed by someone else")
+	ErrPreconditionFailed = errors.New("the stored version does not match If-Match")
+	ErrInvalidCredentials = errors.New("invalid credentials")
+	ErrInvalidToken       = errors.New("invalid or expired token")
+	ErrUnauthenticated    = errors.New("not signed in")
+	ErrWrongPassword      = errors.New("current password is wrong")
+	ErrAdminExists        = errors.New("an active admin already exists")
+	ErrUnavailable        = errors.New("storage unavailable")
+)
+
+// FieldError is one invalid input field.
+type FieldError struct {
+	Field  string `json:"field"`
+	Code   string `json:"code"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// ValidationError lists every invalid field of one request.
+type ValidationError struct{ Fields []FieldError }
+
+func (e *ValidationError) Error() string { return "invalid input" }
+
+func (e *ValidationError) add(field, code, detail string) {
+	e.Fields = append(e.Fields, FieldError{Field: field, Code: code, Detail: detail})
+}
+
+func (e *ValidationError) orNil() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}

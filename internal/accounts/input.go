@@ -1,0 +1,81 @@
+package accounts
+
+import (
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Limits on what people type.
+const (
+	MaxEmailLength = 254
+	MaxNameLength  = 100
+)
+
+// CanonicalEmail returns the one form an address is stored and compared in:
+// trimmed, NFKC-normalised and lower-cased as a whole. Lower-casing the
+// local part too is a deliberate choice: P1 promises case-insensitive
+// usernames, and no mail system our municipalities use treats
+// Maija.Meikalainen and maija.meikalainen as different people.
+// It returns false when the address is not a plain, valid address.
+func CanonicalEmail(raw string) (string, bool) {
+	e := strings.ToLower(norm.NFKC.String(strings.TrimSpace(raw)))
+	if e == "" || len(e) > MaxEmailLength || hasControl(e) {
+		return "", false
+	}
+	addr, err := mail.ParseAddress(e)
+	if err != nil || addr.Address != e || addr.Name != "" {
+		return "", false
+	}
+	local, domain, ok := strings.Cut(e, "@")
+	if !ok || local == "" || len(local) > 64 || !strings.Contains(domain, ".") ||
+		strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return "", false
+	}
+	return e, true
+}
+
+// cleanName trims a person's name and checks it: 1–100 characters, no
+// control characters (a CR or LF could otherwise reach an email header).
+func cleanName(v *ValidationError, field, raw string) string {
+	s := norm.NFC.String(strings.TrimSpace(raw))
+	switch {
+	case s == "":
+		v.add(field, "required", "")
+	case utf8.RuneCountInString(s) > MaxNameLength:
+		v.add(field, "too_long", "")
+	case hasControl(s):
+		v.add(field, "invalid_characters", "")
+	}
+	return s
+}
+
+// Locales people can choose; the first is the default.
+var Locales = []string{"fi", "sv", "en"}
+
+func validLocale(l string) bool {
+	for _, x := range Locales {
+		if l == x {
+			return true
+		}
+	}
+	return false
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return true
+		}
+	}
+	return false
+}
+
+// contextWords are the words a person's own password must not lean on.
+func contextWords(u User) []string {
+	local, _, _ := strings.Cut(u.Email, "@")
+	return []string{local, u.FirstName, u.LastName}
+}

@@ -1,0 +1,120 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+)
+
+// InviteInput is what an inviter gives about a new person.
+type InviteInput struct {
+	Email          string
+	FirstName      string
+	LastName       string
+	OrganizationID string
+	Role           Role
+	Locale         string
+}
+
+// validate checks and cleans an invitation; every problem is reported.
+func (in InviteInput) validate() (InviteInput, error) {
+	v := &ValidationError{}
+	email, ok := CanonicalEmail(in.Email)
+	if !ok {
+		v.add("email", "invalid_email", "")
+	}
+	in.Email = email
+	in.FirstName = cleanName(v, "firstName", in.FirstName)
+	in.LastName = cleanName(v, "lastName", in.LastName)
+	if !validID(in.OrganizationID) {
+		v.add("organizationId", "invalid_id", "")
+	}
+	if !in.Role.Valid() {
+		v.add("role", "invalid_role", "")
+	}
+	if in.Locale == "" {
+		in.Locale = Locales[0]
+	}
+	if !validLocale(in.Locale) {
+		v.add("locale", "invalid_locale", "")
+	}
+	return in, v.orNil()
+}
+
+// Invite creates an account in state invited and queues its invitation
+// email (P3); the person sets their own password through it (P2). actorID
+// is the inviter, empty when ops bootstrap the first admin. Permission to
+// invite is the caller's to check. ErrEmailTaken when the email belongs to
+// another account; *ValidationError for bad input.
+func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m Meta) (User, error) {
+	in, err := in.validate()
+	if err != nil {
+		return User{}, err
+	}
+	now := s.now().UTC()
+	u := User{
+		ID:             s.newID(),
+		Email:          in.Email,
+		FirstName:      in.FirstName,
+		LastName:       in.LastName,
+		OrganizationID: in.OrganizationID,
+		Role:           in.Role,
+		Status:         StatusInvited,
+		Locale:         in.Locale,
+		CreatedAt:      now,
+	}
+	ev := s.event(audit.ActionInvitationCreated, actorID, u, m)
+	ev.Fields = []string{"email", "firstName", "lastName", "organizationId", "role", "locale"}
+	ch := Change{
+		UserID:        u.ID,
+		Events:        []audit.Event{ev},
+		Notifications: []notify.Message{s.notification(notify.KindInvitation, u)},
+	}
+	if err := s.store.CreateUser(ctx, u, ch); err != nil {
+		return User{}, err
+	}
+	s.relay.Changed(u.ID)
+	return u, nil
+}
+
+// BootstrapAdmin invites the first administrator into the service
+// administration organisation. It refuses with ErrAdminExists once any
+// admin is active. Run again for the same email while that admin is still
+// invited, it re-sends the invitation (a new link; the old one dies) — the
+// way out when the first email was lost.
+func (s *Service) BootstrapAdmin(ctx context.Context, in InviteInput, m Meta) (User, error) {
+	exists, err := s.store.ActiveAdminExists(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	if exists {
+		return User{}, ErrAdminExists
+	}
+	in.Role = RoleAdmin
+	u, err := s.Invite(ctx, "", in, m)
+	if !errors.Is(err, ErrEmailTaken) {
+		return u, err
+	}
+	canonical, _ := CanonicalEmail(in.Email)
+	id, err := s.store.UserIDByEmail(ctx, canonical)
+	if err != nil {
+		return User{}, err
+	}
+	agg, err := s.store.Aggregate(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	if agg.User.Status != StatusInvited || agg.User.Role != RoleAdmin {
+		return User{}, ErrEmailTaken
+	}
+	ev := s.event(audit.ActionInvitationCreated, "", agg.User, m)
+	ev.Reason = "resent"
+	err = s.apply(ctx, Change{
+		UserID:        id,
+		Events:        []audit.Event{ev},
+		Notifications: []notify.Message{s.notification(notify.KindInvitation, agg.User)},
+	})
+	return agg.User, err
+}

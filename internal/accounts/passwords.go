@@ -1,0 +1,261 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/passwords"
+)
+
+// findToken returns the account's live token of the purpose whose hash
+// matches, comparing in constant time.
+func findToken(agg Aggregate, purpose Purpose, hash string, now time.Time) (Token, bool) {
+	for _, t := range agg.Tokens {
+		if t.Purpose == purpose && sameHash(t.Hash, hash) && now.Before(t.ExpiresAt) {
+			return t, true
+		}
+	}
+	return Token{}, false
+}
+
+func tokensOf(agg Aggregate, purpose Purpose) []Token {
+	var out []Token
+	for _, t := range agg.Tokens {
+		if t.Purpose == purpose {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// hashNew hashes a password that passed the policy, turning an over-long
+// input into a field error rather than an internal one.
+func (s *Service) hashNew(ctx context.Context, field, password string) (string, error) {
+	h, err := s.hasher.Hash(ctx, password)
+	if errors.Is(err, passwords.ErrTooLong) {
+		v := &ValidationError{}
+		v.add(field, "password_too_long", "")
+		return "", v
+	}
+	return h, err
+}
+
+// AcceptInvitation is the person's first sign-in (P2): they set their own
+// password through the single-use link, accept the privacy notice (its
+// version is recorded) and get a session. Role, organisation and email come
+// from the stored account, never from the request. ErrInvalidToken for a
+// used, replaced, expired or unknown link.
+func (s *Service) AcceptInvitation(ctx context.Context, token, password string, acceptPrivacyNotice bool, m Meta) (SignIn, error) {
+	if !acceptPrivacyNotice {
+		v := &ValidationError{}
+		v.add("acceptPrivacyNotice", "required", "the privacy notice must be accepted")
+		return SignIn{}, v
+	}
+	userID, hash, ok := parseToken(token)
+	if !ok {
+		return SignIn{}, ErrInvalidToken
+	}
+	var result SignIn
+	err := retryConflicts(func() error {
+		agg, err := s.store.Aggregate(ctx, userID)
+		if errors.Is(err, ErrNotFound) {
+			return ErrInvalidToken
+		}
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		if _, ok := findToken(agg, PurposeInvitation, hash, now); !ok || agg.User.Status != StatusInvited {
+			return ErrInvalidToken
+		}
+		u := agg.User
+		if err := s.checkPassword("password", password, u); err != nil {
+			return err
+		}
+		if u.PasswordHash, err = s.hashNew(ctx, "password", password); err != nil {
+			return err
+		}
+		u.Status = StatusActive
+		u.ActivatedAt = now
+		u.LastActiveAt = now
+		u.PrivacyNoticeVersion = s.opts.PrivacyNoticeVersion
+		u.PrivacyNoticeAcceptedAt = now
+		ch := Change{UserID: u.ID, User: &u, DeleteTokens: tokensOf(agg, PurposeInvitation)}
+		tok, sess, err := s.newSession(agg, &ch)
+		if err != nil {
+			return err
+		}
+		ch.Events = []audit.Event{s.event(audit.ActionInvitationAccepted, u.ID, u, m)}
+		if err := s.apply(ctx, ch); err != nil {
+			return err
+		}
+		result = SignIn{Token: tok, ExpiresAt: sess.ExpiresAt, User: u}
+		return nil
+	})
+	return result, err
+}
+
+// ChangePassword sets a new password for the signed-in caller, who must
+// give the current one. Other sessions end; this one stays. The person is
+// emailed a notice. ErrWrongPassword when the current password is wrong
+// (counted towards the lockout, like a failed sign-in).
+func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string, m Meta) error {
+	return retryConflicts(func() error {
+		agg, err := s.store.Aggregate(ctx, p.User.ID)
+		if err != nil {
+			return err
+		}
+		u := agg.User
+		if ok, _, err := s.hasher.Verify(ctx, current, u.PasswordHash); err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			if err := s.recordFailedSignIn(ctx, u, m); !errors.Is(err, ErrInvalidCredentials) {
+				return err
+			}
+			return ErrWrongPassword
+		}
+		if err := s.checkPassword("newPassword", next, u); err != nil {
+			return err
+		}
+		if u.PasswordHash, err = s.hashNew(ctx, "newPassword", next); err != nil {
+			return err
+		}
+		u.FailedSignIns = 0
+		ch := Change{UserID: u.ID, User: &u}
+		for _, sess := range agg.Sessions {
+			if sess.Hash != p.SessionHash {
+				ch.DeleteSessions = append(ch.DeleteSessions, sess)
+			}
+		}
+		ev := s.event(audit.ActionPasswordChanged, u.ID, u, m)
+		ev.Fields = []string{"password"}
+		ch.Events = []audit.Event{ev}
+		ch.Notifications = []notify.Message{s.notification(notify.KindPasswordChanged, u)}
+		return s.apply(ctx, ch)
+	})
+}
+
+// RequestPasswordReset queues a reset email when the email belongs to an
+// active account, and does nothing visible otherwise: the caller always
+// gets the same answer. It does not change the account. At most
+// resetRequestsPerHour emails go out per account and hour. Callers should
+// run it detached from the request so its duration reveals nothing either.
+func (s *Service) RequestPasswordReset(ctx context.Context, email string, m Meta) error {
+	canonical, ok := CanonicalEmail(email)
+	if !ok {
+		return nil
+	}
+	userID, err := s.store.UserIDByEmail(ctx, canonical)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	agg, err := s.store.Aggregate(ctx, userID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	u := agg.User
+	if u.Status != StatusActive {
+		return nil
+	}
+	now := s.now().UTC()
+	limit := agg.ResetLimit
+	if now.Sub(limit.WindowStart) >= time.Hour {
+		limit.WindowStart, limit.Count = now, 0
+	}
+	if limit.Count >= resetRequestsPerHour {
+		return nil
+	}
+	limit.UserID = u.ID
+	limit.Count++
+	return s.apply(ctx, Change{
+		UserID:        u.ID,
+		ResetLimit:    &limit,
+		Events:        []audit.Event{s.event(audit.ActionPasswordResetRequest, "", u, m)},
+		Notifications: []notify.Message{s.notification(notify.KindPasswordReset, u)},
+	})
+}
+
+// CompletePasswordReset sets a new password through a reset link. It ends
+// every session, clears the lockout, does not sign the person in, and
+// emails a notice. ErrInvalidToken for a used, expired or unknown link.
+func (s *Service) CompletePasswordReset(ctx context.Context, token, password string, m Meta) error {
+	userID, hash, ok := parseToken(token)
+	if !ok {
+		return ErrInvalidToken
+	}
+	return retryConflicts(func() error {
+		agg, err := s.store.Aggregate(ctx, userID)
+		if errors.Is(err, ErrNotFound) {
+			return ErrInvalidToken
+		}
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		if _, ok := findToken(agg, PurposePasswordReset, hash, now); !ok || agg.User.Status != StatusActive {
+			return ErrInvalidToken
+		}
+		u := agg.User
+		if err := s.checkPassword("password", password, u); err != nil {
+			return err
+		}
+		if u.PasswordHash, err = s.hashNew(ctx, "password", password); err != nil {
+			return err
+		}
+		u.FailedSignIns = 0
+		u.LockedUntil = time.Time{}
+		ev := s.event(audit.ActionPasswordResetDone, u.ID, u, m)
+		ev.Fields = []string{"password"}
+		return s.apply(ctx, Change{
+			UserID:         u.ID,
+			User:           &u,
+			DeleteSessions: agg.Sessions,
+			DeleteTokens:   tokensOf(agg, PurposePasswordReset),
+			Events:         []audit.Event{ev},
+			Notifications:  []notify.Message{s.notification(notify.KindPasswordChanged, u)},
+		})
+	})
+}
+
+// IssueLinkToken mints the link token for an invitation or reset email at
+// the moment it is sent, so the raw token exists only in that email. Older
+// tokens of the same purpose die with it (a re-sent invitation kills the
+// old link). ErrNotFound when the account is gone or no longer in the state
+// the link serves, so the email should not be sent.
+func (s *Service) IssueLinkToken(ctx context.Context, userID string, purpose Purpose) (string, time.Duration, error) {
+	agg, err := s.store.Aggregate(ctx, userID)
+	if err != nil {
+		return "", 0, err
+	}
+	ttl, want := s.opts.InvitationTTL, StatusInvited
+	if purpose == PurposePasswordReset {
+		ttl, want = s.opts.PasswordResetTTL, StatusActive
+	}
+	if agg.User.Status != want {
+		return "", 0, ErrNotFound
+	}
+	token, hash, err := newToken(userID)
+	if err != nil {
+		return "", 0, err
+	}
+	now := s.now().UTC()
+	ch := Change{
+		UserID:       userID,
+		PutTokens:    []Token{{UserID: userID, Purpose: purpose, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl)}},
+		DeleteTokens: tokensOf(agg, purpose),
+	}
+	if err := s.store.Apply(ctx, ch); err != nil {
+		return "", 0, err
+	}
+	return token, ttl, nil
+}

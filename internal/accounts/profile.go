@@ -1,0 +1,83 @@
+package accounts
+
+import (
+	"context"
+
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+)
+
+// ProfilePatch is what a person may change about themselves (P14
+// rectification): their names and language. Nil fields stay as they are.
+type ProfilePatch struct {
+	FirstName *string
+	LastName  *string
+	Locale    *string
+}
+
+// UpdateProfile applies a patch to the caller's own account. ifMatch, when
+// not empty, is the ETag the caller last saw (ErrConflict if it moved on).
+// *ValidationError for bad input.
+func (s *Service) UpdateProfile(ctx context.Context, p Principal, patch ProfilePatch, ifMatch string, m Meta) (User, error) {
+	var result User
+	err := retryConflicts(func() error {
+		agg, err := s.store.Aggregate(ctx, p.User.ID)
+		if err != nil {
+			return err
+		}
+		u := agg.User
+		if ifMatch != "" && ifMatch != u.ETag {
+			return ErrPreconditionFailed
+		}
+		v := &ValidationError{}
+		var fields []string
+		if patch.FirstName != nil {
+			if n := cleanName(v, "firstName", *patch.FirstName); n != u.FirstName {
+				u.FirstName = n
+				fields = append(fields, "firstName")
+			}
+		}
+		if patch.LastName != nil {
+			if n := cleanName(v, "lastName", *patch.LastName); n != u.LastName {
+				u.LastName = n
+				fields = append(fields, "lastName")
+			}
+		}
+		if patch.Locale != nil {
+			switch {
+			case !validLocale(*patch.Locale):
+				v.add("locale", "invalid_locale", "")
+			case *patch.Locale != u.Locale:
+				u.Locale = *patch.Locale
+				fields = append(fields, "locale")
+			}
+		}
+		if err := v.orNil(); err != nil {
+			return err
+		}
+		if len(fields) == 0 {
+			result = u
+			return nil
+		}
+		ev := s.event(audit.ActionProfileUpdated, u.ID, u, m)
+		ev.Fields = fields
+		if err := s.apply(ctx, Change{UserID: u.ID, User: &u, Events: []audit.Event{ev}}); err != nil {
+			return err
+		}
+		fresh, err := s.store.Aggregate(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		result = fresh.User
+		return nil
+	})
+	return result, err
+}
+
+// Me returns the caller's own account as stored now, with its ETag.
+func (s *Service) Me(ctx context.Context, p Principal) (User, error) {
+	agg, err := s.store.Aggregate(ctx, p.User.ID)
+	if err != nil {
+		return User{}, err
+	}
+	return agg.User, nil
+}

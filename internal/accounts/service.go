@@ -1,0 +1,217 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/passwords"
+)
+
+// Store keeps accounts. Implementations return ErrNotFound, ErrEmailTaken
+// and ErrConflict as documented, ErrUnavailable (wrapped) when storage is
+// briefly out of reach, and other errors as they are.
+type Store interface {
+	// CreateUser stores a new account and claims its email, together with
+	// the change's events and notifications. ErrEmailTaken when the email
+	// belongs to another account.
+	CreateUser(ctx context.Context, u User, ch Change) error
+	// Aggregate reads an account with its sessions and tokens in one call.
+	// ErrNotFound when there is no such account.
+	Aggregate(ctx context.Context, userID string) (Aggregate, error)
+	// UserIDByEmail finds the account that owns a canonical email.
+	// ErrNotFound when none does.
+	UserIDByEmail(ctx context.Context, email string) (string, error)
+	// UserWithSession reads an account and one of its sessions in one call.
+	// ErrNotFound when either is missing.
+	UserWithSession(ctx context.Context, userID, sessionHash string) (User, Session, error)
+	// Apply commits a change atomically. ErrConflict when the account or a
+	// session changed since it was read.
+	Apply(ctx context.Context, ch Change) error
+	// ActiveAdminExists reports whether any active account has role admin.
+	ActiveAdminExists(ctx context.Context) (bool, error)
+}
+
+// Hasher hashes and verifies passwords (implemented by passwords.Hasher).
+type Hasher interface {
+	Hash(ctx context.Context, password string) (string, error)
+	Verify(ctx context.Context, password, encoded string) (ok, needsRehash bool, err error)
+	VerifyDummy(ctx context.Context, password string)
+}
+
+// PasswordPolicy checks a new password (implemented by passwords.Policy).
+type PasswordPolicy interface {
+	Check(password string, contextWords ...string) error
+}
+
+// Relay delivers what changes leave behind: audit events to the audit
+// trail and notifications to the queue.
+type Relay interface {
+	// Changed says an account's change left events or notifications in its
+	// outbox, so the relay can deliver them right away.
+	Changed(userID string)
+	// Record appends an event that belongs to no account (a sign-in with an
+	// unknown email), logging rather than returning a failure.
+	Record(ctx context.Context, e audit.Event)
+}
+
+// Options are the service's tunable periods and limits.
+type Options struct {
+	SessionIdleTimeout     time.Duration
+	SessionAbsoluteTimeout time.Duration
+	InvitationTTL          time.Duration
+	PasswordResetTTL       time.Duration
+	LockoutThreshold       int
+	LockoutDuration        time.Duration
+	ActivityInterval       time.Duration
+	PrivacyNoticeVersion   string
+}
+
+// MaxSessions caps one person's concurrent sessions; signing in on one more
+// device ends the oldest. It keeps an account's change within one storage
+// transaction.
+const MaxSessions = 20
+
+// resetRequestsPerHour caps reset emails per account so nobody can flood
+// an inbox through the always-202 reset endpoint.
+const resetRequestsPerHour = 5
+
+// sessionTouchInterval is how stale a session's LastSeenAt may get before a
+// request writes it again: one write a minute at most per session, at the
+// price of an idle timeout up to a minute early.
+const sessionTouchInterval = time.Minute
+
+// Service runs the account rules.
+type Service struct {
+	store  Store
+	hasher Hasher
+	policy PasswordPolicy
+	relay  Relay
+	now    func() time.Time
+	newID  func() string
+	opts   Options
+}
+
+// NewService returns a Service over its dependencies.
+func NewService(store Store, hasher Hasher, policy PasswordPolicy, relay Relay, now func() time.Time, newID func() string, opts Options) *Service {
+	return &Service{store: store, hasher: hasher, policy: policy, relay: relay, now: now, newID: newID, opts: opts}
+}
+
+// Meta is what the edge knows about the request behind a call; it goes into
+// audit events.
+type Meta struct {
+	RequestID string
+}
+
+// SignIn is a new session handed to a person.
+type SignIn struct {
+	Token     string
+	ExpiresAt time.Time
+	User      User
+}
+
+// Principal is the signed-in caller of a request.
+type Principal struct {
+	User        User
+	SessionHash string
+}
+
+func (s *Service) event(action audit.Action, actorID string, subject User, m Meta) audit.Event {
+	return audit.Event{
+		ID:             s.newID(),
+		At:             s.now().UTC(),
+		Action:         action,
+		ActorID:        actorID,
+		SubjectID:      subject.ID,
+		OrganizationID: subject.OrganizationID,
+		RequestID:      m.RequestID,
+	}
+}
+
+func (s *Service) notification(kind notify.Kind, u User) notify.Message {
+	return notify.Message{
+		ID:        s.newID(),
+		Kind:      kind,
+		UserID:    u.ID,
+		To:        u.Email,
+		Locale:    u.Locale,
+		FirstName: u.FirstName,
+		CreatedAt: s.now().UTC(),
+	}
+}
+
+// apply commits a change and wakes the relay for what it must deliver.
+func (s *Service) apply(ctx context.Context, ch Change) error {
+	if err := s.store.Apply(ctx, ch); err != nil {
+		return err
+	}
+	if len(ch.Events) > 0 || len(ch.Notifications) > 0 {
+		s.relay.Changed(ch.UserID)
+	}
+	return nil
+}
+
+// newSession makes a session for u, ending expired sessions and, past
+// MaxSessions, the oldest ones, in the same change.
+func (s *Service) newSession(agg Aggregate, ch *Change) (string, Session, error) {
+	now := s.now().UTC()
+	token, hash, err := newToken(agg.User.ID)
+	if err != nil {
+		return "", Session{}, err
+	}
+	sess := Session{UserID: agg.User.ID, Hash: hash, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.opts.SessionAbsoluteTimeout)}
+	live := make([]Session, 0, len(agg.Sessions))
+	for _, old := range agg.Sessions {
+		if s.sessionExpired(old, now) {
+			ch.DeleteSessions = append(ch.DeleteSessions, old)
+		} else {
+			live = append(live, old)
+		}
+	}
+	for len(live) >= MaxSessions {
+		oldest := 0
+		for i, x := range live {
+			if x.CreatedAt.Before(live[oldest].CreatedAt) {
+				oldest = i
+			}
+		}
+		ch.DeleteSessions = append(ch.DeleteSessions, live[oldest])
+		live = append(live[:oldest], live[oldest+1:]...)
+	}
+	ch.PutSessions = append(ch.PutSessions, sess)
+	return token, sess, nil
+}
+
+func (s *Service) sessionExpired(sess Session, now time.Time) bool {
+	return !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(s.opts.SessionIdleTimeout))
+}
+
+// checkPassword applies the password policy and turns a rejection into a
+// field error with the reason, as NIST SP 800-63B asks.
+func (s *Service) checkPassword(field, password string, u User) error {
+	err := s.policy.Check(password, contextWords(u)...)
+	if err == nil {
+		return nil
+	}
+	var rej *passwords.Rejection
+	if errors.As(err, &rej) {
+		v := &ValidationError{}
+		v.add(field, "password_"+string(rej.Reason), rej.Error())
+		return v
+	}
+	return err
+}
+
+// retryConflicts runs a read-modify-write up to three times when someone
+// else changed the account in between; the caller's function re-reads.
+func retryConflicts(f func() error) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = f(); !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return err
+}

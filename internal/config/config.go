@@ -1,0 +1,317 @@
+// Package config reads the handler's settings from the environment and
+// validates them all at once, so a misconfigured deployment stops at start
+// with one message naming every problem instead of failing later, one
+// setting at a time.
+//
+// local.settings.example.json lists every setting with its local default;
+// a test keeps that file and this package in step.
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the validated configuration.
+type Config struct {
+	// Storage: exactly one of TablesConnectionString (Azurite) and
+	// TablesEndpoint (Azure, keyless through DefaultAzureCredential).
+	TablesConnectionString string
+	TablesEndpoint         string
+	TablePrefix            string
+
+	AppBaseURL   string
+	CORSOrigins  []string
+	ListenAddr   string // standalone mode; Functions mode listens on FUNCTIONS_CUSTOMHANDLER_PORT
+	FunctionsEnv bool   // true when the Functions host started us
+
+	// Pepper: from Key Vault (KeyVaultURL + PepperSecretName) or, locally,
+	// from LocalPeppers (version -> key) with LocalPepperCurrent.
+	KeyVaultURL        string
+	PepperSecretName   string
+	LocalPeppers       map[string][]byte
+	LocalPepperCurrent string
+
+	Email EmailConfig
+
+	SessionIdleTimeout     time.Duration
+	SessionAbsoluteTimeout time.Duration
+	InvitationTTL          time.Duration
+	PasswordResetTTL       time.Duration
+	LockoutThreshold       int
+	LockoutDuration        time.Duration
+	ActivityInterval       time.Duration
+	PrivacyNoticeVersion   string
+	HashConcurrency        int
+	MaxBodyBytes           int64
+}
+
+// EmailConfig selects and configures the email provider.
+type EmailConfig struct {
+	Provider     string // smtp
+	From         string
+	SMTPHost     string
+	SMTPPort     int
+	SMTPUsername string
+	SMTPPassword string
+	SMTPSecurity string // none | starttls | tls
+}
+
+// Setting describes one environment variable: its name, its local default
+// (what local.settings.example.json shows) and whether it is secret.
+type Setting struct {
+	Name         string
+	LocalDefault string
+	Doc          string
+}
+
+// Settings lists every variable Load reads, in the order the example file
+// shows them.
+var Settings = []Setting{
+	{"TABLES_CONNECTION_STRING", "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;", "Azurite only; in Azure set TABLES_ENDPOINT instead"},
+	{"TABLES_ENDPOINT", "", "https://<account>.table.core.windows.net (managed identity)"},
+	{"TABLE_PREFIX", "ua", "prefix of every table name (letters and digits)"},
+	{"APP_BASE_URL", "http://localhost:3000", "frontend base URL; every email link starts with it"},
+	{"CORS_ALLOWED_ORIGINS", "http://localhost:3000", "comma-separated origins allowed to call the API from a browser"},
+	{"LISTEN_ADDR", "127.0.0.1:7071", "standalone mode listen address"},
+	{"KEY_VAULT_URL", "", "https://<vault>.vault.azure.net (Azure); leave empty locally"},
+	{"PEPPER_SECRET_NAME", "password-pepper", "Key Vault secret holding the password pepper versions"},
+	{"PASSWORD_PEPPERS", "local1:bG9jYWwtZGV2ZWxvcG1lbnQtcGVwcGVyLW5vdC1mb3ItcHJvZHVjdGlvbg==", "local only: version:base64key pairs, comma-separated"},
+	{"PASSWORD_PEPPER_CURRENT", "local1", "local only: the version new hashes use"},
+	{"EMAIL_PROVIDER", "smtp", "smtp"},
+	{"EMAIL_FROM", "Palvelumanuaali <no-reply@palvelumanuaali.localhost>", "sender address"},
+	{"SMTP_HOST", "127.0.0.1", "SMTP relay host"},
+	{"SMTP_PORT", "1025", "SMTP relay port"},
+	{"SMTP_USERNAME", "", "SMTP user (optional)"},
+	{"SMTP_PASSWORD", "", "SMTP password (optional; from Key Vault reference in Azure)"},
+	{"SMTP_SECURITY", "none", "none (local catcher only) | starttls | tls"},
+	{"SESSION_IDLE_TIMEOUT", "30m", "session idle timeout"},
+	{"SESSION_ABSOLUTE_TIMEOUT", "12h", "session absolute lifetime"},
+	{"INVITATION_TTL", "168h", "how long an invitation link works"},
+	{"PASSWORD_RESET_TTL", "30m", "how long a password-reset link works"},
+	{"LOCKOUT_THRESHOLD", "10", "consecutive failed sign-ins before a lockout"},
+	{"LOCKOUT_DURATION", "15m", "how long a lockout lasts"},
+	{"ACTIVITY_INTERVAL", "1h", "lastActiveAt is recorded at most this often"},
+	{"PRIVACY_NOTICE_VERSION", "2026-01", "version of the privacy notice people accept"},
+	{"HASH_CONCURRENCY", "4", "password hashes run at once (each takes about 19 MiB)"},
+	{"MAX_BODY_BYTES", "65536", "largest accepted request body"},
+}
+
+// Load reads and validates the configuration. The error lists every
+// problem found, one per line.
+func Load(getenv func(string) string) (Config, error) {
+	p := &parser{getenv: getenv}
+	c := Config{
+		TablesConnectionString: p.str("TABLES_CONNECTION_STRING"),
+		TablesEndpoint:         p.str("TABLES_ENDPOINT"),
+		TablePrefix:            p.strDefault("TABLE_PREFIX", "ua"),
+		AppBaseURL:             p.str("APP_BASE_URL"),
+		CORSOrigins:            p.list("CORS_ALLOWED_ORIGINS"),
+		ListenAddr:             p.strDefault("LISTEN_ADDR", "127.0.0.1:7071"),
+		FunctionsEnv:           getenv("FUNCTIONS_CUSTOMHANDLER_PORT") != "",
+		KeyVaultURL:            p.str("KEY_VAULT_URL"),
+		PepperSecretName:       p.strDefault("PEPPER_SECRET_NAME", "password-pepper"),
+		LocalPepperCurrent:     p.str("PASSWORD_PEPPER_CURRENT"),
+		Email: EmailConfig{
+			Provider:     p.strDefault("EMAIL_PROVIDER", "smtp"),
+			From:         p.str("EMAIL_FROM"),
+			SMTPHost:     p.str("SMTP_HOST"),
+			SMTPPort:     p.intDefault("SMTP_PORT", 587, 1, 65535),
+			SMTPUsername: p.str("SMTP_USERNAME"),
+			SMTPPassword: p.str("SMTP_PASSWORD"),
+			SMTPSecurity: p.strDefault("SMTP_SECURITY", "starttls"),
+		},
+		SessionIdleTimeout:     p.duration("SESSION_IDLE_TIMEOUT", 30*time.Minute),
+		SessionAbsoluteTimeout: p.duration("SESSION_ABSOLUTE_TIMEOUT", 12*time.Hour),
+		InvitationTTL:          p.duration("INVITATION_TTL", 7*24*time.Hour),
+		PasswordResetTTL:       p.duration("PASSWORD_RESET_TTL", 30*time.Minute),
+		LockoutThreshold:       p.intDefault("LOCKOUT_THRESHOLD", 10, 3, 100),
+		LockoutDuration:        p.duration("LOCKOUT_DURATION", 15*time.Minute),
+		ActivityInterval:       p.duration("ACTIVITY_INTERVAL", time.Hour),
+		PrivacyNoticeVersion:   p.strDefault("PRIVACY_NOTICE_VERSION", "2026-01"),
+		HashConcurrency:        p.intDefault("HASH_CONCURRENCY", 4, 1, 64),
+		MaxBodyBytes:           int64(p.intDefault("MAX_BODY_BYTES", 64<<10, 1<<10, 1<<20)),
+	}
+	c.LocalPeppers = p.peppers("PASSWORD_PEPPERS")
+
+	switch {
+	case c.TablesConnectionString == "" && c.TablesEndpoint == "":
+		p.fail("TABLES_CONNECTION_STRING or TABLES_ENDPOINT must be set")
+	case c.TablesConnectionString != "" && c.TablesEndpoint != "":
+		p.fail("set only one of TABLES_CONNECTION_STRING and TABLES_ENDPOINT")
+	case c.TablesConnectionString != "":
+		if strings.Contains(c.TablesConnectionString, "UseDevelopmentStorage") {
+			p.fail("TABLES_CONNECTION_STRING: UseDevelopmentStorage=true is not supported; use the full Azurite connection string")
+		} else if !strings.Contains(c.TablesConnectionString, "TableEndpoint=") {
+			p.fail("TABLES_CONNECTION_STRING must contain TableEndpoint=")
+		}
+	case c.TablesEndpoint != "":
+		p.httpsURL("TABLES_ENDPOINT", c.TablesEndpoint)
+	}
+	if !tablePrefixPattern.MatchString(c.TablePrefix) {
+		p.fail("TABLE_PREFIX must be 1-20 letters or digits, starting with a letter")
+	}
+	if c.AppBaseURL == "" {
+		p.fail("APP_BASE_URL must be set")
+	} else if u, err := url.Parse(c.AppBaseURL); err != nil || !u.IsAbs() || u.RawQuery != "" || u.Fragment != "" ||
+		!(u.Scheme == "https" || (u.Scheme == "http" && isLocalHost(u.Hostname()))) {
+		p.fail("APP_BASE_URL must be an absolute https URL without query or fragment (http only for localhost)")
+	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" || o == "*" {
+			p.fail(fmt.Sprintf("CORS_ALLOWED_ORIGINS: %q is not an origin (scheme://host[:port])", o))
+		}
+	}
+
+	switch {
+	case c.KeyVaultURL != "" && len(c.LocalPeppers) > 0:
+		p.fail("set only one of KEY_VAULT_URL and PASSWORD_PEPPERS")
+	case c.KeyVaultURL != "":
+		p.httpsURL("KEY_VAULT_URL", c.KeyVaultURL)
+	case len(c.LocalPeppers) == 0:
+		p.fail("KEY_VAULT_URL (Azure) or PASSWORD_PEPPERS (local) must be set")
+	default:
+		if c.FunctionsEnv {
+			p.fail("PASSWORD_PEPPERS is for local runs only; in Azure the pepper comes from KEY_VAULT_URL")
+		}
+		if _, ok := c.LocalPeppers[c.LocalPepperCurrent]; !ok {
+			p.fail("PASSWORD_PEPPER_CURRENT must name one of the versions in PASSWORD_PEPPERS")
+		}
+	}
+
+	switch c.Email.Provider {
+	case "smtp":
+		if c.Email.SMTPHost == "" {
+			p.fail("SMTP_HOST must be set when EMAIL_PROVIDER=smtp")
+		}
+		switch c.Email.SMTPSecurity {
+		case "none", "starttls", "tls":
+		default:
+			p.fail("SMTP_SECURITY must be none, starttls or tls")
+		}
+		if c.Email.SMTPSecurity == "none" && !isLocalHost(c.Email.SMTPHost) {
+			p.fail("SMTP_SECURITY=none is allowed only for a local mail catcher")
+		}
+	default:
+		p.fail("EMAIL_PROVIDER must be smtp")
+	}
+	if c.Email.From == "" {
+		p.fail("EMAIL_FROM must be set")
+	}
+	if c.SessionIdleTimeout > c.SessionAbsoluteTimeout {
+		p.fail("SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_TIMEOUT")
+	}
+
+	if len(p.problems) > 0 {
+		return Config{}, &Error{Problems: p.problems}
+	}
+	return c, nil
+}
+
+// Error lists every configuration problem.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+var tablePrefixPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,19}$`)
+
+func isLocalHost(h string) bool {
+	return h == "localhost" || h == "127.0.0.1" || h == "::1" || strings.HasSuffix(h, ".localhost")
+}
+
+type parser struct {
+	getenv   func(string) string
+	problems []string
+}
+
+func (p *parser) fail(msg string) { p.problems = append(p.problems, msg) }
+
+func (p *parser) str(name string) string { return strings.TrimSpace(p.getenv(name)) }
+
+func (p *parser) strDefault(name, def string) string {
+	if v := p.str(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) list(name string) []string {
+	var out []string
+	for _, part := range strings.Split(p.str(name), ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func (p *parser) intDefault(name string, def, min, max int) int {
+	v := p.str(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		p.fail(fmt.Sprintf("%s must be a whole number from %d to %d", name, min, max))
+		return def
+	}
+	return n
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	v := p.str(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		p.fail(fmt.Sprintf("%s must be a positive duration such as 30m or 12h", name))
+		return def
+	}
+	return d
+}
+
+func (p *parser) httpsURL(name, v string) {
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		p.fail(name + " must be an https URL")
+	}
+}
+
+// peppers parses "version:base64,version:base64". Key values never appear
+// in a problem message.
+func (p *parser) peppers(name string) map[string][]byte {
+	raw := p.str(name)
+	if raw == "" {
+		return nil
+	}
+	out := map[string][]byte{}
+	var bad []string
+	for _, pair := range strings.Split(raw, ",") {
+		version, value, ok := strings.Cut(strings.TrimSpace(pair), ":")
+		key, err := base64.StdEncoding.DecodeString(value)
+		switch {
+		case !ok || !pepperVersionPattern.MatchString(version):
+			bad = append(bad, "an entry is not version:base64key (version: letters, digits, dashes)")
+		case err != nil || len(key) < 32:
+			bad = append(bad, fmt.Sprintf("version %s: key must be base64 of at least 32 bytes", version))
+		default:
+			out[version] = key
+		}
+	}
+	sort.Strings(bad)
+	for _, b := range bad {
+		p.fail(name + ": " + b)
+	}
+	return out
+}
+
+var pepperVersionPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)

@@ -1,0 +1,238 @@
+// Package relay delivers what account changes leave in their outbox: audit
+// events to the audit trail and notifications to the queue.
+//
+// How it is driven: every change that leaves outbox items wakes the relay
+// for that account right after it commits (Changed), so delivery normally
+// follows within milliseconds of the request. A change also marks its
+// account pending before it commits; a periodic catch-up (Run) delivers
+// the outbox of every account still marked, so nothing is lost when the
+// process dies between commit and delivery, when the queue is down, or
+// when the wake-up channel was full. Delivery is at least once: an item is
+// removed from the outbox only after it was delivered, notifications carry
+// a stable id (the queue's duplicate detection and the consumer's
+// idempotency claim make a redelivery harmless), and the audit trail skips
+// events it has just appended.
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+)
+
+// Item is one undelivered outbox entry: an audit event or a notification.
+type Item struct {
+	UserID       string
+	Key          string // the store's handle for acknowledging it
+	ETag         string
+	Event        *audit.Event
+	Notification *notify.Message
+}
+
+// Pending marks an account whose outbox may hold items.
+type Pending struct {
+	UserID string
+	ETag   string
+}
+
+// Outbox is where account changes leave their items (internal/tablestore).
+type Outbox interface {
+	// PendingMarker reads an account's pending mark; false when unmarked.
+	PendingMarker(ctx context.Context, userID string) (Pending, bool, error)
+	// PendingAccounts lists up to limit marked accounts in one shard.
+	PendingAccounts(ctx context.Context, shard, limit int) ([]Pending, error)
+	// OutboxItems lists an account's undelivered items, oldest first.
+	OutboxItems(ctx context.Context, userID string) ([]Item, error)
+	// Acknowledge removes delivered items.
+	Acknowledge(ctx context.Context, userID string, items []Item) error
+	// ClearPending removes a mark unless it was set again since it was read.
+	ClearPending(ctx context.Context, p Pending) error
+}
+
+// PendingShards is how many shards the pending marks are spread over.
+const PendingShards = 16
+
+// AuditLog appends events to the tamper-evident audit trail.
+type AuditLog interface {
+	Append(ctx context.Context, events []audit.Event) error
+}
+
+// Publisher puts a notification on the queue.
+type Publisher interface {
+	Publish(ctx context.Context, m notify.Message) error
+}
+
+// Relay moves outbox items to their destinations.
+type Relay struct {
+	outbox   Outbox
+	audit    AuditLog
+	queue    Publisher
+	log      *slog.Logger
+	interval time.Duration
+	wake     chan string
+
+	mu       sync.Mutex
+	inFlight map[string]bool
+}
+
+// New returns a relay; catchUpInterval is how often Run looks for marked
+// accounts.
+func New(outbox Outbox, log AuditLog, queue Publisher, logger *slog.Logger, catchUpInterval time.Duration) *Relay {
+	return &Relay{
+		outbox: outbox, audit: log, queue: queue, log: logger, interval: catchUpInterval,
+		wake: make(chan string, 1024), inFlight: map[string]bool{},
+	}
+}
+
+// Changed asks for an account's outbox to be delivered soon. It never
+// blocks: when the wake-up channel is full, the pending mark ensures the
+// catch-up delivers it.
+func (r *Relay) Changed(userID string) {
+	select {
+	case r.wake <- userID:
+	default:
+	}
+}
+
+// Record appends an event that belongs to no account directly to the audit
+// trail. A failure is logged: such events (a sign-in with an unknown email)
+// must not turn a request into an error.
+func (r *Relay) Record(ctx context.Context, e audit.Event) {
+	if err := r.audit.Append(context.WithoutCancel(ctx), []audit.Event{e}); err != nil {
+		r.log.Error("audit append failed", "event", e.ID, "action", string(e.Action), "error", err.Error())
+	}
+}
+
+// Run delivers woken accounts and runs the periodic catch-up until ctx
+// ends. workers accounts are delivered at once.
+func (r *Relay) Run(ctx context.Context, workers int) {
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case id := <-r.wake:
+					if err := r.Deliver(ctx, id); err != nil && ctx.Err() == nil {
+						r.log.Warn("outbox delivery deferred to catch-up", "user", id, "error", err.Error())
+					}
+				}
+			}
+		}()
+	}
+	ticker := time.NewTicker(r.interval)
+	defer ticker.Stop()
+	for {
+		if err := r.CatchUp(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("outbox catch-up incomplete", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// CatchUp delivers the outbox of every marked account. It returns the
+// first error after trying them all.
+func (r *Relay) CatchUp(ctx context.Context) error {
+	var first error
+	for shard := 0; shard < PendingShards; shard++ {
+		marks, err := r.outbox.PendingAccounts(ctx, shard, 1000)
+		if err != nil {
+			return err
+		}
+		for _, p := range marks {
+			if err := r.deliver(ctx, p.UserID, &p); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// Deliver delivers one account's outbox now.
+func (r *Relay) Deliver(ctx context.Context, userID string) error {
+	return r.deliver(ctx, userID, nil)
+}
+
+func (r *Relay) deliver(ctx context.Context, userID string, mark *Pending) error {
+	r.mu.Lock()
+	if r.inFlight[userID] {
+		r.mu.Unlock()
+		// The running delivery may have read the outbox before our items
+		// landed; the mark makes the catch-up pick them up.
+		return nil
+	}
+	r.inFlight[userID] = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.inFlight, userID)
+		r.mu.Unlock()
+	}()
+
+	if mark == nil {
+		m, ok, err := r.outbox.PendingMarker(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			mark = &m
+		}
+	}
+	items, err := r.outbox.OutboxItems(ctx, userID)
+	if err != nil {
+		return err
+	}
+	var events []audit.Event
+	for _, it := range items {
+		if it.Event != nil {
+			events = append(events, *it.Event)
+		}
+	}
+	if len(events) > 0 {
+		if err := r.audit.Append(ctx, events); err != nil {
+			return err
+		}
+	}
+	delivered := make([]Item, 0, len(items))
+	var publishErr error
+	for _, it := range items {
+		if it.Notification != nil {
+			if err := r.queue.Publish(ctx, *it.Notification); err != nil {
+				// Keep it and everything after it for the catch-up.
+				publishErr = err
+				break
+			}
+		}
+		delivered = append(delivered, it)
+	}
+	// Events were appended even when a later notification failed.
+	for _, it := range items[len(delivered):] {
+		if it.Event != nil {
+			delivered = append(delivered, it)
+		}
+	}
+	if len(delivered) > 0 {
+		if err := r.outbox.Acknowledge(ctx, userID, delivered); err != nil {
+			return err
+		}
+	}
+	if publishErr != nil {
+		return publishErr
+	}
+	if mark != nil {
+		return r.outbox.ClearPending(ctx, *mark)
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package tablestore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+)
+
+const rkAuditHead = "head"
+
+// recentIDs is how many of a chain's latest event ids its head remembers,
+// so a redelivered batch is recognised and not appended twice.
+const recentIDs = 64
+
+// auditHeadEntity is a chain's tip: the last sequence and hash, and the
+// ids of the latest events.
+type auditHeadEntity struct {
+	PartitionKey string
+	RowKey       string
+	Seq          int64
+	Hash         string
+	RecentIDs    string // space-separated
+}
+
+type auditEntity struct {
+	PartitionKey string
+	RowKey       string
+	EventID      string
+	At           string
+	Action       string
+	ActorID      string
+	SubjectID    string
+	Organization string
+	Fields       string // comma-separated field names
+	Reason       string
+	RequestID    string
+	Seq          int64
+	PrevHash     string
+	Hash         string
+}
+
+func auditRowKey(seq int64) string { return fmt.Sprintf("%012d", seq) }
+
+func toAuditEntity(chain string, e audit.Event) auditEntity {
+	return auditEntity{
+		PartitionKey: chain, RowKey: auditRowKey(e.Seq), EventID: e.ID, At: formatTime(e.At),
+		Action: string(e.Action), ActorID: e.ActorID, SubjectID: e.SubjectID, Organization: e.OrganizationID,
+		Fields: strings.Join(e.Fields, ","), Reason: e.Reason, RequestID: e.RequestID,
+		Seq: e.Seq, PrevHash: e.PrevHash, Hash: e.Hash,
+	}
+}
+
+func (e auditEntity) event() audit.Event {
+	var fields []string
+	if e.Fields != "" {
+		fields = strings.Split(e.Fields, ",")
+	}
+	return audit.Event{
+		ID: e.EventID, At: parseTime(e.At), Action: audit.Action(e.Action), ActorID: e.ActorID,
+		SubjectID: e.SubjectID, OrganizationID: e.Organization, Fields: fields, Reason: e.Reason,
+		RequestID: e.RequestID, Seq: e.Seq, PrevHash: e.PrevHash, Hash: e.Hash,
+	}
+}
+
+// Append implements relay.AuditLog. Events join their chain (see
+// audit.ChainKey) in the order given. Each chain's append is one
+// transaction that adds the events and moves the head with If-Match, so
+// concurrent appenders never fork a chain: the loser re-reads and retries.
+func (s *Store) Append(ctx context.Context, events []audit.Event) error {
+	byChain := map[string][]audit.Event{}
+	var order []string
+	for _, e := range events {
+		k := audit.ChainKey(e)
+		if _, ok := byChain[k]; !ok {
+			order = append(order, k)
+		}
+		byChain[k] = append(byChain[k], e)
+	}
+	for _, k := range order {
+		chain := byChain[k]
+		for start := 0; start < len(chain); start += maxTransaction - 1 {
+			if err := s.appendChain(ctx, k, chain[start:min(start+maxTransaction-1, len(chain))]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) appendChain(ctx context.Context, chain string, events []audit.Event) error {
+	for attempt := 0; ; attempt++ {
+		err := s.tryAppend(ctx, chain, events)
+		if !errors.Is(err, accounts.ErrConflict) || attempt >= 20 {
+			return err
+		}
+		// Contended chain: back off with jitter so appenders spread out.
+		delay := time.Duration(5+rand.IntN(20*(attempt+1))) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (s *Store) tryAppend(ctx context.Context, chain string, events []audit.Event) error {
+	head := auditHeadEntity{PartitionKey: chain, RowKey: rkAuditHead, Hash: audit.GenesisHash(chain)}
+	var headETag azcore.ETag
+	resp, err := s.audit.GetEntity(ctx, chain, rkAuditHead, nil)
+	switch {
+	case statusOf(err) == http.StatusNotFound:
+	case err != nil:
+		return classify(err)
+	default:
+		if err := json.Unmarshal(resp.Value, &head); err != nil {
+			return fmt.Errorf("decode audit head: %w", err)
+		}
+		headETag = resp.ETag
+	}
+	recent := strings.Fields(head.RecentIDs)
+	var actions []aztables.TransactionAction
+	for _, e := range events {
+		if slices.Contains(recent, e.ID) {
+			continue // already appended by an earlier delivery
+		}
+		linked := audit.Link(e, head.Seq, head.Hash)
+		head.Seq, head.Hash = linked.Seq, linked.Hash
+		recent = append(recent, e.ID)
+		actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(toAuditEntity(chain, linked))})
+	}
+	if len(actions) == 0 {
+		return nil
+	}
+	if len(recent) > recentIDs {
+		recent = recent[len(recent)-recentIDs:]
+	}
+	head.RecentIDs = strings.Join(recent, " ")
+	if headETag == "" {
+		actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(head)})
+	} else {
+		actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeUpdateReplace, Entity: mustJSON(head), IfMatch: &headETag})
+	}
+	_, err = s.audit.SubmitTransaction(ctx, actions, nil)
+	return classifyTransaction(err)
+}
+
+// Chain reads one whole chain in sequence order (for verification).
+func (s *Store) Chain(ctx context.Context, chainKey string) ([]audit.Event, error) {
+	var out []audit.Event
+	filter := fmt.Sprintf("PartitionKey eq %s and RowKey lt %s", quote(chainKey), quote(rkAuditHead))
+	err := s.listPartition(ctx, s.audit, filter, func(_ rowMeta, raw []byte) error {
+		var e auditEntity
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return err
+		}
+		out = append(out, e.event())
+		return nil
+	})
+	return out, err
+}

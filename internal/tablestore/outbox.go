@@ -1,0 +1,122 @@
+package tablestore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/palvelumanuaali/useradmin/internal/relay"
+)
+
+type pendingEntity struct {
+	PartitionKey string
+	RowKey       string
+}
+
+// pendingShard spreads marks over relay.PendingShards partitions so no
+// single partition takes every change's mark.
+func pendingShard(userID string) string {
+	h := fnv.New32a()
+	h.Write([]byte(userID))
+	return fmt.Sprintf("%02d", h.Sum32()%relay.PendingShards)
+}
+
+// markPending records that an account's outbox may hold items. It is an
+// upsert on purpose: the mark carries no data, and a newer write must win
+// so that ClearPending (conditional) cannot remove a mark set after the
+// relay read it.
+func (s *Store) markPending(ctx context.Context, userID string) error {
+	e := pendingEntity{PartitionKey: pendingShard(userID), RowKey: userID}
+	_, err := s.pending.UpsertEntity(ctx, mustJSON(e), &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
+	return classify(err)
+}
+
+// PendingMarker implements relay.Outbox.
+func (s *Store) PendingMarker(ctx context.Context, userID string) (relay.Pending, bool, error) {
+	resp, err := s.pending.GetEntity(ctx, pendingShard(userID), userID, nil)
+	if statusOf(err) == http.StatusNotFound {
+		return relay.Pending{}, false, nil
+	}
+	if err != nil {
+		return relay.Pending{}, false, classify(err)
+	}
+	return relay.Pending{UserID: userID, ETag: string(resp.ETag)}, true, nil
+}
+
+// PendingAccounts implements relay.Outbox.
+func (s *Store) PendingAccounts(ctx context.Context, shard, limit int) ([]relay.Pending, error) {
+	var out []relay.Pending
+	filter := "PartitionKey eq " + quote(fmt.Sprintf("%02d", shard))
+	pager := s.pending.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
+	for pager.More() && len(out) < limit {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, classify(err)
+		}
+		for _, raw := range page.Entities {
+			var meta rowMeta
+			if err := json.Unmarshal(raw, &meta); err != nil {
+				return nil, fmt.Errorf("decode pending mark: %w", err)
+			}
+			out = append(out, relay.Pending{UserID: meta.RowKey, ETag: meta.ETag})
+		}
+	}
+	return out, nil
+}
+
+// OutboxItems implements relay.Outbox.
+func (s *Store) OutboxItems(ctx context.Context, userID string) ([]relay.Item, error) {
+	filter := fmt.Sprintf("PartitionKey eq %s and RowKey ge %s and RowKey lt %s",
+		quote(userID), quote(rkOutboxPrefix), quote(rkOutboxPrefix[:len(rkOutboxPrefix)-1]+"}"))
+	var items []relay.Item
+	err := s.listPartition(ctx, s.users, filter, func(meta rowMeta, raw []byte) error {
+		var e outboxEntity
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return err
+		}
+		ev, msg, err := e.decode()
+		if err != nil {
+			return err
+		}
+		items = append(items, relay.Item{UserID: userID, Key: meta.RowKey, ETag: meta.ETag, Event: ev, Notification: msg})
+		return nil
+	})
+	return items, err
+}
+
+// Acknowledge implements relay.Outbox: delivered items leave the outbox in
+// one transaction per hundred.
+func (s *Store) Acknowledge(ctx context.Context, userID string, items []relay.Item) error {
+	for start := 0; start < len(items); start += maxTransaction {
+		end := min(start+maxTransaction, len(items))
+		actions := make([]aztables.TransactionAction, 0, end-start)
+		for _, it := range items[start:end] {
+			etag := azcore.ETag(it.ETag)
+			a := remove(userID, it.Key)
+			a.IfMatch = &etag
+			actions = append(actions, a)
+		}
+		if _, err := s.users.SubmitTransaction(ctx, actions, nil); err != nil {
+			return classifyTransaction(err)
+		}
+	}
+	return nil
+}
+
+// ClearPending implements relay.Outbox. A mark that changed or vanished
+// since it was read stays as it is.
+func (s *Store) ClearPending(ctx context.Context, p relay.Pending) error {
+	etag := azcore.ETag(p.ETag)
+	_, err := s.pending.DeleteEntity(ctx, pendingShard(p.UserID), p.UserID, &aztables.DeleteEntityOptions{IfMatch: &etag})
+	switch statusOf(err) {
+	case http.StatusNotFound, http.StatusPreconditionFailed:
+		return nil
+	}
+	return classify(err)
+}
+

@@ -1,0 +1,162 @@
+// Package tablestore keeps the system's records in Azure Table Storage
+// (Azurite locally) through aztables. It is the only package that knows
+// Table Storage exists; the rest of the code sees the domain's ports.
+//
+// # Key design
+//
+// Keys come from the access paths. Every table name starts with the
+// configured prefix.
+//
+//	users     PK = user id              one partition per account: everything
+//	                                    that must change together with it
+//	          RK = "user"               the account record
+//	          RK = "session|<sha256>"   a session (hash of its secret only)
+//	          RK = "token|<purpose>|<sha256>"  an invitation or reset link token
+//	          RK = "resetlimit"         the hourly reset-request counter
+//	          RK = "outbox|<id>"        an audit event or notification the
+//	                                    change produced, not yet delivered
+//	emails    PK = hex(sha256(canonical email)), RK = "email"
+//	                                    the unique-email claim → user id (P1)
+//	orgs      PK = organisation id, RK = "org"
+//	audit     PK = "<org id>|<yyyy-mm>" one hash chain per organisation and month
+//	          RK = 12-digit sequence    events in order; RK = "head" the chain's tip
+//	pending   PK = shard "00".."15", RK = user id
+//	                                    accounts whose outbox may hold undelivered items
+//
+// Why a partition per account: an account's change, its sessions, its tokens
+// and the audit events and emails it causes commit in one entity-group
+// transaction, so there is never a change without its audit event or an
+// email for a change that did not happen (the transactional outbox). Reading
+// a signed-in request's account and session is one query in one partition.
+// Erasing a person is deleting one partition and one email claim.
+//
+// The email claim lives in its own table because uniqueness must hold across
+// accounts. It is taken first with an insert (which fails if the email is
+// taken) and released if the account cannot be created.
+//
+// Every read-modify-write sends the ETag it read (If-Match); the only
+// unconditional writes are to records nobody edits concurrently by design
+// (a pending marker, a new insert).
+package tablestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+)
+
+// Store is the Table Storage adapter.
+type Store struct {
+	users, emails, orgs, audit, pending *aztables.Client
+	service                             *aztables.ServiceClient
+	tableNames                          []string
+}
+
+// Table name suffixes; see the package doc.
+const (
+	tableUsers   = "users"
+	tableEmails  = "emails"
+	tableOrgs    = "orgs"
+	tableAudit   = "audit"
+	tablePending = "pending"
+)
+
+func clientOptions() *aztables.ClientOptions {
+	return &aztables.ClientOptions{ClientOptions: azcore.ClientOptions{
+		Retry: policy.RetryOptions{MaxRetries: 3, TryTimeout: 10 * time.Second, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 2 * time.Second},
+	}}
+}
+
+// NewFromConnectionString opens the store for a connection string: Azurite
+// only, since Azure deployments are keyless.
+func NewFromConnectionString(connectionString, prefix string) (*Store, error) {
+	svc, err := aztables.NewServiceClientFromConnectionString(connectionString, clientOptions())
+	if err != nil {
+		return nil, fmt.Errorf("table storage connection string: %w", err)
+	}
+	return newStore(svc, prefix), nil
+}
+
+// NewWithCredential opens the store at a table endpoint with an Entra ID
+// credential (the managed identity in Azure, developer credentials for ops).
+func NewWithCredential(endpoint string, cred azcore.TokenCredential, prefix string) (*Store, error) {
+	svc, err := aztables.NewServiceClient(endpoint, cred, clientOptions())
+	if err != nil {
+		return nil, fmt.Errorf("table storage endpoint: %w", err)
+	}
+	return newStore(svc, prefix), nil
+}
+
+func newStore(svc *aztables.ServiceClient, prefix string) *Store {
+	s := &Store{service: svc}
+	open := func(suffix string) *aztables.Client {
+		s.tableNames = append(s.tableNames, prefix+suffix)
+		return svc.NewClient(prefix + suffix)
+	}
+	s.users = open(tableUsers)
+	s.emails = open(tableEmails)
+	s.orgs = open(tableOrgs)
+	s.audit = open(tableAudit)
+	s.pending = open(tablePending)
+	return s
+}
+
+// TableNames lists every table the store owns (for erasure scans and ops).
+func (s *Store) TableNames() []string { return append([]string(nil), s.tableNames...) }
+
+// EnsureTables creates the tables that do not exist yet. It is safe to run
+// on every start and from several instances at once.
+func (s *Store) EnsureTables(ctx context.Context) error {
+	for _, name := range s.tableNames {
+		if _, err := s.service.CreateTable(ctx, name, nil); err != nil {
+			var re *azcore.ResponseError
+			if errors.As(err, &re) && re.ErrorCode == string(aztables.TableAlreadyExists) {
+				continue
+			}
+			return fmt.Errorf("create table %s: %w", name, classify(err))
+		}
+	}
+	return nil
+}
+
+// Ping checks that storage answers, for readiness.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.orgs.GetEntity(ctx, "ping", "ping", nil)
+	if statusOf(err) == http.StatusNotFound {
+		return nil
+	}
+	return classify(err)
+}
+
+func statusOf(err error) int {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		return re.StatusCode
+	}
+	return 0
+}
+
+// classify turns SDK errors into errors the rest of the code can reason
+// about without SDK types. Callers check not-found and conflict first.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	switch code := statusOf(err); {
+	case code == 0, code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
+		return fmt.Errorf("%w: %v", accounts.ErrUnavailable, err)
+	default:
+		return fmt.Errorf("table storage: status %d: %w", code, err)
+	}
+}

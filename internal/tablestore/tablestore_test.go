@@ -1,0 +1,233 @@
+package tablestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/testenv"
+)
+
+// newTestStore opens a store with its own tables on the test binary's
+// Azurite, so tests can run in parallel.
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureTables(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var t0 = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+
+func testUser(id, email string) accounts.User {
+	return accounts.User{ID: id, Email: email, FirstName: "Maija", LastName: "Meikäläinen", OrganizationID: "org-1",
+		Role: accounts.RoleEditor, Status: accounts.StatusInvited, Locale: "fi", CreatedAt: t0}
+}
+
+func TestCreateUserClaimsEmailOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	if err := s.CreateUser(ctx, testUser("u-1", "maija@example.fi"), accounts.Change{UserID: "u-1"}); err != nil {
+		t.Fatal(err)
+	}
+	// P1: the email is the username, unique across accounts.
+	err := s.CreateUser(ctx, testUser("u-2", "maija@example.fi"), accounts.Change{UserID: "u-2"})
+	if !errors.Is(err, accounts.ErrEmailTaken) {
+		t.Fatalf("second create: got %v, want ErrEmailTaken", err)
+	}
+	id, err := s.UserIDByEmail(ctx, "maija@example.fi")
+	if err != nil || id != "u-1" {
+		t.Fatalf("UserIDByEmail = %q, %v; want u-1", id, err)
+	}
+	if _, err := s.Aggregate(ctx, "u-2"); !errors.Is(err, accounts.ErrNotFound) {
+		t.Fatalf("loser account exists: %v", err)
+	}
+}
+
+func TestAggregateRoundTripsEveryField(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	u := testUser("u-1", "maija@example.fi")
+	u.LastActiveAt = t0.Add(time.Hour)
+	u.PasswordHash = "$argon2id$v=19$m=19456,t=2,p=1,pv=1$c2FsdA$aGFzaA"
+	u.FailedSignIns = 3
+	if err := s.CreateUser(ctx, u, accounts.Change{UserID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	agg, err := s.Aggregate(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if agg.User.ETag == "" {
+		t.Fatal("no ETag read")
+	}
+	got := agg.User
+	got.ETag = ""
+	if diff := cmp.Diff(u, got); diff != "" {
+		t.Fatalf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+func TestApplyWithStaleETagIsConflictAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	u := testUser("u-1", "a@example.fi")
+	if err := s.CreateUser(ctx, u, accounts.Change{UserID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	agg, _ := s.Aggregate(ctx, u.ID)
+	first := agg.User
+	first.FirstName = "Eka"
+	if err := s.Apply(ctx, accounts.Change{UserID: u.ID, User: &first}); err != nil {
+		t.Fatal(err)
+	}
+	stale := agg.User
+	stale.FirstName = "Toka"
+	sess := accounts.Session{UserID: u.ID, Hash: "abc", CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	err := s.Apply(ctx, accounts.Change{UserID: u.ID, User: &stale, PutSessions: []accounts.Session{sess},
+		Events: []audit.Event{{ID: "e1", At: t0, Action: audit.ActionProfileUpdated}}})
+	if !errors.Is(err, accounts.ErrConflict) {
+		t.Fatalf("stale write: got %v, want ErrConflict", err)
+	}
+	after, _ := s.Aggregate(ctx, u.ID)
+	if got, want := after.User.FirstName, "Eka"; got != want {
+		t.Fatalf("FirstName = %q, want %q", got, want)
+	}
+	if len(after.Sessions) != 0 {
+		t.Fatal("the rejected transaction left a session behind")
+	}
+	if items, _ := s.OutboxItems(ctx, u.ID); len(items) != 0 {
+		t.Fatal("the rejected transaction left an outbox item: an event for a change that did not happen")
+	}
+}
+
+func TestUserWithSessionReadsBothInOneQuery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	u := testUser("u-1", "a@example.fi")
+	sess := accounts.Session{UserID: u.ID, Hash: "h1", CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := s.CreateUser(ctx, u, accounts.Change{UserID: u.ID, PutSessions: nil}); err != nil {
+		t.Fatal(err)
+	}
+	agg, _ := s.Aggregate(ctx, u.ID)
+	if err := s.Apply(ctx, accounts.Change{UserID: u.ID, PutSessions: []accounts.Session{sess}}); err != nil {
+		t.Fatal(err)
+	}
+	gotU, gotS, err := s.UserWithSession(ctx, u.ID, "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotU.ID != u.ID || gotS.Hash != "h1" || gotS.ETag == "" || gotU.ETag != agg.User.ETag {
+		t.Fatalf("got %+v %+v", gotU, gotS)
+	}
+	if _, _, err := s.UserWithSession(ctx, u.ID, "other"); !errors.Is(err, accounts.ErrNotFound) {
+		t.Fatalf("unknown session: %v, want ErrNotFound", err)
+	}
+}
+
+func TestOutboxItemsAreMarkedListedAndAcknowledged(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	u := testUser("u-1", "a@example.fi")
+	ch := accounts.Change{UserID: u.ID,
+		Events:        []audit.Event{{ID: "e1", At: t0, Action: audit.ActionInvitationCreated, SubjectID: u.ID}},
+		Notifications: []notify.Message{{ID: "n1", Kind: notify.KindInvitation, UserID: u.ID, To: u.Email, CreatedAt: t0}},
+	}
+	if err := s.CreateUser(ctx, u, ch); err != nil {
+		t.Fatal(err)
+	}
+	mark, ok, err := s.PendingMarker(ctx, u.ID)
+	if err != nil || !ok {
+		t.Fatalf("no pending mark: %v", err)
+	}
+	items, err := s.OutboxItems(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 || items[0].Event == nil || items[1].Notification == nil || items[1].Notification.ID != "n1" {
+		t.Fatalf("items = %+v", items)
+	}
+	if err := s.Acknowledge(ctx, u.ID, items); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClearPending(ctx, mark); err != nil {
+		t.Fatal(err)
+	}
+	if items, _ := s.OutboxItems(ctx, u.ID); len(items) != 0 {
+		t.Fatalf("acknowledged items remain: %d", len(items))
+	}
+	if _, ok, _ := s.PendingMarker(ctx, u.ID); ok {
+		t.Fatal("mark remains after clearing")
+	}
+}
+
+func TestAuditChainStaysLinearUnderConcurrentAppends(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 5; i++ {
+				e := audit.Event{ID: fmt.Sprintf("w%d-%d", w, i), At: t0, Action: audit.ActionSignInSucceeded, OrganizationID: "org-1"}
+				if err := s.Append(ctx, []audit.Event{e}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	chainKey := audit.ChainKey(audit.Event{At: t0, OrganizationID: "org-1"})
+	events, err := s.Chain(ctx, chainKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(events), 40; got != want {
+		t.Fatalf("chain has %d events, want %d", got, want)
+	}
+	if err := audit.Verify(events, 0, audit.GenesisHash(chainKey)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAuditAppendSkipsARedeliveredEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	e := audit.Event{ID: "same", At: t0, Action: audit.ActionSignInSucceeded, OrganizationID: "org-1"}
+	for i := 0; i < 2; i++ {
+		if err := s.Append(ctx, []audit.Event{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, _ := s.Chain(ctx, audit.ChainKey(e))
+	if got := len(events); got != 1 {
+		t.Fatalf("chain has %d events after a redelivery, want 1", got)
+	}
+}
+
+func TestQuoteKeepsFiltersClosed(t *testing.T) {
+	if got, want := quote("a' or PartitionKey ne 'x"), "'a'' or PartitionKey ne ''x'"; got != want {
+		t.Fatalf("quote = %s, want %s", got, want)
+	}
+}

@@ -1,0 +1,497 @@
+package tablestore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+)
+
+// Row keys inside an account's partition.
+const (
+	rkUser          = "user"
+	rkSessionPrefix = "session|"
+	rkTokenPrefix   = "token|"
+	rkResetLimit    = "resetlimit"
+	rkOutboxPrefix  = "outbox|"
+	rkEmail         = "email"
+)
+
+// maxTransaction is Table Storage's limit of operations in one
+// entity-group transaction.
+const maxTransaction = 100
+
+// Times are stored as fixed-width UTC strings so that string order is time
+// order in filters; the empty string is the zero time.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+func parseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// rowMeta is what every listed row carries besides its own properties.
+type rowMeta struct {
+	PartitionKey string `json:"PartitionKey"`
+	RowKey       string `json:"RowKey"`
+	ETag         string `json:"odata.etag"`
+}
+
+type userEntity struct {
+	PartitionKey            string
+	RowKey                  string
+	Email                   string
+	FirstName               string
+	LastName                string
+	OrganizationID          string
+	Role                    string
+	Status                  string
+	Locale                  string
+	CreatedAt               string
+	ActivatedAt             string
+	LastActiveAt            string
+	ClosedAt                string
+	ClosedReason            string
+	PasswordHash            string
+	PrivacyNoticeVersion    string
+	PrivacyNoticeAcceptedAt string
+	FailedSignIns           int
+	LockedUntil             string
+}
+
+func toUserEntity(u accounts.User) userEntity {
+	return userEntity{
+		PartitionKey: u.ID, RowKey: rkUser,
+		Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
+		OrganizationID: u.OrganizationID, Role: string(u.Role), Status: string(u.Status), Locale: u.Locale,
+		CreatedAt: formatTime(u.CreatedAt), ActivatedAt: formatTime(u.ActivatedAt),
+		LastActiveAt: formatTime(u.LastActiveAt), ClosedAt: formatTime(u.ClosedAt), ClosedReason: u.ClosedReason,
+		PasswordHash: u.PasswordHash, PrivacyNoticeVersion: u.PrivacyNoticeVersion,
+		PrivacyNoticeAcceptedAt: formatTime(u.PrivacyNoticeAcceptedAt),
+		FailedSignIns:           u.FailedSignIns, LockedUntil: formatTime(u.LockedUntil),
+	}
+}
+
+func (e userEntity) user(etag string) accounts.User {
+	return accounts.User{
+		ID: e.PartitionKey, Email: e.Email, FirstName: e.FirstName, LastName: e.LastName,
+		OrganizationID: e.OrganizationID, Role: accounts.Role(e.Role), Status: accounts.Status(e.Status), Locale: e.Locale,
+		CreatedAt: parseTime(e.CreatedAt), ActivatedAt: parseTime(e.ActivatedAt),
+		LastActiveAt: parseTime(e.LastActiveAt), ClosedAt: parseTime(e.ClosedAt), ClosedReason: e.ClosedReason,
+		PasswordHash: e.PasswordHash, PrivacyNoticeVersion: e.PrivacyNoticeVersion,
+		PrivacyNoticeAcceptedAt: parseTime(e.PrivacyNoticeAcceptedAt),
+		FailedSignIns:           e.FailedSignIns, LockedUntil: parseTime(e.LockedUntil),
+		ETag:                    etag,
+	}
+}
+
+type sessionEntity struct {
+	PartitionKey string
+	RowKey       string
+	CreatedAt    string
+	LastSeenAt   string
+	ExpiresAt    string
+}
+
+func toSessionEntity(s accounts.Session) sessionEntity {
+	return sessionEntity{PartitionKey: s.UserID, RowKey: rkSessionPrefix + s.Hash,
+		CreatedAt: formatTime(s.CreatedAt), LastSeenAt: formatTime(s.LastSeenAt), ExpiresAt: formatTime(s.ExpiresAt)}
+}
+
+func (e sessionEntity) session(etag string) accounts.Session {
+	return accounts.Session{UserID: e.PartitionKey, Hash: strings.TrimPrefix(e.RowKey, rkSessionPrefix),
+		CreatedAt: parseTime(e.CreatedAt), LastSeenAt: parseTime(e.LastSeenAt), ExpiresAt: parseTime(e.ExpiresAt), ETag: etag}
+}
+
+type tokenEntity struct {
+	PartitionKey string
+	RowKey       string
+	CreatedAt    string
+	ExpiresAt    string
+}
+
+func tokenRowKey(t accounts.Token) string {
+	return rkTokenPrefix + string(t.Purpose) + "|" + t.Hash
+}
+
+func (e tokenEntity) token() accounts.Token {
+	purpose, hash, _ := strings.Cut(strings.TrimPrefix(e.RowKey, rkTokenPrefix), "|")
+	return accounts.Token{UserID: e.PartitionKey, Purpose: accounts.Purpose(purpose), Hash: hash,
+		CreatedAt: parseTime(e.CreatedAt), ExpiresAt: parseTime(e.ExpiresAt)}
+}
+
+type resetLimitEntity struct {
+	PartitionKey string
+	RowKey       string
+	WindowStart  string
+	Count        int
+}
+
+// outboxEntity is an undelivered audit event or notification. Its row key
+// orders items by creation, so delivery keeps their order.
+type outboxEntity struct {
+	PartitionKey string
+	RowKey       string
+	Kind         string // "event" or "notification"
+	Payload      string
+}
+
+const (
+	outboxKindEvent        = "event"
+	outboxKindNotification = "notification"
+)
+
+type emailEntity struct {
+	PartitionKey string
+	RowKey       string
+	UserID       string
+	ClaimedAt    string
+}
+
+// emailKey turns a canonical email into a key: hashing keeps the
+// characters Table Storage forbids in keys (/ \ # ?) out of them.
+func emailKey(canonical string) string {
+	sum := sha256.Sum256([]byte(canonical))
+	return hex.EncodeToString(sum[:])
+}
+
+// quote makes a string an OData literal, doubling single quotes so no value
+// can change the shape of a filter.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Entities are flat structs of strings and ints.
+		panic(fmt.Sprintf("tablestore: marshal entity: %v", err))
+	}
+	return b
+}
+
+// Aggregate implements accounts.Store: one query over the account's partition.
+func (s *Store) Aggregate(ctx context.Context, userID string) (accounts.Aggregate, error) {
+	var agg accounts.Aggregate
+	found := false
+	err := s.listPartition(ctx, s.users, "PartitionKey eq "+quote(userID), func(meta rowMeta, raw []byte) error {
+		switch {
+		case meta.RowKey == rkUser:
+			var e userEntity
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return err
+			}
+			agg.User = e.user(meta.ETag)
+			found = true
+		case strings.HasPrefix(meta.RowKey, rkSessionPrefix):
+			var e sessionEntity
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return err
+			}
+			agg.Sessions = append(agg.Sessions, e.session(meta.ETag))
+		case strings.HasPrefix(meta.RowKey, rkTokenPrefix):
+			var e tokenEntity
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return err
+			}
+			agg.Tokens = append(agg.Tokens, e.token())
+		case meta.RowKey == rkResetLimit:
+			var e resetLimitEntity
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return err
+			}
+			agg.ResetLimit = accounts.ResetLimit{UserID: userID, WindowStart: parseTime(e.WindowStart), Count: e.Count, ETag: meta.ETag}
+		}
+		return nil
+	})
+	if err != nil {
+		return accounts.Aggregate{}, err
+	}
+	if !found {
+		return accounts.Aggregate{}, accounts.ErrNotFound
+	}
+	return agg, nil
+}
+
+// UserWithSession implements accounts.Store: the account and one session in
+// one query.
+func (s *Store) UserWithSession(ctx context.Context, userID, sessionHash string) (accounts.User, accounts.Session, error) {
+	var (
+		u            accounts.User
+		sess         accounts.Session
+		gotU, gotS   bool
+		filter       = fmt.Sprintf("PartitionKey eq %s and (RowKey eq %s or RowKey eq %s)", quote(userID), quote(rkUser), quote(rkSessionPrefix+sessionHash))
+		decodeFailed error
+	)
+	err := s.listPartition(ctx, s.users, filter, func(meta rowMeta, raw []byte) error {
+		if meta.RowKey == rkUser {
+			var e userEntity
+			decodeFailed = json.Unmarshal(raw, &e)
+			u, gotU = e.user(meta.ETag), true
+			return decodeFailed
+		}
+		var e sessionEntity
+		decodeFailed = json.Unmarshal(raw, &e)
+		sess, gotS = e.session(meta.ETag), true
+		return decodeFailed
+	})
+	if err != nil {
+		return accounts.User{}, accounts.Session{}, err
+	}
+	if !gotU || !gotS {
+		return accounts.User{}, accounts.Session{}, accounts.ErrNotFound
+	}
+	return u, sess, nil
+}
+
+// listPartition runs a filtered query and hands each row to fn.
+func (s *Store) listPartition(ctx context.Context, c *aztables.Client, filter string, fn func(rowMeta, []byte) error) error {
+	pager := c.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return classify(err)
+		}
+		for _, raw := range page.Entities {
+			var meta rowMeta
+			if err := json.Unmarshal(raw, &meta); err != nil {
+				return fmt.Errorf("decode row: %w", err)
+			}
+			if err := fn(meta, raw); err != nil {
+				return fmt.Errorf("decode row %s: %w", meta.RowKey, err)
+			}
+		}
+	}
+	return nil
+}
+
+// UserIDByEmail implements accounts.Store.
+func (s *Store) UserIDByEmail(ctx context.Context, email string) (string, error) {
+	resp, err := s.emails.GetEntity(ctx, emailKey(email), rkEmail, nil)
+	if statusOf(err) == http.StatusNotFound {
+		return "", accounts.ErrNotFound
+	}
+	if err != nil {
+		return "", classify(err)
+	}
+	var e emailEntity
+	if err := json.Unmarshal(resp.Value, &e); err != nil {
+		return "", fmt.Errorf("decode email claim: %w", err)
+	}
+	return e.UserID, nil
+}
+
+// orphanClaimAge is how old an email claim without an account must be before
+// a new account may take it over: older than any create in flight.
+const orphanClaimAge = 2 * time.Minute
+
+// CreateUser implements accounts.Store. The email claim is taken first; if
+// the account cannot be written the claim is released, and a claim left by
+// a crash between the two is taken over once it is older than any create
+// in flight.
+func (s *Store) CreateUser(ctx context.Context, u accounts.User, ch accounts.Change) error {
+	claim := emailEntity{PartitionKey: emailKey(u.Email), RowKey: rkEmail, UserID: u.ID, ClaimedAt: formatTime(time.Now())}
+	resp, err := s.emails.AddEntity(ctx, mustJSON(claim), nil)
+	claimETag := resp.ETag
+	if statusOf(err) == http.StatusConflict {
+		claimETag, err = s.takeOverOrphanClaim(ctx, claim)
+	}
+	if err != nil {
+		return err
+	}
+	actions := []aztables.TransactionAction{{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(toUserEntity(u))}}
+	if err := s.commit(ctx, u.ID, actions, ch); err != nil {
+		if _, derr := s.emails.DeleteEntity(context.WithoutCancel(ctx), claim.PartitionKey, rkEmail, &aztables.DeleteEntityOptions{IfMatch: &claimETag}); derr != nil {
+			return fmt.Errorf("%w (and releasing the email claim failed: %v)", err, classify(derr))
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *Store) takeOverOrphanClaim(ctx context.Context, claim emailEntity) (azcore.ETag, error) {
+	resp, err := s.emails.GetEntity(ctx, claim.PartitionKey, rkEmail, nil)
+	if err != nil {
+		return "", classify(err)
+	}
+	var existing emailEntity
+	if err := json.Unmarshal(resp.Value, &existing); err != nil {
+		return "", fmt.Errorf("decode email claim: %w", err)
+	}
+	if time.Since(parseTime(existing.ClaimedAt)) < orphanClaimAge {
+		return "", accounts.ErrEmailTaken
+	}
+	if _, err := s.users.GetEntity(ctx, existing.UserID, rkUser, nil); statusOf(err) != http.StatusNotFound {
+		if err != nil {
+			return "", classify(err)
+		}
+		return "", accounts.ErrEmailTaken
+	}
+	etag := resp.ETag
+	upd, err := s.emails.UpdateEntity(ctx, mustJSON(claim), &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
+	if statusOf(err) == http.StatusPreconditionFailed || statusOf(err) == http.StatusNotFound {
+		return "", accounts.ErrEmailTaken
+	}
+	if err != nil {
+		return "", classify(err)
+	}
+	return upd.ETag, nil
+}
+
+// Apply implements accounts.Store.
+func (s *Store) Apply(ctx context.Context, ch accounts.Change) error {
+	var actions []aztables.TransactionAction
+	if ch.User != nil {
+		if ch.User.ETag == "" {
+			return errors.New("tablestore: account update without an ETag")
+		}
+		actions = append(actions, replace(toUserEntity(*ch.User), ch.User.ETag))
+	}
+	for _, x := range ch.PutSessions {
+		actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(toSessionEntity(x))})
+	}
+	for _, x := range ch.UpdateSessions {
+		actions = append(actions, replace(toSessionEntity(x), x.ETag))
+	}
+	for _, x := range ch.DeleteSessions {
+		actions = append(actions, remove(ch.UserID, rkSessionPrefix+x.Hash))
+	}
+	for _, x := range ch.PutTokens {
+		actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(tokenEntity{
+			PartitionKey: x.UserID, RowKey: tokenRowKey(x), CreatedAt: formatTime(x.CreatedAt), ExpiresAt: formatTime(x.ExpiresAt)})})
+	}
+	for _, x := range ch.DeleteTokens {
+		actions = append(actions, remove(ch.UserID, tokenRowKey(x)))
+	}
+	if l := ch.ResetLimit; l != nil {
+		e := resetLimitEntity{PartitionKey: ch.UserID, RowKey: rkResetLimit, WindowStart: formatTime(l.WindowStart), Count: l.Count}
+		if l.ETag == "" {
+			actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(e)})
+		} else {
+			actions = append(actions, replace(e, l.ETag))
+		}
+	}
+	return s.commit(ctx, ch.UserID, actions, ch)
+}
+
+func replace(entity any, etag string) aztables.TransactionAction {
+	e := azcore.ETag(etag)
+	return aztables.TransactionAction{ActionType: aztables.TransactionTypeUpdateReplace, Entity: mustJSON(entity), IfMatch: &e}
+}
+
+func remove(pk, rk string) aztables.TransactionAction {
+	return aztables.TransactionAction{ActionType: aztables.TransactionTypeDelete, Entity: mustJSON(rowMeta{PartitionKey: pk, RowKey: rk})}
+}
+
+// commit adds the change's outbox rows to the actions and submits them as
+// one transaction. When there are outbox rows, the account is first marked
+// pending so the relay's catch-up finds them even if this process dies
+// right after the commit.
+func (s *Store) commit(ctx context.Context, userID string, actions []aztables.TransactionAction, ch accounts.Change) error {
+	for _, e := range ch.Events {
+		actions = append(actions, outboxAction(userID, e.At, e.ID, outboxKindEvent, e))
+	}
+	for _, n := range ch.Notifications {
+		actions = append(actions, outboxAction(userID, n.CreatedAt, n.ID, outboxKindNotification, n))
+	}
+	if len(actions) == 0 {
+		return nil
+	}
+	if len(actions) > maxTransaction {
+		return fmt.Errorf("tablestore: change of %d operations exceeds one transaction", len(actions))
+	}
+	if len(ch.Events)+len(ch.Notifications) > 0 {
+		if err := s.markPending(ctx, userID); err != nil {
+			return err
+		}
+	}
+	_, err := s.users.SubmitTransaction(ctx, actions, nil)
+	return classifyTransaction(err)
+}
+
+func outboxAction(userID string, at time.Time, id, kind string, payload any) aztables.TransactionAction {
+	return aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(outboxEntity{
+		PartitionKey: userID,
+		RowKey:       rkOutboxPrefix + formatTime(at) + "|" + id,
+		Kind:         kind,
+		Payload:      string(mustJSON(payload)),
+	})}
+}
+
+// classifyTransaction maps a failed transaction. Table Storage answers a
+// failed batch as a whole; a precondition failure (a stale ETag), a missing
+// row to update or delete, or a row that already exists all mean the
+// partition changed since it was read, which callers handle by re-reading.
+func classifyTransaction(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		switch re.StatusCode {
+		case http.StatusAccepted, http.StatusPreconditionFailed, http.StatusNotFound, http.StatusConflict:
+			return fmt.Errorf("%w: %s", accounts.ErrConflict, re.ErrorCode)
+		}
+	}
+	return classify(err)
+}
+
+// ActiveAdminExists implements accounts.Store. It filters the whole users
+// table server-side; it serves the one-off bootstrap command, not requests.
+func (s *Store) ActiveAdminExists(ctx context.Context) (bool, error) {
+	filter := fmt.Sprintf("RowKey eq %s and Role eq %s and Status eq %s", quote(rkUser), quote(string(accounts.RoleAdmin)), quote(string(accounts.StatusActive)))
+	sel := "RowKey"
+	pager := s.users.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Select: &sel})
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return false, classify(err)
+		}
+		if len(page.Entities) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// auditOrNotification decodes an outbox row's payload.
+func (e outboxEntity) decode() (*audit.Event, *notify.Message, error) {
+	switch e.Kind {
+	case outboxKindEvent:
+		var ev audit.Event
+		if err := json.Unmarshal([]byte(e.Payload), &ev); err != nil {
+			return nil, nil, err
+		}
+		return &ev, nil, nil
+	case outboxKindNotification:
+		var m notify.Message
+		if err := json.Unmarshal([]byte(e.Payload), &m); err != nil {
+			return nil, nil, err
+		}
+		return nil, &m, nil
+	}
+	return nil, nil, fmt.Errorf("unknown outbox kind %q", e.Kind)
+}
