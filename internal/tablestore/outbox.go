@@ -119,4 +119,3 @@ func (s *Store) ClearPending(ctx context.Context, p relay.Pending) error {
 	}
 	return classify(err)
 }
-

@@ -106,7 +106,7 @@ func (e userEntity) user(etag string) accounts.User {
 		PasswordHash: e.PasswordHash, PrivacyNoticeVersion: e.PrivacyNoticeVersion,
 		PrivacyNoticeAcceptedAt: parseTime(e.PrivacyNoticeAcceptedAt),
 		FailedSignIns:           e.FailedSignIns, LockedUntil: parseTime(e.LockedUntil),
-		ETag:                    etag,
+		ETag: etag,
 	}
 }
 
