@@ -38,12 +38,13 @@ func CanonicalEmail(raw string) (string, bool) {
 	return e, true
 }
 
-// cleanName trims a person's name and checks it: 1–100 characters, no
+// cleanName trims a person's name and checks it: up to 100 characters
+// (at least one when required), no
 // control characters (a CR or LF could otherwise reach an email header).
-func cleanName(v *ValidationError, field, raw string) string {
+func cleanName(v *ValidationError, field, raw string, required bool) string {
 	s := norm.NFC.String(strings.TrimSpace(raw))
 	switch {
-	case s == "":
+	case s == "" && required:
 		v.add(field, "required", "")
 	case utf8.RuneCountInString(s) > MaxNameLength:
 		v.add(field, "too_long", "")

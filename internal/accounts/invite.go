@@ -16,6 +16,10 @@ type InviteInput struct {
 	OrganizationID string
 	Role           Role
 	Locale         string
+
+	// namesOptional lets ops bootstrap the first admin by email alone; the
+	// admin adds their names through PATCH /api/me.
+	namesOptional bool
 }
 
 // validate checks and cleans an invitation; every problem is reported.
@@ -26,8 +30,8 @@ func (in InviteInput) validate() (InviteInput, error) {
 		v.add("email", "invalid_email", "")
 	}
 	in.Email = email
-	in.FirstName = cleanName(v, "firstName", in.FirstName)
-	in.LastName = cleanName(v, "lastName", in.LastName)
+	in.FirstName = cleanName(v, "firstName", in.FirstName, !in.namesOptional)
+	in.LastName = cleanName(v, "lastName", in.LastName, !in.namesOptional)
 	if !validID(in.OrganizationID) {
 		v.add("organizationId", "invalid_id", "")
 	}
@@ -93,6 +97,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context, in InviteInput, m Meta) (U
 		return User{}, ErrAdminExists
 	}
 	in.Role = RoleAdmin
+	in.namesOptional = true
 	u, err := s.Invite(ctx, "", in, m)
 	if !errors.Is(err, ErrEmailTaken) {
 		return u, err

@@ -25,19 +25,19 @@ func (s *Service) UpdateProfile(ctx context.Context, p Principal, patch ProfileP
 			return err
 		}
 		u := agg.User
-		if ifMatch != "" && ifMatch != u.ETag {
+		if ifMatch != "" && ifMatch != PublicETag(u.ETag) {
 			return ErrPreconditionFailed
 		}
 		v := &ValidationError{}
 		var fields []string
 		if patch.FirstName != nil {
-			if n := cleanName(v, "firstName", *patch.FirstName); n != u.FirstName {
+			if n := cleanName(v, "firstName", *patch.FirstName, true); n != u.FirstName {
 				u.FirstName = n
 				fields = append(fields, "firstName")
 			}
 		}
 		if patch.LastName != nil {
-			if n := cleanName(v, "lastName", *patch.LastName); n != u.LastName {
+			if n := cleanName(v, "lastName", *patch.LastName, true); n != u.LastName {
 				u.LastName = n
 				fields = append(fields, "lastName")
 			}

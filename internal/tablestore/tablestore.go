@@ -22,6 +22,8 @@
 //	          RK = 12-digit sequence    events in order; RK = "head" the chain's tip
 //	pending   PK = shard "00".."15", RK = user id
 //	                                    accounts whose outbox may hold undelivered items
+//	deliveries PK = notification id, RK = "claim"
+//	                                    the consumer's idempotency claim: sending or sent
 //
 // Why a partition per account: an account's change, its sessions, its tokens
 // and the audit events and emails it causes commit in one entity-group
@@ -55,9 +57,9 @@ import (
 
 // Store is the Table Storage adapter.
 type Store struct {
-	users, emails, orgs, audit, pending *aztables.Client
-	service                             *aztables.ServiceClient
-	tableNames                          []string
+	users, emails, orgs, audit, pending, deliveries *aztables.Client
+	service                                         *aztables.ServiceClient
+	tableNames                                      []string
 }
 
 // Table name suffixes; see the package doc.
@@ -67,6 +69,7 @@ const (
 	tableOrgs    = "orgs"
 	tableAudit   = "audit"
 	tablePending = "pending"
+	tableClaims  = "deliveries"
 )
 
 func clientOptions() *aztables.ClientOptions {
@@ -106,6 +109,7 @@ func newStore(svc *aztables.ServiceClient, prefix string) *Store {
 	s.orgs = open(tableOrgs)
 	s.audit = open(tableAudit)
 	s.pending = open(tablePending)
+	s.deliveries = open(tableClaims)
 	return s
 }
 

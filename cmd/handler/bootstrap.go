@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/config"
+	"github.com/palvelumanuaali/useradmin/internal/organizations"
+)
+
+// bootstrapAdmin invites the first administrator and sends the invitation
+// at once, then exits. It refuses when an active admin exists.
+func bootstrapAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bootstrap-admin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	email := fs.String("email", "", "the administrator's email address (required)")
+	first := fs.String("first", "", "first name")
+	last := fs.String("last", "", "last name")
+	locale := fs.String("locale", "fi", "language of the invitation: fi, sv or en")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return errors.New("bootstrap-admin: -email is required")
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	// Logs go to stderr here: stdout is for the operator's answer.
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := build(ctx, cfg, log, time.Now)
+	if err != nil {
+		return err
+	}
+	org, err := organizations.EnsureAdministration(ctx, a.store, a.now())
+	if err != nil {
+		return fmt.Errorf("service administration organisation: %w", err)
+	}
+	u, err := a.accounts.BootstrapAdmin(ctx, accounts.InviteInput{
+		Email: *email, FirstName: *first, LastName: *last, OrganizationID: org.ID, Locale: *locale,
+	}, accounts.Meta{RequestID: "bootstrap-admin"})
+	var invalid *accounts.ValidationError
+	switch {
+	case errors.Is(err, accounts.ErrAdminExists):
+		return errors.New("bootstrap-admin: refused: an active administrator already exists; invite further admins through the API")
+	case errors.Is(err, accounts.ErrEmailTaken):
+		return errors.New("bootstrap-admin: refused: that email belongs to an account that is not an invited admin")
+	case errors.As(err, &invalid):
+		msg := "bootstrap-admin: invalid input:"
+		for _, f := range invalid.Fields {
+			msg += fmt.Sprintf(" %s (%s)", f.Field, f.Code)
+		}
+		return errors.New(msg)
+	case err != nil:
+		return err
+	}
+	// Deliver now rather than waiting for a running server's catch-up: the
+	// queue runs in this process until the invitation is handed over.
+	workCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan struct{})
+	go func() { a.queue.Run(workCtx, 1); close(done) }()
+	if err := a.relay.Deliver(ctx, u.ID); err != nil {
+		return fmt.Errorf("bootstrap-admin: the account exists but its invitation is queued for later: %w", err)
+	}
+	if err := a.queue.Drain(ctx, 2*time.Minute); err != nil {
+		return fmt.Errorf("bootstrap-admin: the account exists but the invitation email was not confirmed sent: %w", err)
+	}
+	stop()
+	<-done
+	fmt.Fprintf(stdout, "Invitation sent: administrator account %s in %q. The link is valid for %s.\n",
+		u.ID, org.Name.FI, cfg.InvitationTTL)
+	return nil
+}

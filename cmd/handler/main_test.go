@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/testenv"
+)
+
+// stack is one running handler with its own tables, driven over HTTP the
+// way the frontend drives it.
+type stack struct {
+	baseURL string
+	env     map[string]string
+	mail    testenv.Mailbox
+	logs    *syncBuffer
+}
+
+// syncBuffer collects the handler's log lines for the no-personal-data scan.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func testEnv(t *testing.T, mail testenv.Mailbox) map[string]string {
+	return map[string]string{
+		"TABLES_CONNECTION_STRING": testenv.AzuriteConnectionString(t),
+		"TABLE_PREFIX":             testenv.UniqueName(t),
+		"APP_BASE_URL":             "http://localhost:3000",
+		"CORS_ALLOWED_ORIGINS":     "http://localhost:3000",
+		"LISTEN_ADDR":              "127.0.0.1:0",
+		"PASSWORD_PEPPERS":         "v1:" + "dGVzdC1wZXBwZXItdGVzdC1wZXBwZXItdGVzdC1wZXBwZXI=",
+		"PASSWORD_PEPPER_CURRENT":  "v1",
+		"EMAIL_FROM":               "Palvelumanuaali <no-reply@palvelumanuaali.localhost>",
+		"SMTP_HOST":                mail.SMTPHost,
+		"SMTP_PORT":                strconv.Itoa(mail.SMTPPort),
+		"SMTP_SECURITY":            "none",
+	}
+}
+
+// startStack runs run() on a free port and waits until it is ready.
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	mail := testenv.MailDev(t)
+	env := testEnv(t, mail)
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"handler", "serve"}, func(k string) string { return env[k] }, io.MultiWriter(pw, logs), io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run returned %v", err)
+		}
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "ready" {
+				addr <- line.Addr
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return &stack{baseURL: "http://" + a, env: env, mail: mail, logs: logs}
+	case err := <-done:
+		t.Fatalf("run exited before ready: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("handler not ready in 20 s")
+	}
+	return nil
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+func (s *stack) do(t *testing.T, method, path, token string, body any, headers ...string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.baseURL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// bootstrap runs the ops command against the stack's storage.
+func (s *stack) bootstrap(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(context.Background(), append([]string{"handler", "bootstrap-admin"}, args...),
+		func(k string) string { return s.env[k] }, &out, io.Discard)
+	return out.String(), err
+}
+
+var linkToken = regexp.MustCompile(`https?://[^\s"<>]+[?&]token=([^\s"<>&]+)`)
+
+// tokenFromEmail waits for the n-th email to addr and returns the link
+// token in it.
+func (s *stack) tokenFromEmail(t *testing.T, addr string, n int) string {
+	t.Helper()
+	emails := s.mail.WaitForEmails(t, addr, n, 10*time.Second)
+	if len(emails) < n {
+		t.Fatalf("got %d emails for %s, want %d", len(emails), addr, n)
+	}
+	m := linkToken.FindStringSubmatch(emails[n-1].Text)
+	if m == nil {
+		t.Fatalf("no link in email text:\n%s", emails[n-1].Text)
+	}
+	tok, err := url.QueryUnescape(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+const strongPassword = "kolme iloista kirahvia laulaa"
+
+// TestNewcomerJourney is the foundation's end-to-end path, as the frontend
+// and ops drive it: bootstrap an admin, accept the invitation from the
+// email, sign in, read and correct the profile, sign out.
+func TestNewcomerJourney(t *testing.T) {
+	s := startStack(t)
+	addr := fmt.Sprintf("admin-%s@example.fi", testenv.UniqueName(t))
+
+	out, err := s.bootstrap(t, "-email", strings.ToUpper(addr), "-first", "Aino", "-last", "Admin", "-locale", "sv")
+	if err != nil {
+		t.Fatalf("bootstrap-admin: %v", err)
+	}
+	if strings.Contains(out, addr) {
+		t.Errorf("bootstrap output repeats the email address: %q", out)
+	}
+
+	// P2: the person sets their own password through the invitation link.
+	emails := s.mail.WaitForEmails(t, addr, 1, 10*time.Second)
+	if len(emails) != 1 {
+		t.Fatalf("invitation emails: %d, want 1\n%s", len(emails), s.logs.String())
+	}
+	if !strings.Contains(emails[0].Subject, "Servicemanualen") {
+		t.Errorf("invitation not in the recipient's language (sv): subject %q", emails[0].Subject)
+	}
+	token := s.tokenFromEmail(t, addr, 1)
+
+	r := s.do(t, "POST", "/api/auth/invitations/accept", "", map[string]any{"token": token, "password": strongPassword, "acceptPrivacyNotice": true})
+	if r.status != http.StatusOK {
+		t.Fatalf("accept: %d %s", r.status, r.body)
+	}
+	var accepted struct {
+		Token     string
+		ExpiresAt time.Time
+		User      struct{ ID, Email, Role, Status, OrganizationID string }
+	}
+	r.decode(t, &accepted)
+	if accepted.User.Status != "active" || accepted.User.Role != "admin" || accepted.User.OrganizationID != "service-administration" {
+		t.Fatalf("accepted user = %+v", accepted.User)
+	}
+	// P1: the email is the username, case-insensitively.
+	if accepted.User.Email != addr {
+		t.Fatalf("email = %q, want canonical %q", accepted.User.Email, addr)
+	}
+
+	// The link is single-use.
+	r = s.do(t, "POST", "/api/auth/invitations/accept", "", map[string]any{"token": token, "password": strongPassword, "acceptPrivacyNotice": true})
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("second accept: %d, want 400", r.status)
+	}
+
+	// Once an admin is active, bootstrap refuses.
+	if _, err := s.bootstrap(t, "-email", "other@example.fi"); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("second bootstrap: %v, want a refusal", err)
+	}
+
+	// P13: sign-in with the personal credentials.
+	r = s.do(t, "POST", "/api/auth/login", "", map[string]any{"email": strings.ToUpper(addr), "password": strongPassword})
+	if r.status != http.StatusOK {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	var login struct{ Token string }
+	r.decode(t, &login)
+
+	r = s.do(t, "GET", "/api/me", login.Token, nil)
+	if r.status != http.StatusOK || r.header.Get("ETag") == "" {
+		t.Fatalf("me: %d %s (ETag %q)", r.status, r.body, r.header.Get("ETag"))
+	}
+	etag := r.header.Get("ETag")
+
+	r = s.do(t, "PATCH", "/api/me", login.Token, map[string]any{"firstName": "Aino-Maria"}, "If-Match", etag)
+	if r.status != http.StatusOK {
+		t.Fatalf("patch me: %d %s", r.status, r.body)
+	}
+	// A stale ETag is refused.
+	r = s.do(t, "PATCH", "/api/me", login.Token, map[string]any{"lastName": "X"}, "If-Match", etag)
+	if r.status != http.StatusPreconditionFailed {
+		t.Fatalf("stale patch: %d, want 412", r.status)
+	}
+
+	r = s.do(t, "POST", "/api/auth/logout", login.Token, nil)
+	if r.status != http.StatusNoContent {
+		t.Fatalf("logout: %d", r.status)
+	}
+	if r := s.do(t, "GET", "/api/me", login.Token, nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("me after logout: %d, want 401", r.status)
+	}
+
+	// P9, P10: no log line carries the email, the password or a token.
+	logs := s.logs.String()
+	for _, secret := range []string{addr, strings.ToUpper(addr), strongPassword, token, login.Token, accepted.Token, "Aino"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain personal data or a secret: %q", secret)
+		}
+	}
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/google/uuid"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/config"
+	"github.com/palvelumanuaali/useradmin/internal/delivery"
+	"github.com/palvelumanuaali/useradmin/internal/keyvault"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/passwords"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
+	"github.com/palvelumanuaali/useradmin/internal/smtp"
+	"github.com/palvelumanuaali/useradmin/internal/tablestore"
+)
+
+// app is every long-lived part, wired once.
+type app struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    *tablestore.Store
+	accounts *accounts.Service
+	relay    *relay.Relay
+	queue    *delivery.MemoryQueue
+	consumer *delivery.Consumer
+	now      func() time.Time
+}
+
+func newID() string { return uuid.NewString() }
+
+// lateRelay lets the account service and the relay refer to each other:
+// the service wakes the relay, and the relay is built after the service's
+// consumer (which the queue needs). It is set once, before any request.
+type lateRelay struct{ r *relay.Relay }
+
+func (l *lateRelay) Changed(userID string)                     { l.r.Changed(userID) }
+func (l *lateRelay) Record(ctx context.Context, e audit.Event) { l.r.Record(ctx, e) }
+
+// build wires the application. It makes network calls (Key Vault, table
+// creation), so serve runs it after it already listens.
+func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (*app, error) {
+	var cred azcore.TokenCredential
+	if cfg.TablesEndpoint != "" || cfg.KeyVaultURL != "" {
+		c, err := azidentity.NewDefaultAzureCredential(nil)
+		if err != nil {
+			return nil, fmt.Errorf("azure credential: %w", err)
+		}
+		cred = c
+	}
+
+	var store *tablestore.Store
+	var err error
+	if cfg.TablesConnectionString != "" {
+		store, err = tablestore.NewFromConnectionString(cfg.TablesConnectionString, cfg.TablePrefix)
+	} else {
+		store, err = tablestore.NewWithCredential(cfg.TablesEndpoint, cred, cfg.TablePrefix)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := store.EnsureTables(ctx); err != nil {
+		return nil, err
+	}
+
+	peppers := passwords.Peppers{Current: cfg.LocalPepperCurrent, Keys: cfg.LocalPeppers}
+	if cfg.KeyVaultURL != "" {
+		client, err := keyvault.NewClient(cfg.KeyVaultURL, cred)
+		if err != nil {
+			return nil, err
+		}
+		if peppers, err = keyvault.LoadPeppers(ctx, client, cfg.PepperSecretName); err != nil {
+			return nil, err
+		}
+	}
+	hasher, err := passwords.NewHasher(peppers, passwords.DefaultParams(), cfg.HashConcurrency)
+	if err != nil {
+		return nil, err
+	}
+
+	links, err := notify.NewLinkBuilder(cfg.AppBaseURL)
+	if err != nil {
+		return nil, err
+	}
+	renderer, err := notify.NewRenderer()
+	if err != nil {
+		return nil, err
+	}
+	sender, err := smtp.New(smtp.Config{
+		Host: cfg.Email.SMTPHost, Port: cfg.Email.SMTPPort, Username: cfg.Email.SMTPUsername, Password: cfg.Email.SMTPPassword,
+		Security: smtp.Security(cfg.Email.SMTPSecurity), From: cfg.Email.From,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	late := &lateRelay{}
+	svc := accounts.NewService(store, hasher, passwords.DefaultPolicy(), late, now, newID, accounts.Options{
+		SessionIdleTimeout:     cfg.SessionIdleTimeout,
+		SessionAbsoluteTimeout: cfg.SessionAbsoluteTimeout,
+		InvitationTTL:          cfg.InvitationTTL,
+		PasswordResetTTL:       cfg.PasswordResetTTL,
+		LockoutThreshold:       cfg.LockoutThreshold,
+		LockoutDuration:        cfg.LockoutDuration,
+		ActivityInterval:       cfg.ActivityInterval,
+		PrivacyNoticeVersion:   cfg.PrivacyNoticeVersion,
+	})
+	consumer := delivery.NewConsumer(store, svc, links, renderer, sender, log, now)
+	queue := delivery.NewMemoryQueue(consumer.Handle, log, 1024, 5, time.Second)
+	late.r = relay.New(store, store, queue, log, 30*time.Second)
+
+	return &app{cfg: cfg, log: log, store: store, accounts: svc, relay: late.r, queue: queue, consumer: consumer, now: now}, nil
+}

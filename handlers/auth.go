@@ -1,0 +1,144 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+)
+
+// userJSON is a person's account as the frontend sees it. Credentials,
+// lockout state and storage keys never appear.
+type userJSON struct {
+	ID             string    `json:"id"`
+	Email          string    `json:"email"`
+	FirstName      string    `json:"firstName"`
+	LastName       string    `json:"lastName"`
+	OrganizationID string    `json:"organizationId"`
+	Role           string    `json:"role"`
+	Status         string    `json:"status"`
+	Locale         string    `json:"locale"`
+	CreatedAt      time.Time `json:"createdAt"`
+	LastActiveAt   time.Time `json:"lastActiveAt,omitzero"`
+	ClosedAt       time.Time `json:"closedAt,omitzero"`
+	ClosedReason   string    `json:"closedReason,omitempty"`
+}
+
+func toUserJSON(u accounts.User) userJSON {
+	return userJSON{
+		ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
+		OrganizationID: u.OrganizationID, Role: string(u.Role), Status: string(u.Status), Locale: u.Locale,
+		CreatedAt: u.CreatedAt, LastActiveAt: u.LastActiveAt, ClosedAt: u.ClosedAt, ClosedReason: u.ClosedReason,
+	}
+}
+
+type signInJSON struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	User      userJSON  `json:"user"`
+}
+
+func toSignInJSON(si accounts.SignIn) signInJSON {
+	return signInJSON{Token: si.Token, ExpiresAt: si.ExpiresAt, User: toUserJSON(si.User)}
+}
+
+func (s *server) handleLogin() http.Handler {
+	type request struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := decode(w, r, s.opts.MaxBodyBytes, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		si, err := s.accounts.Login(r.Context(), req.Email, req.Password, meta(r))
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toSignInJSON(si))
+	})
+}
+
+func (s *server) handleLogout() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.accounts.Logout(r.Context(), principal(r.Context()), meta(r)); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func (s *server) handleAcceptInvitation() http.Handler {
+	type request struct {
+		Token               string `json:"token"`
+		Password            string `json:"password"`
+		AcceptPrivacyNotice bool   `json:"acceptPrivacyNotice"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := decode(w, r, s.opts.MaxBodyBytes, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		si, err := s.accounts.AcceptInvitation(r.Context(), req.Token, req.Password, req.AcceptPrivacyNotice, meta(r))
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toSignInJSON(si))
+	})
+}
+
+// resetDeadline bounds the detached work of one reset request.
+const resetDeadline = 30 * time.Second
+
+func (s *server) handleRequestPasswordReset() http.Handler {
+	type request struct {
+		Email string `json:"email"`
+	}
+	type response struct {
+		Status string `json:"status"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := decode(w, r, s.opts.MaxBodyBytes, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		m := meta(r)
+		// The answer is the same whatever the email, and it is given before
+		// the lookup so its timing cannot tell either.
+		s.detach.Go(func(ctx context.Context) {
+			ctx, cancel := context.WithTimeout(ctx, resetDeadline)
+			defer cancel()
+			if err := s.accounts.RequestPasswordReset(ctx, req.Email, m); err != nil {
+				s.log.Error("password reset request failed", "request_id", m.RequestID, "error", err.Error())
+			}
+		})
+		writeJSON(w, http.StatusAccepted, response{Status: "accepted"})
+	})
+}
+
+func (s *server) handleCompletePasswordReset() http.Handler {
+	type request struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := decode(w, r, s.opts.MaxBodyBytes, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if err := s.accounts.CompletePasswordReset(r.Context(), req.Token, req.Password, meta(r)); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

@@ -1,0 +1,167 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+)
+
+type ctxKey int
+
+const (
+	ctxRequestID ctxKey = iota
+	ctxPrincipal
+	ctxLogUser
+)
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxRequestID).(string)
+	return id
+}
+
+func principal(ctx context.Context) accounts.Principal {
+	p, _ := ctx.Value(ctxPrincipal).(accounts.Principal)
+	return p
+}
+
+func meta(r *http.Request) accounts.Meta {
+	return accounts.Meta{RequestID: requestID(r.Context())}
+}
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// statusRecorder remembers the status a handler answered with, for the
+// access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// observe gives every request an id, logs one line per request (method,
+// route template, status, duration; never the query string, a body or a
+// header value) and turns a panic into a generic 500 without killing the
+// process.
+func observe(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := newRequestID()
+		var userID string // filled in by authenticated, for the access log
+		ctx := context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxLogUser, &userID)
+		r = r.WithContext(ctx)
+		w.Header().Set("X-Request-ID", id)
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				log.Error("panic", "request_id", id, "panic", slog.AnyValue(v).String())
+				if rec.status == 0 {
+					writeProblem(rec, r, http.StatusInternalServerError, codeInternal, nil)
+				}
+			}
+			route := "unmatched"
+			if m := mux.CurrentRoute(r); m != nil {
+				if t, err := m.GetPathTemplate(); err == nil {
+					route = t
+				}
+			}
+			attrs := []any{"request_id", id, "method", r.Method, "route", route, "status", rec.status,
+				"duration_ms", float64(time.Since(start).Microseconds()) / 1000}
+			if inv := r.Header.Get("X-Azure-Functions-InvocationId"); inv != "" {
+				attrs = append(attrs, "invocation_id", inv)
+			}
+			if userID != "" {
+				attrs = append(attrs, "user", userID)
+			}
+			log.Info("request", attrs...)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// secure sets the security headers every response carries. Responses hold
+// personal data, so nothing is cached anywhere.
+func secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors lets browsers on the configured origins call the API, and nobody
+// else. Bearer tokens travel in a header, so no credentials mode is needed.
+func cors(origins []string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		allowed := origin != "" && slices.Contains(origins, origin)
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		if allowed {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Expose-Headers", "ETag, Retry-After, X-Request-ID, Location")
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			if allowed {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match, Accept-Language")
+				h.Set("Access-Control-Max-Age", "600")
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticated lets a request through only with a live session; the
+// principal it resolves is in the request context for the handler.
+func (s *server) authenticated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			writeError(w, r, s.log, accounts.ErrUnauthenticated)
+			return
+		}
+		p, err := s.accounts.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if logUser, ok := r.Context().Value(ctxLogUser).(*string); ok {
+			*logUser = p.User.ID
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)))
+	})
+}

@@ -1,0 +1,162 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+)
+
+// problem is an RFC 9457 problem document with our stable machine code,
+// the request id for support, and per-field errors for validation.
+type problem struct {
+	Type      string                `json:"type"`
+	Title     string                `json:"title"`
+	Status    int                   `json:"status"`
+	Detail    string                `json:"detail,omitempty"`
+	Code      string                `json:"code"`
+	RequestID string                `json:"requestId,omitempty"`
+	Errors    []accounts.FieldError `json:"errors,omitempty"`
+}
+
+// errorStatus is the one table from domain errors to HTTP answers.
+var errorStatus = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{accounts.ErrNotFound, http.StatusNotFound, "not_found"},
+	{accounts.ErrEmailTaken, http.StatusConflict, "email_taken"},
+	{accounts.ErrConflict, http.StatusConflict, "conflict"},
+	{accounts.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed"},
+	{accounts.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials"},
+	{accounts.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
+	{accounts.ErrInvalidToken, http.StatusBadRequest, "invalid_token"},
+	{accounts.ErrWrongPassword, http.StatusForbidden, "wrong_password"},
+	{accounts.ErrAdminExists, http.StatusConflict, "admin_exists"},
+	{accounts.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{context.DeadlineExceeded, http.StatusServiceUnavailable, "unavailable"},
+}
+
+// Edge-only codes.
+const (
+	codeInvalidJSON      = "invalid_json"
+	codeInvalidField     = "invalid_field"
+	codeUnknownField     = "unknown_field"
+	codeTooLarge         = "too_large"
+	codeUnsupportedMedia = "unsupported_media_type"
+	codeMethodNotAllowed = "method_not_allowed"
+	codeInternal         = "internal"
+)
+
+// writeError answers with the problem for err. Unknown errors are logged
+// with the request id and answered with a generic 500: no SDK text or
+// stack ever reaches a client.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var de *decodeError
+	if errors.As(err, &de) {
+		writeProblem(w, r, de.status, de.code, de.fields)
+		return
+	}
+	var v *accounts.ValidationError
+	if errors.As(err, &v) {
+		writeProblem(w, r, http.StatusBadRequest, codeInvalidField, v.Fields)
+		return
+	}
+	for _, e := range errorStatus {
+		if errors.Is(err, e.err) {
+			if e.status >= 500 {
+				log.Warn("request failed", "request_id", requestID(r.Context()), "code", e.code, "error", err.Error())
+				w.Header().Set("Retry-After", "5")
+			}
+			if e.status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
+			}
+			writeProblem(w, r, e.status, e.code, nil)
+			return
+		}
+	}
+	log.Error("internal error", "request_id", requestID(r.Context()), "error", err.Error())
+	writeProblem(w, r, http.StatusInternalServerError, codeInternal, nil)
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, code string, fields []accounts.FieldError) {
+	lang := language(r)
+	p := problem{
+		Type:      "https://palvelumanuaali.fi/problems/" + strings.ReplaceAll(code, "_", "-"),
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    detail(code, lang),
+		Code:      code,
+		RequestID: requestID(r.Context()),
+		Errors:    fields,
+	}
+	w.Header().Set("Content-Type", "application/problem+json; charset=utf-8")
+	w.Header().Set("Content-Language", lang)
+	w.WriteHeader(status)
+	_ = jsonEncode(w, p)
+}
+
+// language picks fi, sv or en from Accept-Language; Finnish by default.
+func language(r *http.Request) string {
+	best, bestQ := "fi", -1.0
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			parsed, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				continue
+			}
+			q = parsed
+		}
+		primary, _, _ := strings.Cut(strings.ToLower(tag), "-")
+		switch primary {
+		case "fi", "sv", "en":
+			if q > bestQ {
+				best, bestQ = primary, q
+			}
+		}
+	}
+	return best
+}
+
+// details are the human-readable explanations of each code, in the three
+// languages people read.
+var details = map[string][3]string{ // fi, sv, en
+	"not_found":           {"Kohdetta ei löytynyt.", "Objektet hittades inte.", "The resource was not found."},
+	"email_taken":         {"Sähköpostiosoite on jo käytössä.", "E-postadressen används redan.", "The email address is already in use."},
+	"conflict":            {"Joku muu muutti tietoja samaan aikaan. Hae tiedot uudelleen ja yritä uudestaan.", "Någon annan ändrade uppgifterna samtidigt. Hämta dem på nytt och försök igen.", "Someone else changed this at the same time. Reload and try again."},
+	"precondition_failed": {"Tiedot ovat muuttuneet sen jälkeen, kun hait ne. Hae tiedot uudelleen.", "Uppgifterna har ändrats sedan du hämtade dem. Hämta dem på nytt.", "The data changed after you loaded it. Reload it first."},
+	"invalid_credentials": {"Sähköpostiosoite tai salasana on väärin, tai tili on lukittu.", "E-postadressen eller lösenordet är fel, eller kontot är låst.", "The email or password is wrong, or the account is locked."},
+	"unauthenticated":     {"Kirjaudu sisään.", "Logga in.", "Please sign in."},
+	"invalid_token":       {"Linkki on vanhentunut tai jo käytetty.", "Länken har gått ut eller redan använts.", "The link has expired or was already used."},
+	"wrong_password":      {"Nykyinen salasana on väärin.", "Det nuvarande lösenordet är fel.", "The current password is wrong."},
+	"admin_exists":        {"Aktiivinen ylläpitäjä on jo olemassa.", "Det finns redan en aktiv administratör.", "An active administrator already exists."},
+	"unavailable":         {"Palvelu on tilapäisesti poissa käytöstä. Yritä hetken kuluttua uudelleen.", "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.", "The service is temporarily unavailable. Try again shortly."},
+	codeInvalidJSON:       {"Pyyntö ei ole kelvollista JSONia.", "Begäran är inte giltig JSON.", "The request is not valid JSON."},
+	codeInvalidField:      {"Osa kentistä on virheellisiä.", "Några fält är ogiltiga.", "Some fields are invalid."},
+	codeUnknownField:      {"Pyynnössä on kenttä, jota ei voi asettaa.", "Begäran innehåller ett fält som inte kan anges.", "The request has a field that cannot be set."},
+	codeTooLarge:          {"Pyyntö on liian suuri.", "Begäran är för stor.", "The request is too large."},
+	codeUnsupportedMedia:  {"Lähetä pyyntö JSON-muodossa.", "Skicka begäran som JSON.", "Send the request as JSON."},
+	codeMethodNotAllowed:  {"Tätä toimintoa ei voi käyttää tässä osoitteessa.", "Metoden stöds inte på den här adressen.", "The method is not allowed here."},
+	codeInternal:          {"Odottamaton virhe. Yritä uudelleen; jos virhe toistuu, kerro pyynnön tunniste tuelle.", "Ett oväntat fel. Försök igen; om felet upprepas, ge begärans id till supporten.", "An unexpected error. Try again; if it repeats, give the request id to support."},
+}
+
+func detail(code, lang string) string {
+	d, ok := details[code]
+	if !ok {
+		return ""
+	}
+	switch lang {
+	case "sv":
+		return d[1]
+	case "en":
+		return d[2]
+	}
+	return d[0]
+}

@@ -1,0 +1,61 @@
+// Package handlers is the HTTP edge: the router, request decoding and
+// validation, problem+json errors, authentication, and the security
+// headers every response carries. routes.go lists the whole surface; the
+// rules live in the domain packages under internal/.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+)
+
+// Options are the edge's settings.
+type Options struct {
+	CORSOrigins  []string
+	MaxBodyBytes int64
+}
+
+// Detacher runs work that outlives its request (a reset request's lookup,
+// done after answering so the answer's timing reveals nothing). The
+// process waits for detached work before it exits.
+type Detacher interface {
+	Go(func(ctx context.Context))
+}
+
+// HealthCheck reports whether a dependency answers.
+type HealthCheck func(ctx context.Context) error
+
+type server struct {
+	log      *slog.Logger
+	opts     Options
+	accounts *accounts.Service
+	detach   Detacher
+	health   HealthCheck
+}
+
+// NewServer returns the HTTP handler for the whole API.
+func NewServer(log *slog.Logger, opts Options, acc *accounts.Service, detach Detacher, health HealthCheck) http.Handler {
+	s := &server{log: log, opts: opts, accounts: acc, detach: detach, health: health}
+	return observe(log, secure(cors(opts.CORSOrigins, s.routes())))
+}
+
+// handleHealth answers liveness: the process runs and storage answers.
+func (s *server) handleHealth() http.Handler {
+	type response struct {
+		Status string `json:"status"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := s.health(ctx); err != nil {
+			s.log.Warn("health check failed", "request_id", requestID(r.Context()), "error", err.Error())
+			writeJSON(w, http.StatusServiceUnavailable, response{Status: "unavailable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, response{Status: "ok"})
+	})
+}

@@ -1,0 +1,134 @@
+// Package delivery turns a queued notification into an email: it mints the
+// one-time link the email needs (so no raw token is ever stored or queued),
+// renders the email in the recipient's language, and hands it to the
+// provider. The same consumer serves the in-process queue of standalone
+// mode and, in Azure, the Service Bus trigger.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+)
+
+// LinkIssuer mints a link token at send time (accounts.Service).
+type LinkIssuer interface {
+	IssueLinkToken(ctx context.Context, userID string, purpose accounts.Purpose) (string, time.Duration, error)
+}
+
+// Claims records which messages were sent, so a message delivered twice
+// (the queue delivers at least once) is emailed once (internal/tablestore).
+type Claims interface {
+	// Claim takes a message for sending. It returns ErrAlreadySent when the
+	// message was sent, and ErrClaimed when another delivery is sending it
+	// right now (retry later).
+	Claim(ctx context.Context, messageID string, now time.Time) error
+	// MarkSent records that the provider took the message.
+	MarkSent(ctx context.Context, messageID string, now time.Time) error
+	// Release gives a claim back after a failed send, so a retry may send.
+	Release(ctx context.Context, messageID string) error
+}
+
+// Claim outcomes.
+var (
+	ErrAlreadySent = errors.New("notification already sent")
+	ErrClaimed     = errors.New("notification being sent by another delivery")
+)
+
+// Consumer sends notification emails.
+type Consumer struct {
+	claims   Claims
+	links    LinkIssuer
+	builder  notify.LinkBuilder
+	renderer *notify.Renderer
+	sender   notify.Sender
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// NewConsumer returns a consumer over its dependencies.
+func NewConsumer(claims Claims, links LinkIssuer, builder notify.LinkBuilder, renderer *notify.Renderer, sender notify.Sender, log *slog.Logger, now func() time.Time) *Consumer {
+	return &Consumer{claims: claims, links: links, builder: builder, renderer: renderer, sender: sender, log: log, now: now}
+}
+
+// ErrSkipped means the message needs no email any more (the account was
+// erased, or the invitation was accepted before its email went out).
+var ErrSkipped = errors.New("notification no longer applies")
+
+// Handle sends one notification, once. It returns nil once the provider
+// took the email or when it was sent before (ErrAlreadySent is absorbed),
+// ErrSkipped when there is nothing to send, an error wrapping
+// notify.ErrPermanent when retrying cannot help (a malformed message, a
+// rejected address), and any other error (ErrClaimed among them) when a
+// retry may succeed.
+//
+// The claim is recorded before anything is sent. A process that dies after
+// the provider took the email but before MarkSent leaves a claim that
+// expires (see the Claims implementation), after which a redelivery sends
+// again: the one duplicate we accept rather than risk losing an email.
+func (c *Consumer) Handle(ctx context.Context, m notify.Message) error {
+	err := c.claims.Claim(ctx, m.ID, c.now())
+	if errors.Is(err, ErrAlreadySent) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.send(ctx, m); err != nil {
+		if errors.Is(err, ErrSkipped) || notify.IsPermanent(err) {
+			// Nothing more will be tried for this message: keep the claim.
+			if merr := c.claims.MarkSent(ctx, m.ID, c.now()); merr != nil {
+				c.log.Warn("could not close claim", "message_id", m.ID, "error", merr.Error())
+			}
+			return err
+		}
+		if rerr := c.claims.Release(context.WithoutCancel(ctx), m.ID); rerr != nil {
+			c.log.Warn("could not release claim; it expires instead", "message_id", m.ID, "error", rerr.Error())
+		}
+		return err
+	}
+	if err := c.claims.MarkSent(ctx, m.ID, c.now()); err != nil {
+		// Sent, but not recorded: a redelivery after the claim expires would
+		// send again. Report it so the queue does not redeliver now.
+		c.log.Error("sent but not recorded as sent", "message_id", m.ID, "error", err.Error())
+	}
+	c.log.Info("notification sent", "message_id", m.ID, "kind", string(m.Kind), "user", m.UserID)
+	return nil
+}
+
+func (c *Consumer) send(ctx context.Context, m notify.Message) error {
+	content := notify.Content{Kind: m.Kind, Locale: m.Locale, FirstName: m.FirstName, Role: m.Role, DueAt: m.DueAt, Now: c.now()}
+	switch m.Kind {
+	case notify.KindInvitation, notify.KindPasswordReset:
+		purpose := accounts.PurposeInvitation
+		if m.Kind == notify.KindPasswordReset {
+			purpose = accounts.PurposePasswordReset
+		}
+		token, validFor, err := c.links.IssueLinkToken(ctx, m.UserID, purpose)
+		if errors.Is(err, accounts.ErrNotFound) {
+			c.log.Info("notification skipped", "message_id", m.ID, "kind", string(m.Kind), "user", m.UserID)
+			return ErrSkipped
+		}
+		if err != nil {
+			return fmt.Errorf("mint link: %w", err)
+		}
+		content.ValidFor = validFor
+		if purpose == accounts.PurposeInvitation {
+			content.Link = c.builder.Invitation(token)
+		} else {
+			content.Link = c.builder.PasswordReset(token)
+		}
+	case notify.KindInactivityWarning, notify.KindAccountRestored, notify.KindAccessChanged:
+		content.Link = c.builder.SignIn()
+	}
+	r, err := c.renderer.Render(content)
+	if err != nil {
+		return fmt.Errorf("%w: render: %v", notify.ErrPermanent, err)
+	}
+	return c.sender.Send(ctx, notify.Email{MessageID: m.ID, To: m.To, Subject: r.Subject, Text: r.Text, HTML: r.HTML})
+}

@@ -1,0 +1,108 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+)
+
+// MemoryQueue is the in-process queue of standalone mode. It stands where
+// Service Bus stands in Azure and feeds the same Consumer: a transient
+// failure is retried with backoff, a permanent one is given up at once.
+type MemoryQueue struct {
+	messages    chan notify.Message
+	handle      func(context.Context, notify.Message) error
+	log         *slog.Logger
+	maxAttempts int
+	backoff     time.Duration
+	wg          sync.WaitGroup
+	busy        atomic.Int64 // messages taken but not finished
+}
+
+// ErrQueueFull is returned by Publish when the queue is at capacity; the
+// relay keeps the notification in the outbox and tries again later.
+var ErrQueueFull = errors.New("notification queue full")
+
+// NewMemoryQueue returns a queue that hands messages to handle.
+func NewMemoryQueue(handle func(context.Context, notify.Message) error, log *slog.Logger, capacity, maxAttempts int, backoff time.Duration) *MemoryQueue {
+	return &MemoryQueue{messages: make(chan notify.Message, capacity), handle: handle, log: log, maxAttempts: maxAttempts, backoff: backoff}
+}
+
+// Publish implements relay.Publisher.
+func (q *MemoryQueue) Publish(_ context.Context, m notify.Message) error {
+	select {
+	case q.messages <- m:
+		return nil
+	default:
+		return ErrQueueFull
+	}
+}
+
+// Run consumes with workers goroutines until ctx ends, then lets messages
+// already taken finish.
+func (q *MemoryQueue) Run(ctx context.Context, workers int) {
+	for i := 0; i < workers; i++ {
+		q.wg.Add(1)
+		go func() {
+			defer q.wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case m := <-q.messages:
+					q.busy.Add(1)
+					q.deliver(ctx, m)
+					q.busy.Add(-1)
+				}
+			}
+		}()
+	}
+	<-ctx.Done()
+	q.wg.Wait()
+}
+
+// Drain waits until every published message has been handled, or limit
+// passes. Commands that exit right after publishing use it.
+func (q *MemoryQueue) Drain(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for len(q.messages) > 0 || q.busy.Load() > 0 {
+		if time.Now().After(deadline) {
+			return errors.New("queue not drained in time")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (q *MemoryQueue) deliver(ctx context.Context, m notify.Message) {
+	delay := q.backoff
+	for attempt := 1; ; attempt++ {
+		err := q.handle(context.WithoutCancel(ctx), m)
+		switch {
+		case err == nil, errors.Is(err, ErrSkipped):
+			return
+		case notify.IsPermanent(err):
+			q.log.Error("notification failed permanently", "message_id", m.ID, "kind", string(m.Kind), "error", err.Error())
+			return
+		case attempt >= q.maxAttempts:
+			q.log.Error("notification failed after retries", "message_id", m.ID, "kind", string(m.Kind), "attempts", attempt, "error", err.Error())
+			return
+		}
+		q.log.Warn("notification retry", "message_id", m.ID, "attempt", attempt, "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
