@@ -46,7 +46,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func testEnv(t *testing.T, mail testenv.Mailbox) map[string]string {
+func testEnv(t testing.TB, mail testenv.Mailbox) map[string]string {
 	return map[string]string{
 		"TABLES_CONNECTION_STRING": testenv.AzuriteConnectionString(t),
 		"TABLE_PREFIX":             testenv.UniqueName(t),

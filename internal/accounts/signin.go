@@ -79,6 +79,11 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 		}
 
 		ch := Change{UserID: u.ID}
+		// The account record is written only when something on it must
+		// change, so one person signing in on several devices at once does
+		// not contend for it.
+		touch := u.FailedSignIns != 0 || !u.LockedUntil.IsZero() || needsRehash ||
+			now.Sub(u.LastActiveAt) >= s.opts.ActivityInterval
 		if needsRehash {
 			// A raised work factor or a rotated pepper reaches each stored
 			// hash at that person's next sign-in.
@@ -88,12 +93,14 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 		}
 		u.FailedSignIns = 0
 		u.LockedUntil = time.Time{}
-		u.LastActiveAt = now
 		token, sess, err := s.newSession(agg, &ch)
 		if err != nil {
 			return err
 		}
-		ch.User = &u
+		if touch {
+			u.LastActiveAt = now
+			ch.User = &u
+		}
 		ch.Events = append(ch.Events, s.event(audit.ActionSignInSucceeded, u.ID, u, m))
 		if err := s.apply(ctx, ch); err != nil {
 			return err

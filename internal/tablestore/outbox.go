@@ -3,6 +3,7 @@ package tablestore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
@@ -90,19 +92,40 @@ func (s *Store) OutboxItems(ctx context.Context, userID string) ([]relay.Item, e
 }
 
 // Acknowledge implements relay.Outbox: delivered items leave the outbox in
-// one transaction per hundred.
+// one transaction per hundred. When another relay removed some of them
+// first (a catch-up racing a wake-up), the rest are removed one by one and
+// the ones already gone are fine.
 func (s *Store) Acknowledge(ctx context.Context, userID string, items []relay.Item) error {
 	for start := 0; start < len(items); start += maxTransaction {
-		end := min(start+maxTransaction, len(items))
-		actions := make([]aztables.TransactionAction, 0, end-start)
-		for _, it := range items[start:end] {
+		batch := items[start:min(start+maxTransaction, len(items))]
+		actions := make([]aztables.TransactionAction, 0, len(batch))
+		for _, it := range batch {
 			etag := azcore.ETag(it.ETag)
 			a := remove(userID, it.Key)
 			a.IfMatch = &etag
 			actions = append(actions, a)
 		}
-		if _, err := s.users.SubmitTransaction(ctx, actions, nil); err != nil {
-			return classifyTransaction(err)
+		_, err := s.users.SubmitTransaction(ctx, actions, nil)
+		if err = classifyTransaction(err); errors.Is(err, accounts.ErrConflict) {
+			err = s.acknowledgeEach(ctx, userID, batch)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) acknowledgeEach(ctx context.Context, userID string, items []relay.Item) error {
+	for _, it := range items {
+		etag := azcore.ETag(it.ETag)
+		_, err := s.users.DeleteEntity(ctx, userID, it.Key, &aztables.DeleteEntityOptions{IfMatch: &etag})
+		switch statusOf(err) {
+		case http.StatusNotFound, http.StatusPreconditionFailed:
+			continue
+		}
+		if err != nil {
+			return classify(err)
 		}
 	}
 	return nil

@@ -51,6 +51,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 )
@@ -72,16 +73,29 @@ const (
 	tableClaims  = "deliveries"
 )
 
-func clientOptions() *aztables.ClientOptions {
-	return &aztables.ClientOptions{ClientOptions: azcore.ClientOptions{
+// Option adjusts the storage client, e.g. to count round trips in a
+// benchmark or inject faults in a test.
+type Option func(*azcore.ClientOptions)
+
+// WithPolicy adds a pipeline policy that sees every attempt (retries too).
+func WithPolicy(p policy.Policy) Option {
+	return func(o *azcore.ClientOptions) { o.PerRetryPolicies = append(o.PerRetryPolicies, p) }
+}
+
+func clientOptions(opts []Option) *aztables.ClientOptions {
+	o := &aztables.ClientOptions{ClientOptions: azcore.ClientOptions{
 		Retry: policy.RetryOptions{MaxRetries: 3, TryTimeout: 10 * time.Second, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 2 * time.Second},
 	}}
+	for _, opt := range opts {
+		opt(&o.ClientOptions)
+	}
+	return o
 }
 
 // NewFromConnectionString opens the store for a connection string: Azurite
 // only, since Azure deployments are keyless.
-func NewFromConnectionString(connectionString, prefix string) (*Store, error) {
-	svc, err := aztables.NewServiceClientFromConnectionString(connectionString, clientOptions())
+func NewFromConnectionString(connectionString, prefix string, opts ...Option) (*Store, error) {
+	svc, err := aztables.NewServiceClientFromConnectionString(connectionString, clientOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("table storage connection string: %w", err)
 	}
@@ -90,8 +104,8 @@ func NewFromConnectionString(connectionString, prefix string) (*Store, error) {
 
 // NewWithCredential opens the store at a table endpoint with an Entra ID
 // credential (the managed identity in Azure, developer credentials for ops).
-func NewWithCredential(endpoint string, cred azcore.TokenCredential, prefix string) (*Store, error) {
-	svc, err := aztables.NewServiceClient(endpoint, cred, clientOptions())
+func NewWithCredential(endpoint string, cred azcore.TokenCredential, prefix string, opts ...Option) (*Store, error) {
+	svc, err := aztables.NewServiceClient(endpoint, cred, clientOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("table storage endpoint: %w", err)
 	}
@@ -116,19 +130,21 @@ func newStore(svc *aztables.ServiceClient, prefix string) *Store {
 // TableNames lists every table the store owns (for erasure scans and ops).
 func (s *Store) TableNames() []string { return append([]string(nil), s.tableNames...) }
 
-// EnsureTables creates the tables that do not exist yet. It is safe to run
-// on every start and from several instances at once.
+// EnsureTables creates the tables that do not exist yet, in parallel. It is
+// safe to run on every start and from several instances at once.
 func (s *Store) EnsureTables(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
 	for _, name := range s.tableNames {
-		if _, err := s.service.CreateTable(ctx, name, nil); err != nil {
+		g.Go(func() error {
+			_, err := s.service.CreateTable(ctx, name, nil)
 			var re *azcore.ResponseError
-			if errors.As(err, &re) && re.ErrorCode == string(aztables.TableAlreadyExists) {
-				continue
+			if err == nil || (errors.As(err, &re) && re.ErrorCode == string(aztables.TableAlreadyExists)) {
+				return nil
 			}
 			return fmt.Errorf("create table %s: %w", name, classify(err))
-		}
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
 // Ping checks that storage answers, for readiness.

@@ -231,3 +231,27 @@ func TestQuoteKeepsFiltersClosed(t *testing.T) {
 		t.Fatalf("quote = %s, want %s", got, want)
 	}
 }
+
+func TestAcknowledgeToleratesItemsAnotherRelayRemoved(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	u := testUser("u-1", "a@example.fi")
+	ch := accounts.Change{UserID: u.ID, Events: []audit.Event{
+		{ID: "e1", At: t0, Action: audit.ActionInvitationCreated},
+		{ID: "e2", At: t0.Add(time.Second), Action: audit.ActionInvitationCreated},
+	}}
+	if err := s.CreateUser(ctx, u, ch); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := s.OutboxItems(ctx, u.ID)
+	if err := s.Acknowledge(ctx, u.ID, items[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Acknowledge(ctx, u.ID, items); err != nil {
+		t.Fatalf("acknowledging after a racing relay: %v", err)
+	}
+	if left, _ := s.OutboxItems(ctx, u.ID); len(left) != 0 {
+		t.Fatalf("%d items left", len(left))
+	}
+}
