@@ -114,7 +114,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 	})
 	consumer := delivery.NewConsumer(store, svc, links, renderer, sender, log, now)
 	queue := delivery.NewMemoryQueue(consumer.Handle, log, 1024, 5, time.Second)
-	late.r = relay.New(store, store, queue, log, 30*time.Second)
+	late.r = relay.New(store, store, queue, log, 30*time.Second, now)
 
 	return &app{cfg: cfg, log: log, store: store, accounts: svc, relay: late.r, queue: queue, consumer: consumer, now: now}, nil
 }

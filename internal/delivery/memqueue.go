@@ -21,7 +21,7 @@ type MemoryQueue struct {
 	maxAttempts int
 	backoff     time.Duration
 	wg          sync.WaitGroup
-	busy        atomic.Int64 // messages taken but not finished
+	pending     atomic.Int64 // published but not yet handled
 }
 
 // ErrQueueFull is returned by Publish when the queue is at capacity; the
@@ -35,10 +35,12 @@ func NewMemoryQueue(handle func(context.Context, notify.Message) error, log *slo
 
 // Publish implements relay.Publisher.
 func (q *MemoryQueue) Publish(_ context.Context, m notify.Message) error {
+	q.pending.Add(1)
 	select {
 	case q.messages <- m:
 		return nil
 	default:
+		q.pending.Add(-1)
 		return ErrQueueFull
 	}
 }
@@ -55,9 +57,8 @@ func (q *MemoryQueue) Run(ctx context.Context, workers int) {
 				case <-ctx.Done():
 					return
 				case m := <-q.messages:
-					q.busy.Add(1)
 					q.deliver(ctx, m)
-					q.busy.Add(-1)
+					q.pending.Add(-1)
 				}
 			}
 		}()
@@ -70,7 +71,7 @@ func (q *MemoryQueue) Run(ctx context.Context, workers int) {
 // passes. Commands that exit right after publishing use it.
 func (q *MemoryQueue) Drain(ctx context.Context, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
-	for len(q.messages) > 0 || q.busy.Load() > 0 {
+	for q.pending.Load() > 0 {
 		if time.Now().After(deadline) {
 			return errors.New("queue not drained in time")
 		}

@@ -35,9 +35,16 @@ type Item struct {
 
 // Pending marks an account whose outbox may hold items.
 type Pending struct {
-	UserID string
-	ETag   string
+	UserID   string
+	ETag     string
+	MarkedAt time.Time
 }
+
+// commitGrace is how long a mark stays after it was set even when the
+// outbox looks empty: a change marks its account before its transaction
+// commits, so a young mark may belong to a commit still in flight. Longer
+// than any storage call with its retries.
+const commitGrace = time.Minute
 
 // Outbox is where account changes leave their items (internal/tablestore).
 type Outbox interface {
@@ -75,16 +82,19 @@ type Relay struct {
 	interval time.Duration
 	wake     chan string
 
+	now      func() time.Time
+
 	mu       sync.Mutex
 	inFlight map[string]bool
+	again    map[string]bool // woken while in flight: run once more
 }
 
 // New returns a relay; catchUpInterval is how often Run looks for marked
 // accounts.
-func New(outbox Outbox, log AuditLog, queue Publisher, logger *slog.Logger, catchUpInterval time.Duration) *Relay {
+func New(outbox Outbox, log AuditLog, queue Publisher, logger *slog.Logger, catchUpInterval time.Duration, now func() time.Time) *Relay {
 	return &Relay{
-		outbox: outbox, audit: log, queue: queue, log: logger, interval: catchUpInterval,
-		wake: make(chan string, 1024), inFlight: map[string]bool{},
+		outbox: outbox, audit: log, queue: queue, log: logger, interval: catchUpInterval, now: now,
+		wake: make(chan string, 1024), inFlight: map[string]bool{}, again: map[string]bool{},
 	}
 }
 
@@ -168,19 +178,31 @@ func (r *Relay) Deliver(ctx context.Context, userID string) error {
 func (r *Relay) deliver(ctx context.Context, userID string, mark *Pending) error {
 	r.mu.Lock()
 	if r.inFlight[userID] {
-		r.mu.Unlock()
 		// The running delivery may have read the outbox before our items
-		// landed; the mark makes the catch-up pick them up.
+		// landed: have it go round once more.
+		r.again[userID] = true
+		r.mu.Unlock()
 		return nil
 	}
 	r.inFlight[userID] = true
 	r.mu.Unlock()
-	defer func() {
+	for {
+		err := r.deliverOnce(ctx, userID, mark)
 		r.mu.Lock()
-		delete(r.inFlight, userID)
+		repeat := r.again[userID] && err == nil
+		delete(r.again, userID)
+		if !repeat {
+			delete(r.inFlight, userID)
+		}
 		r.mu.Unlock()
-	}()
+		if !repeat {
+			return err
+		}
+		mark = nil
+	}
+}
 
+func (r *Relay) deliverOnce(ctx context.Context, userID string, mark *Pending) error {
 	if mark == nil {
 		m, ok, err := r.outbox.PendingMarker(ctx, userID)
 		if err != nil {
@@ -231,7 +253,7 @@ func (r *Relay) deliver(ctx context.Context, userID string, mark *Pending) error
 	if publishErr != nil {
 		return publishErr
 	}
-	if mark != nil {
+	if mark != nil && r.now().Sub(mark.MarkedAt) >= commitGrace {
 		return r.outbox.ClearPending(ctx, *mark)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
@@ -18,6 +19,7 @@ import (
 type pendingEntity struct {
 	PartitionKey string
 	RowKey       string
+	MarkedAt     string
 }
 
 // pendingShard spreads marks over relay.PendingShards partitions so no
@@ -33,7 +35,7 @@ func pendingShard(userID string) string {
 // so that ClearPending (conditional) cannot remove a mark set after the
 // relay read it.
 func (s *Store) markPending(ctx context.Context, userID string) error {
-	e := pendingEntity{PartitionKey: pendingShard(userID), RowKey: userID}
+	e := pendingEntity{PartitionKey: pendingShard(userID), RowKey: userID, MarkedAt: formatTime(time.Now())}
 	_, err := s.pending.UpsertEntity(ctx, mustJSON(e), &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
 	return classify(err)
 }
@@ -47,7 +49,11 @@ func (s *Store) PendingMarker(ctx context.Context, userID string) (relay.Pending
 	if err != nil {
 		return relay.Pending{}, false, classify(err)
 	}
-	return relay.Pending{UserID: userID, ETag: string(resp.ETag)}, true, nil
+	var e pendingEntity
+	if err := json.Unmarshal(resp.Value, &e); err != nil {
+		return relay.Pending{}, false, fmt.Errorf("decode pending mark: %w", err)
+	}
+	return relay.Pending{UserID: userID, ETag: string(resp.ETag), MarkedAt: parseTime(e.MarkedAt)}, true, nil
 }
 
 // PendingAccounts implements relay.Outbox.
@@ -62,10 +68,11 @@ func (s *Store) PendingAccounts(ctx context.Context, shard, limit int) ([]relay.
 		}
 		for _, raw := range page.Entities {
 			var meta rowMeta
-			if err := json.Unmarshal(raw, &meta); err != nil {
+			var e pendingEntity
+			if err := errors.Join(json.Unmarshal(raw, &meta), json.Unmarshal(raw, &e)); err != nil {
 				return nil, fmt.Errorf("decode pending mark: %w", err)
 			}
-			out = append(out, relay.Pending{UserID: meta.RowKey, ETag: meta.ETag})
+			out = append(out, relay.Pending{UserID: meta.RowKey, ETag: meta.ETag, MarkedAt: parseTime(e.MarkedAt)})
 		}
 	}
 	return out, nil

@@ -1,0 +1,205 @@
+package delivery_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/delivery"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/smtp"
+	"github.com/palvelumanuaali/useradmin/internal/tablestore"
+	"github.com/palvelumanuaali/useradmin/internal/testenv"
+)
+
+// links mints predictable tokens and can say an account is gone.
+type links struct {
+	mu     sync.Mutex
+	minted int
+	gone   bool
+}
+
+func (l *links) IssueLinkToken(_ context.Context, userID string, _ accounts.Purpose) (string, time.Duration, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.gone {
+		return "", 0, accounts.ErrNotFound
+	}
+	l.minted++
+	return fmt.Sprintf("%s.token%d", userID, l.minted), 7 * 24 * time.Hour, nil
+}
+
+// scripted fails the first n sends with err, then counts successes.
+type scripted struct {
+	mu    sync.Mutex
+	fails int
+	err   error
+	sent  int
+}
+
+func (s *scripted) Send(context.Context, notify.Email) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fails > 0 {
+		s.fails--
+		return s.err
+	}
+	s.sent++
+	return nil
+}
+
+func newStore(t *testing.T) *tablestore.Store {
+	t.Helper()
+	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.EnsureTables(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+func newConsumer(t *testing.T, store *tablestore.Store, l *links, sender notify.Sender) *delivery.Consumer {
+	t.Helper()
+	b, err := notify.NewLinkBuilder("https://palvelumanuaali.fi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := notify.NewRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return delivery.NewConsumer(store, l, b, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+}
+
+func invitation(to string) notify.Message {
+	return notify.Message{ID: "msg-" + strings.ReplaceAll(to, "@", "-"), Kind: notify.KindInvitation, UserID: "u-1", To: to, Locale: "fi", FirstName: "Maija", CreatedAt: time.Now()}
+}
+
+// The queue delivers at least once; the person gets the email once,
+// whether the duplicate comes later or at the same moment. Read back from
+// the real SMTP catcher.
+func TestSameMessageTwiceIsEmailedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	mail := testenv.MailDev(t)
+	sender, err := smtp.New(smtp.Config{Host: mail.SMTPHost, Port: mail.SMTPPort, Security: smtp.SecurityNone, From: "Palvelumanuaali <no-reply@palvelumanuaali.localhost>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConsumer(t, newStore(t), &links{}, sender)
+
+	t.Run("in sequence", func(t *testing.T) {
+		to := testenv.UniqueName(t) + "@example.fi"
+		m := invitation(to)
+		for i := 0; i < 2; i++ {
+			if err := c.Handle(ctx, m); err != nil {
+				t.Fatalf("delivery %d: %v", i+1, err)
+			}
+		}
+		got := mail.WaitForEmails(t, to, 2, time.Second)
+		if len(got) != 1 {
+			t.Fatalf("%d emails, want 1", len(got))
+		}
+		if !strings.Contains(got[0].Text, "https://palvelumanuaali.fi/invitation?token=u-1.token") {
+			t.Fatalf("no invitation link from the configured base in:\n%s", got[0].Text)
+		}
+	})
+	t.Run("concurrently", func(t *testing.T) {
+		to := testenv.UniqueName(t) + "@example.fi"
+		m := invitation(to)
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = c.Handle(ctx, m) }()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil && !errors.Is(err, delivery.ErrClaimed) {
+				t.Fatalf("unexpected error %v", err)
+			}
+		}
+		if got := mail.WaitForEmails(t, to, 2, time.Second); len(got) != 1 {
+			t.Fatalf("%d emails, want 1", len(got))
+		}
+	})
+}
+
+func TestTransientFailureReleasesTheClaimForTheRetry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sender := &scripted{fails: 1, err: errors.New("451 try later")}
+	c := newConsumer(t, newStore(t), &links{}, sender)
+	m := invitation("a@example.fi")
+	if err := c.Handle(ctx, m); err == nil || notify.IsPermanent(err) {
+		t.Fatalf("first delivery: %v, want a transient error", err)
+	}
+	if err := c.Handle(ctx, m); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if err := c.Handle(ctx, m); err != nil {
+		t.Fatalf("redelivery after success: %v", err)
+	}
+	if got, want := sender.sent, 1; got != want {
+		t.Fatalf("sent %d, want %d", got, want)
+	}
+}
+
+func TestPermanentFailureIsNotRetried(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sender := &scripted{fails: 1, err: fmt.Errorf("550 no such mailbox: %w", notify.ErrPermanent)}
+	c := newConsumer(t, newStore(t), &links{}, sender)
+	m := invitation("a@example.fi")
+	if err := c.Handle(ctx, m); !notify.IsPermanent(err) {
+		t.Fatalf("first delivery: %v, want permanent", err)
+	}
+	if err := c.Handle(ctx, m); err != nil {
+		t.Fatalf("redelivery: %v, want nil (already settled)", err)
+	}
+	if sender.sent != 0 {
+		t.Fatalf("sent %d after a permanent failure", sender.sent)
+	}
+}
+
+func TestInvitationForAGoneAccountIsSkipped(t *testing.T) {
+	t.Parallel()
+	sender := &scripted{}
+	c := newConsumer(t, newStore(t), &links{gone: true}, sender)
+	if err := c.Handle(context.Background(), invitation("a@example.fi")); !errors.Is(err, delivery.ErrSkipped) {
+		t.Fatalf("Handle = %v, want ErrSkipped", err)
+	}
+	if sender.sent != 0 {
+		t.Fatal("an email went out for an account that is gone")
+	}
+}
+
+func TestMemoryQueueRetriesTransientFailures(t *testing.T) {
+	t.Parallel()
+	sender := &scripted{fails: 2, err: errors.New("connection refused")}
+	c := newConsumer(t, newStore(t), &links{}, sender)
+	q := delivery.NewMemoryQueue(c.Handle, slog.New(slog.NewJSONHandler(io.Discard, nil)), 8, 5, time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.Run(ctx, 1); close(done) }()
+	if err := q.Publish(ctx, invitation("a@example.fi")); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Drain(ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	if got, want := sender.sent, 1; got != want {
+		t.Fatalf("sent %d, want %d after two transient failures", got, want)
+	}
+}

@@ -1,0 +1,210 @@
+package relay_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
+	"github.com/palvelumanuaali/useradmin/internal/tablestore"
+	"github.com/palvelumanuaali/useradmin/internal/testenv"
+)
+
+// queue records published notifications and fails while down is set: a
+// stand-in for Service Bus, which has no local emulator.
+type queue struct {
+	mu        sync.Mutex
+	down      bool
+	published []notify.Message
+}
+
+func (q *queue) Publish(_ context.Context, m notify.Message) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.down {
+		return errors.New("queue unavailable")
+	}
+	q.published = append(q.published, m)
+	return nil
+}
+
+func (q *queue) setDown(down bool) { q.mu.Lock(); q.down = down; q.mu.Unlock() }
+
+func (q *queue) ids() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []string
+	for _, m := range q.published {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+var t0 = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+
+// setup wires a relay whose clock runs ahead of the wall clock by ahead,
+// so marks written now look that old to it.
+func setup(t *testing.T, ahead time.Duration) (*tablestore.Store, *queue, *relay.Relay) {
+	t.Helper()
+	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.EnsureTables(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	q := &queue{}
+	now := func() time.Time { return time.Now().Add(ahead) }
+	return store, q, relay.New(store, store, q, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Hour, now)
+}
+
+func invite(t *testing.T, store *tablestore.Store, id string) {
+	t.Helper()
+	u := accounts.User{ID: id, Email: id + "@example.fi", FirstName: "A", LastName: "B", OrganizationID: "org-1",
+		Role: accounts.RoleEditor, Status: accounts.StatusInvited, Locale: "fi", CreatedAt: t0}
+	ch := accounts.Change{UserID: id,
+		Events:        []audit.Event{{ID: id + "-ev", At: t0, Action: audit.ActionInvitationCreated, SubjectID: id, OrganizationID: "org-1"}},
+		Notifications: []notify.Message{{ID: id + "-msg", Kind: notify.KindInvitation, UserID: id, To: u.Email, CreatedAt: t0}},
+	}
+	if err := store.CreateUser(context.Background(), u, ch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func chainLen(t *testing.T, store *tablestore.Store) int {
+	t.Helper()
+	key := audit.ChainKey(audit.Event{At: t0, OrganizationID: "org-1"})
+	events, err := store.Chain(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := audit.Verify(events, 0, audit.GenesisHash(key)); err != nil {
+		t.Fatal(err)
+	}
+	return len(events)
+}
+
+// P11: a committed change's audit event reaches the trail, and its
+// notification reaches the queue, and the outbox empties.
+func TestDeliverMovesEventsAndNotifications(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, q, r := setup(t, 2*time.Minute)
+	invite(t, store, "u-1")
+	if err := r.Deliver(ctx, "u-1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := q.ids(); len(got) != 1 || got[0] != "u-1-msg" {
+		t.Fatalf("published %v, want [u-1-msg]", got)
+	}
+	if got := chainLen(t, store); got != 1 {
+		t.Fatalf("audit chain has %d events, want 1", got)
+	}
+	if items, _ := store.OutboxItems(ctx, "u-1"); len(items) != 0 {
+		t.Fatalf("%d outbox items left", len(items))
+	}
+	if _, marked, _ := store.PendingMarker(ctx, "u-1"); marked {
+		t.Fatal("pending mark left after delivery")
+	}
+}
+
+// Nothing is lost when the queue is down: the change stands, the event is
+// recorded once, and the notification goes out exactly once on recovery.
+func TestQueueOutageDefersNotificationsWithoutLosingOrDoubling(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, q, r := setup(t, 0)
+	q.setDown(true)
+	invite(t, store, "u-1")
+	if err := r.Deliver(ctx, "u-1"); err == nil {
+		t.Fatal("Deliver reported success while the queue was down")
+	}
+	if got := len(q.ids()); got != 0 {
+		t.Fatalf("published %d while down", got)
+	}
+	if _, marked, _ := store.PendingMarker(ctx, "u-1"); !marked {
+		t.Fatal("the pending mark was cleared although a notification is undelivered")
+	}
+	q.setDown(false)
+	for i := 0; i < 2; i++ {
+		if err := r.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := q.ids(); len(got) != 1 {
+		t.Fatalf("published %v after recovery, want exactly one", got)
+	}
+	if got := chainLen(t, store); got != 1 {
+		t.Fatalf("audit chain has %d events, want 1 (no duplicate from the retry)", got)
+	}
+}
+
+// A process that died between commit and delivery leaves a mark; the
+// catch-up of another process delivers.
+func TestCatchUpDeliversWhatACrashedProcessLeft(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, q, r := setup(t, 0)
+	for _, id := range []string{"u-1", "u-2", "u-3"} {
+		invite(t, store, id) // committed, never woken: as if the process died
+	}
+	if err := r.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(q.ids()); got != 3 {
+		t.Fatalf("published %d, want 3", got)
+	}
+	if got := chainLen(t, store); got != 3 {
+		t.Fatalf("audit chain has %d events, want 3", got)
+	}
+}
+
+func TestRunDeliversWokenAccounts(t *testing.T) {
+	t.Parallel()
+	store, q, r := setup(t, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx, 2); close(done) }()
+	defer func() { cancel(); <-done }()
+	invite(t, store, "u-1")
+	r.Changed("u-1")
+	deadline := time.Now().Add(10 * time.Second)
+	for len(q.ids()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := len(q.ids()); got != 1 {
+		t.Fatalf("published %d, want 1", got)
+	}
+}
+
+// A change marks its account before its transaction commits. A relay that
+// finds the outbox empty while the mark is young must keep the mark: the
+// commit may still be in flight, and if its process dies the mark is all
+// that leads the catch-up to it.
+func TestYoungMarkSurvivesAnEmptyOutbox(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, _, r := setup(t, 0)
+	invite(t, store, "u-1")
+	if err := r.Deliver(ctx, "u-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, marked, _ := store.PendingMarker(ctx, "u-1"); !marked {
+		t.Fatal("a mark younger than the commit grace was cleared")
+	}
+	lateRelay := relay.New(store, store, &queue{}, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Hour,
+		func() time.Time { return time.Now().Add(2 * time.Minute) })
+	if err := lateRelay.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, marked, _ := store.PendingMarker(ctx, "u-1"); marked {
+		t.Fatal("an old mark over an empty outbox was not cleared")
+	}
+}
