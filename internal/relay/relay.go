@@ -82,7 +82,7 @@ type Relay struct {
 	interval time.Duration
 	wake     chan string
 
-	now      func() time.Time
+	now func() time.Time
 
 	mu       sync.Mutex
 	inFlight map[string]bool
