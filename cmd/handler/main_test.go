@@ -177,7 +177,10 @@ func (s *stack) tokenFromEmail(t *testing.T, addr string, n int) string {
 	return tok
 }
 
-const strongPassword = "kolme iloista kirahvia laulaa"
+const (
+	strongPassword = "kolme iloista kirahvia laulaa"
+	newPassword    = "seitsemän unista karhua talvella"
+)
 
 // TestNewcomerJourney is the foundation's end-to-end path, as the frontend
 // and ops drive it: bootstrap an admin, accept the invitation from the
@@ -257,6 +260,36 @@ func TestNewcomerJourney(t *testing.T) {
 		t.Fatalf("stale patch: %d, want 412", r.status)
 	}
 
+	// A forgotten password: the answer is the same 202 whatever the email,
+	// the link arrives by email, completing it ends every session and does
+	// not sign in, and a notice follows.
+	for _, email := range []string{addr, "nobody@example.fi"} {
+		r = s.do(t, "POST", "/api/auth/password-resets", "", map[string]any{"email": email})
+		if r.status != http.StatusAccepted || string(r.body) != `{"status":"accepted"}`+"\n" {
+			t.Fatalf("reset request for %s: %d %s", email, r.status, r.body)
+		}
+	}
+	resetToken := s.tokenFromEmail(t, addr, 2)
+	r = s.do(t, "POST", "/api/auth/password-resets/complete", "", map[string]any{"token": resetToken, "password": newPassword})
+	if r.status != http.StatusNoContent || len(r.body) != 0 {
+		t.Fatalf("reset complete: %d %s", r.status, r.body)
+	}
+	if r := s.do(t, "GET", "/api/me", login.Token, nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("session after reset: %d, want 401", r.status)
+	}
+	notice := s.mail.WaitForEmails(t, addr, 3, 10*time.Second)
+	if len(notice) != 3 || linkToken.MatchString(notice[2].Text) {
+		t.Fatalf("password-changed notice: %d emails; the notice must carry no link token", len(notice))
+	}
+	if r := s.do(t, "POST", "/api/auth/login", "", map[string]any{"email": addr, "password": strongPassword}); r.status != http.StatusUnauthorized {
+		t.Fatalf("old password after reset: %d, want 401", r.status)
+	}
+	r = s.do(t, "POST", "/api/auth/login", "", map[string]any{"email": addr, "password": newPassword})
+	if r.status != http.StatusOK {
+		t.Fatalf("login with the new password: %d %s", r.status, r.body)
+	}
+	r.decode(t, &login)
+
 	r = s.do(t, "POST", "/api/auth/logout", login.Token, nil)
 	if r.status != http.StatusNoContent {
 		t.Fatalf("logout: %d", r.status)
@@ -267,7 +300,7 @@ func TestNewcomerJourney(t *testing.T) {
 
 	// P9, P10: no log line carries the email, the password or a token.
 	logs := s.logs.String()
-	for _, secret := range []string{addr, strings.ToUpper(addr), strongPassword, token, login.Token, accepted.Token, "Aino"} {
+	for _, secret := range []string{addr, strings.ToUpper(addr), strongPassword, newPassword, token, resetToken, login.Token, accepted.Token, "Aino"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("logs contain personal data or a secret: %q", secret)
 		}
