@@ -13,9 +13,13 @@ func writeUser(w http.ResponseWriter, u accounts.User) {
 	writeJSON(w, http.StatusOK, toUserJSON(u))
 }
 
-// ifMatch returns the entity tag of an If-Match header, unquoted.
+// ifMatch returns the entity tag of an If-Match header, unquoted. "*"
+// matches any current version (RFC 9110 §13.1.1), so it sets no condition.
 func ifMatch(r *http.Request) string {
 	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "*" {
+		return ""
+	}
 	v = strings.TrimPrefix(v, "W/")
 	return strings.Trim(v, `"`)
 }

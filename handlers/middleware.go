@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 )
 
@@ -21,6 +19,7 @@ const (
 	ctxRequestID ctxKey = iota
 	ctxPrincipal
 	ctxLogUser
+	ctxLogRoute
 )
 
 func requestID(ctx context.Context) string {
@@ -72,8 +71,10 @@ func observe(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
-		var userID string // filled in by authenticated, for the access log
+		var userID string    // filled in by authenticated, for the access log
+		route := "unmatched" // filled in by the router (see logRoute)
 		ctx := context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxLogUser, &userID)
+		ctx = context.WithValue(ctx, ctxLogRoute, &route)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-ID", id)
 		rec := &statusRecorder{ResponseWriter: w}
@@ -82,12 +83,6 @@ func observe(log *slog.Logger, next http.Handler) http.Handler {
 				log.Error("panic", "request_id", id, "panic", slog.AnyValue(v).String())
 				if rec.status == 0 {
 					writeProblem(rec, r, http.StatusInternalServerError, codeInternal, nil)
-				}
-			}
-			route := "unmatched"
-			if m := mux.CurrentRoute(r); m != nil {
-				if t, err := m.GetPathTemplate(); err == nil {
-					route = t
 				}
 			}
 			attrs := []any{"request_id", id, "method", r.Method, "route", route, "status", rec.status,
@@ -101,6 +96,18 @@ func observe(log *slog.Logger, next http.Handler) http.Handler {
 			log.Info("request", attrs...)
 		}()
 		next.ServeHTTP(rec, r)
+	})
+}
+
+// logRoute tells observe which route template a request matched. The
+// router hands handlers a copy of the request, so observe cannot ask the
+// router itself.
+func logRoute(template string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if route, ok := r.Context().Value(ctxLogRoute).(*string); ok {
+			*route = template
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -93,7 +93,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, code strin
 		Detail:    detail(code, lang),
 		Code:      code,
 		RequestID: requestID(r.Context()),
-		Errors:    fields,
+		Errors:    localizeFields(fields, lang),
 	}
 	w.Header().Set("Content-Type", "application/problem+json; charset=utf-8")
 	w.Header().Set("Content-Language", lang)
@@ -159,4 +159,42 @@ func detail(code, lang string) string {
 		return d[2]
 	}
 	return d[0]
+}
+
+// fieldDetails explain each field-error code in the three languages; the
+// domain's own detail (English, for developers) is replaced by them.
+var fieldDetails = map[string][3]string{ // fi, sv, en
+	"required":              {"Pakollinen tieto puuttuu.", "Uppgiften är obligatorisk.", "This field is required."},
+	"too_long":              {"Teksti on liian pitkä.", "Texten är för lång.", "The text is too long."},
+	"invalid_characters":    {"Tekstissä on merkkejä, joita ei voi käyttää.", "Texten innehåller otillåtna tecken.", "The text contains characters that are not allowed."},
+	"invalid_email":         {"Sähköpostiosoite ei ole kelvollinen.", "E-postadressen är ogiltig.", "The email address is not valid."},
+	"invalid_role":          {"Tuntematon rooli.", "Okänd roll.", "Unknown role."},
+	"invalid_locale":        {"Kielen on oltava fi, sv tai en.", "Språket ska vara fi, sv eller en.", "The language must be fi, sv or en."},
+	"invalid_id":            {"Tunniste ei ole kelvollinen.", "Identifieraren är ogiltig.", "The identifier is not valid."},
+	"invalid_type":          {"Arvo on väärää tyyppiä.", "Värdet har fel typ.", "The value has the wrong type."},
+	"not_allowed":           {"Tätä kenttää ei voi asettaa.", "Fältet kan inte anges.", "This field cannot be set."},
+	"password_too_short":    {"Salasanassa on oltava vähintään 15 merkkiä.", "Lösenordet måste ha minst 15 tecken.", "The password must have at least 15 characters."},
+	"password_too_long":     {"Salasana on liian pitkä.", "Lösenordet är för långt.", "The password is too long."},
+	"password_blocklisted":  {"Salasana on yleisesti käytetty tai vuotanut. Valitse toinen.", "Lösenordet är vanligt eller har läckt. Välj ett annat.", "The password is common or has been leaked. Choose another."},
+	"password_context_word": {"Salasana perustuu liikaa nimeesi, sähköpostiosoitteeseesi tai palvelun nimeen.", "Lösenordet bygger för mycket på ditt namn, din e-postadress eller tjänstens namn.", "The password relies too much on your name, your email address or the service's name."},
+	"password_repetitive":   {"Salasana on liian toisteinen tai ennalta arvattava.", "Lösenordet är för upprepande eller förutsägbart.", "The password is too repetitive or predictable."},
+}
+
+func localizeFields(fields []accounts.FieldError, lang string) []accounts.FieldError {
+	out := make([]accounts.FieldError, len(fields))
+	for i, f := range fields {
+		f.Detail = ""
+		if d, ok := fieldDetails[f.Code]; ok {
+			switch lang {
+			case "sv":
+				f.Detail = d[1]
+			case "en":
+				f.Detail = d[2]
+			default:
+				f.Detail = d[0]
+			}
+		}
+		out[i] = f
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
 )
@@ -35,18 +36,37 @@ func (s *server) table() []route {
 
 func (s *server) routes() http.Handler {
 	r := mux.NewRouter()
+	var paths []string
+	methods := map[string][]string{}
 	for _, rt := range s.table() {
 		h := rt.handler
 		if !rt.public {
 			h = s.authenticated(h)
 		}
-		r.Handle(rt.path, h).Methods(rt.method)
+		r.Handle(rt.path, logRoute(rt.path, h)).Methods(rt.method)
+		if methods[rt.path] == nil {
+			paths = append(paths, rt.path)
+		}
+		methods[rt.path] = append(methods[rt.path], rt.method)
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeProblem(w, req, http.StatusNotFound, "not_found", nil)
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeProblem(w, req, http.StatusMethodNotAllowed, codeMethodNotAllowed, nil)
-	})
+	notAllowed := func(allow string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if allow != "" {
+				w.Header().Set("Allow", allow)
+			}
+			writeProblem(w, req, http.StatusMethodNotAllowed, codeMethodNotAllowed, nil)
+		})
+	}
+	// A 405 names the methods the path has (RFC 9110 §15.5.6): a second
+	// router matches the path alone to find them.
+	byPath := mux.NewRouter()
+	for _, p := range paths {
+		byPath.Handle(p, logRoute(p, notAllowed(strings.Join(methods[p], ", "))))
+	}
+	byPath.NotFoundHandler = notAllowed("")
+	r.MethodNotAllowedHandler = byPath
 	return r
 }

@@ -59,3 +59,12 @@ func (s *server) handleHealth() http.Handler {
 		writeJSON(w, http.StatusOK, response{Status: "ok"})
 	})
 }
+
+// Starting answers every request while the process is still wiring itself
+// up: 503 problem+json with Retry-After and the usual security headers.
+func Starting() http.Handler {
+	return secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", nil)
+	}))
+}

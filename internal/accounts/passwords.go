@@ -101,7 +101,8 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string, 
 // ChangePassword sets a new password for the signed-in caller, who must
 // give the current one. Other sessions end; this one stays. The person is
 // emailed a notice. ErrWrongPassword when the current password is wrong
-// (counted towards the lockout, like a failed sign-in).
+// (counted towards the lockout, like a failed sign-in) and while the
+// account is locked.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string, m Meta) error {
 	return retryConflicts(func() error {
 		agg, err := s.store.Aggregate(ctx, p.User.ID)
@@ -109,10 +110,17 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 			return err
 		}
 		u := agg.User
-		if ok, _, err := s.hasher.Verify(ctx, current, u.PasswordHash); err != nil || !ok {
-			if err != nil {
-				return err
-			}
+		if s.now().Before(u.LockedUntil) {
+			// Locked as at sign-in: a stolen session must not be a way
+			// round the lockout to guess the current password.
+			s.hasher.VerifyDummy(ctx, current)
+			return ErrWrongPassword
+		}
+		ok, _, err := s.hasher.Verify(ctx, current, u.PasswordHash)
+		if err != nil && !errors.Is(err, passwords.ErrTooLong) {
+			return err
+		}
+		if !ok {
 			if err := s.recordFailedSignIn(ctx, u, m); !errors.Is(err, ErrInvalidCredentials) {
 				return err
 			}

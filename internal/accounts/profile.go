@@ -15,8 +15,8 @@ type ProfilePatch struct {
 }
 
 // UpdateProfile applies a patch to the caller's own account. ifMatch, when
-// not empty, is the ETag the caller last saw (ErrConflict if it moved on).
-// *ValidationError for bad input.
+// not empty, is the PublicETag the caller last saw (ErrPreconditionFailed if
+// it moved on). *ValidationError for bad input.
 func (s *Service) UpdateProfile(ctx context.Context, p Principal, patch ProfilePatch, ifMatch string, m Meta) (User, error) {
 	var result User
 	err := retryConflicts(func() error {

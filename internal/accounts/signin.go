@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/passwords"
 )
 
 // SignIn reasons recorded in audit events (machine codes, never values).
@@ -40,6 +41,11 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 
 	var result SignIn
 	verified := false // verify once even if the write must be retried
+	// matched is the stored hash the password was found to match: a retry
+	// after a conflict re-reads the account but verifies again only when
+	// that hash changed, so concurrent sign-ins cost one hash each.
+	var matched string
+	var matchedNeedsRehash bool
 	err = retryConflicts(func() error {
 		agg, err := s.store.Aggregate(ctx, userID)
 		if errors.Is(err, ErrNotFound) {
@@ -69,21 +75,30 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 			return ErrInvalidCredentials
 		}
 
-		ok, needsRehash, err := s.hasher.Verify(ctx, password, u.PasswordHash)
-		verified = true
-		if err != nil && !errors.Is(err, ErrInvalidCredentials) {
-			return err
-		}
-		if !ok {
-			return s.recordFailedSignIn(ctx, u, m)
+		needsRehash := matchedNeedsRehash
+		if matched == "" || matched != u.PasswordHash {
+			var ok bool
+			ok, needsRehash, err = s.hasher.Verify(ctx, password, u.PasswordHash)
+			verified = true
+			// A password longer than the hasher takes is a wrong password,
+			// answered and counted like any other. A stored hash that cannot
+			// be verified (its pepper version was removed too early, or it
+			// is damaged) is answered the same way, so the response reveals
+			// nothing; the person can still reset their password.
+			switch {
+			case err == nil, errors.Is(err, passwords.ErrTooLong):
+			case errors.Is(err, passwords.ErrUnknownPepper), errors.Is(err, passwords.ErrMalformedHash):
+				s.relay.Record(ctx, s.unverifiable(u, m))
+			default:
+				return err
+			}
+			if !ok {
+				return s.recordFailedSignIn(ctx, u, m)
+			}
+			matched, matchedNeedsRehash = u.PasswordHash, needsRehash
 		}
 
 		ch := Change{UserID: u.ID}
-		// The account record is written only when something on it must
-		// change, so one person signing in on several devices at once does
-		// not contend for it.
-		touch := u.FailedSignIns != 0 || !u.LockedUntil.IsZero() || needsRehash ||
-			now.Sub(u.LastActiveAt) >= s.opts.ActivityInterval
 		if needsRehash {
 			// A raised work factor or a rotated pepper reaches each stored
 			// hash at that person's next sign-in.
@@ -93,14 +108,16 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 		}
 		u.FailedSignIns = 0
 		u.LockedUntil = time.Time{}
+		u.LastActiveAt = now
 		token, sess, err := s.newSession(agg, &ch)
 		if err != nil {
 			return err
 		}
-		if touch {
-			u.LastActiveAt = now
-			ch.User = &u
-		}
+		// The account is written with the ETag it was read with, always:
+		// a password change or reset that commits meanwhile ends every
+		// session it sees, and this write failing is what stops a session
+		// made with the old password from slipping in after it.
+		ch.User = &u
 		ch.Events = append(ch.Events, s.event(audit.ActionSignInSucceeded, u.ID, u, m))
 		if err := s.apply(ctx, ch); err != nil {
 			return err
@@ -179,13 +196,27 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	return Principal{User: u, SessionHash: hash}, nil
 }
 
-// Logout ends the caller's session.
+// Logout ends the caller's session. A session another request ended in
+// the meantime is still a successful logout.
 func (s *Service) Logout(ctx context.Context, p Principal, m Meta) error {
-	return s.apply(ctx, Change{
+	events := []audit.Event{s.event(audit.ActionSignedOut, p.User.ID, p.User, m)}
+	err := s.apply(ctx, Change{
 		UserID:         p.User.ID,
 		DeleteSessions: []Session{{UserID: p.User.ID, Hash: p.SessionHash}},
-		Events:         []audit.Event{s.event(audit.ActionSignedOut, p.User.ID, p.User, m)},
+		Events:         events,
 	})
+	if errors.Is(err, ErrConflict) {
+		return s.apply(ctx, Change{UserID: p.User.ID, Events: events})
+	}
+	return err
+}
+
+// unverifiable is the event for a stored hash the hasher cannot check; ops
+// alert on its reason.
+func (s *Service) unverifiable(u User, m Meta) audit.Event {
+	ev := s.event(audit.ActionSignInFailed, "", u, m)
+	ev.Reason = "unverifiable_hash"
+	return ev
 }
 
 // EndAllSessions signs the caller out everywhere, this session included.

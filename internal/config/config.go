@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -169,15 +168,20 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 
+	// Whether PASSWORD_PEPPERS is set, not whether it parsed: a mistyped
+	// value is reported as such, not as missing.
+	peppersSet := p.str("PASSWORD_PEPPERS") != ""
 	switch {
-	case c.KeyVaultURL != "" && len(c.LocalPeppers) > 0:
+	case c.KeyVaultURL != "" && peppersSet:
 		p.fail("set only one of KEY_VAULT_URL and PASSWORD_PEPPERS")
 	case c.KeyVaultURL != "":
 		p.httpsURL("KEY_VAULT_URL", c.KeyVaultURL)
-	case len(c.LocalPeppers) == 0:
+	case !peppersSet:
 		p.fail("KEY_VAULT_URL (Azure) or PASSWORD_PEPPERS (local) must be set")
 	default:
-		if c.FunctionsEnv {
+		if c.TablesEndpoint != "" && c.TablesConnectionString == "" {
+			// Real (Azure) storage gets the real pepper; a local one would
+			// put a known key in front of real password hashes.
 			p.fail("PASSWORD_PEPPERS is for local runs only; in Azure the pepper comes from KEY_VAULT_URL")
 		}
 		if _, ok := c.LocalPeppers[c.LocalPepperCurrent]; !ok {
@@ -286,30 +290,26 @@ func (p *parser) httpsURL(name, v string) {
 	}
 }
 
-// peppers parses "version:base64,version:base64". Key values never appear
-// in a problem message.
+// peppers parses "version:base64,version:base64". Problems name an entry
+// by its position, never by its text: a key typed where the version goes
+// looks like a version, and key values never appear in a problem message.
 func (p *parser) peppers(name string) map[string][]byte {
 	raw := p.str(name)
 	if raw == "" {
 		return nil
 	}
 	out := map[string][]byte{}
-	var bad []string
-	for _, pair := range strings.Split(raw, ",") {
+	for i, pair := range strings.Split(raw, ",") {
 		version, value, ok := strings.Cut(strings.TrimSpace(pair), ":")
 		key, err := base64.StdEncoding.DecodeString(value)
 		switch {
 		case !ok || !pepperVersionPattern.MatchString(version):
-			bad = append(bad, "an entry is not version:base64key (version: letters, digits, dashes)")
+			p.fail(fmt.Sprintf("%s: entry %d is not version:base64key (version: letters, digits, dashes)", name, i+1))
 		case err != nil || len(key) < 32:
-			bad = append(bad, fmt.Sprintf("version %s: key must be base64 of at least 32 bytes", version))
+			p.fail(fmt.Sprintf("%s: entry %d: key must be base64 of at least 32 bytes", name, i+1))
 		default:
 			out[version] = key
 		}
-	}
-	sort.Strings(bad)
-	for _, b := range bad {
-		p.fail(name + ": " + b)
 	}
 	return out
 }

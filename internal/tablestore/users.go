@@ -411,11 +411,13 @@ func remove(pk, rk string) aztables.TransactionAction {
 // pending so the relay's catch-up finds them even if this process dies
 // right after the commit.
 func (s *Store) commit(ctx context.Context, userID string, actions []aztables.TransactionAction, ch accounts.Change) error {
-	for _, e := range ch.Events {
-		actions = append(actions, outboxAction(userID, e.At, e.ID, outboxKindEvent, e))
+	// The index keeps a change's items in the order the domain listed them
+	// (they share one timestamp).
+	for i, e := range ch.Events {
+		actions = append(actions, outboxAction(userID, e.At, i, e.ID, outboxKindEvent, e))
 	}
-	for _, n := range ch.Notifications {
-		actions = append(actions, outboxAction(userID, n.CreatedAt, n.ID, outboxKindNotification, n))
+	for i, n := range ch.Notifications {
+		actions = append(actions, outboxAction(userID, n.CreatedAt, len(ch.Events)+i, n.ID, outboxKindNotification, n))
 	}
 	if len(actions) == 0 {
 		return nil
@@ -432,10 +434,10 @@ func (s *Store) commit(ctx context.Context, userID string, actions []aztables.Tr
 	return classifyTransaction(err)
 }
 
-func outboxAction(userID string, at time.Time, id, kind string, payload any) aztables.TransactionAction {
+func outboxAction(userID string, at time.Time, index int, id, kind string, payload any) aztables.TransactionAction {
 	return aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(outboxEntity{
 		PartitionKey: userID,
-		RowKey:       rkOutboxPrefix + formatTime(at) + "|" + id,
+		RowKey:       fmt.Sprintf("%s%s|%03d|%s", rkOutboxPrefix, formatTime(at), index, id),
 		Kind:         kind,
 		Payload:      string(mustJSON(payload)),
 	})}

@@ -46,15 +46,15 @@ func RepoRoot(tb testing.TB) string {
 	}
 }
 
-// toolPath returns the path of an npm-installed tool, failing the test with
-// the command that installs it when it is missing.
-func toolPath(tb testing.TB, name string) string {
+// toolPath returns the path of an npm-installed tool, or an error naming
+// the command that installs it.
+func toolPath(tb testing.TB, name string) (string, error) {
 	tb.Helper()
 	p := filepath.Join(RepoRoot(tb), "tools", "node_modules", ".bin", name)
 	if _, err := os.Stat(p); err != nil {
-		tb.Fatalf("testenv: %s is not installed (%v); run `make tools` (make test does it for you)", name, err)
+		return "", fmt.Errorf("%s is not installed (%v); run `make tools` (make test does it for you)", name, err)
 	}
-	return p
+	return p, nil
 }
 
 // FreePort asks the kernel for a free TCP port on the loopback interface.
@@ -79,7 +79,11 @@ type process struct {
 // took one in between (a rare race between FreePort and the tool binding it).
 func startTool(tb testing.TB, name string, pick func() ([]int, []string)) process {
 	tb.Helper()
-	bin := toolPath(tb, name)
+	bin, err := toolPath(tb, name)
+	if err != nil {
+		// Recorded, not fatal here: every later caller must fail the same way.
+		return process{err: err}
+	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		ports, args := pick()

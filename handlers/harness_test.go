@@ -1,0 +1,346 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/passwords"
+	"github.com/palvelumanuaali/useradmin/internal/tablestore"
+	"github.com/palvelumanuaali/useradmin/internal/testenv"
+)
+
+// The tests drive the real edge (NewServer) over a real accounts.Service
+// and a real Table Storage (Azurite). Only what has no local real part is
+// faked: the clock, the relay that would deliver audit events and emails,
+// and the detacher, which runs work synchronously so tests are
+// deterministic.
+
+// testClock is the injected time; tests move it, they never sleep.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// recordingRelay remembers which accounts left something to deliver and
+// which unattributed events were recorded.
+type recordingRelay struct {
+	mu      sync.Mutex
+	changed []string
+	events  []audit.Event
+}
+
+func (r *recordingRelay) Changed(userID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.changed = append(r.changed, userID)
+}
+
+func (r *recordingRelay) Record(_ context.Context, e audit.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *recordingRelay) changedCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.changed)
+}
+
+// syncDetacher runs detached work at once, before the handler answers.
+type syncDetacher struct {
+	mu  sync.Mutex
+	ran int
+}
+
+func (d *syncDetacher) Go(f func(ctx context.Context)) {
+	d.mu.Lock()
+	d.ran++
+	d.mu.Unlock()
+	f(context.Background())
+}
+
+func (d *syncDetacher) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ran
+}
+
+// syncBuffer collects log output written from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+const (
+	testOrigin       = "https://hallinta.palvelumanuaali.fi"
+	testOrganization = "org-testikunta"
+	strongPassword   = "kolme iloista kirahvia laulaa"
+	lockoutThreshold = 3
+	lockoutDuration  = 15 * time.Minute
+)
+
+// cheapParams keep hashing fast in tests; production uses DefaultParams.
+var cheapParams = passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+type harness struct {
+	clock    *testClock
+	relay    *recordingRelay
+	detach   *syncDetacher
+	store    *tablestore.Store
+	accounts *accounts.Service
+	logs     *syncBuffer
+	log      *slog.Logger
+	url      string
+	routes   []route // the served route table, for inventory tests
+}
+
+type harnessOptions struct {
+	maxBodyBytes int64
+	// store replaces the Azurite store, for storage-failure tests.
+	store *tablestore.Store
+}
+
+// newHarness starts the API on its own tables and returns its parts.
+func newHarness(t *testing.T, o harnessOptions) *harness {
+	t.Helper()
+	h := &harness{clock: newTestClock(), relay: &recordingRelay{}, detach: &syncDetacher{}, logs: &syncBuffer{}}
+	h.log = slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.store = o.store
+	if h.store == nil {
+		store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.EnsureTables(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		h.store = store
+	}
+	hasher, err := passwords.NewHasher(passwords.Peppers{Current: "t1", Keys: map[string][]byte{
+		"t1": []byte("handlers-test-pepper-handlers-test-pepper"),
+	}}, cheapParams, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.accounts = accounts.NewService(h.store, hasher, passwords.DefaultPolicy(), h.relay, h.clock.Now, uuid.NewString, accounts.Options{
+		SessionIdleTimeout:     30 * time.Minute,
+		SessionAbsoluteTimeout: 12 * time.Hour,
+		InvitationTTL:          7 * 24 * time.Hour,
+		PasswordResetTTL:       30 * time.Minute,
+		LockoutThreshold:       lockoutThreshold,
+		LockoutDuration:        lockoutDuration,
+		ActivityInterval:       time.Hour,
+		PrivacyNoticeVersion:   "2026-01",
+	})
+	maxBody := o.maxBodyBytes
+	if maxBody == 0 {
+		maxBody = 64 << 10
+	}
+	opts := Options{CORSOrigins: []string{testOrigin}, MaxBodyBytes: maxBody}
+	h.routes = (&server{log: h.log, opts: opts, accounts: h.accounts, detach: h.detach, health: h.store.Ping}).table()
+	srv := httptest.NewServer(NewServer(h.log, opts, h.accounts, h.detach, h.store.Ping))
+	t.Cleanup(srv.Close)
+	h.url = srv.URL
+	return h
+}
+
+// person is an account made for a test.
+type person struct {
+	id, email, firstName, lastName string
+}
+
+// invite creates an invited account and returns it with its invitation
+// link token.
+func (h *harness) invite(t *testing.T) (person, string) {
+	t.Helper()
+	ctx := context.Background()
+	p := person{
+		email:     "henkilo-" + testenv.UniqueName(t) + "@kunta.example.fi",
+		firstName: "Ainomaria",
+		lastName:  "Kirahvinen",
+	}
+	u, err := h.accounts.Invite(ctx, "", accounts.InviteInput{
+		Email: p.email, FirstName: p.firstName, LastName: p.lastName,
+		OrganizationID: testOrganization, Role: accounts.RoleEditor, Locale: "fi",
+	}, accounts.Meta{RequestID: "test"})
+	if err != nil {
+		t.Fatalf("invite: %v", err)
+	}
+	p.id = u.ID
+	token, _, err := h.accounts.IssueLinkToken(ctx, u.ID, accounts.PurposeInvitation)
+	if err != nil {
+		t.Fatalf("issue invitation token: %v", err)
+	}
+	return p, token
+}
+
+// activeUser makes an account that accepted its invitation (with
+// strongPassword) and returns it with a session token.
+func (h *harness) activeUser(t *testing.T) (person, string) {
+	t.Helper()
+	p, invitation := h.invite(t)
+	si, err := h.accounts.AcceptInvitation(context.Background(), invitation, strongPassword, true, accounts.Meta{RequestID: "test"})
+	if err != nil {
+		t.Fatalf("accept invitation: %v", err)
+	}
+	return p, si.Token
+}
+
+// storedETag is the account's storage ETag, read behind the API's back.
+func (h *harness) storedETag(t *testing.T, userID string) string {
+	t.Helper()
+	agg, err := h.store.Aggregate(context.Background(), userID)
+	if err != nil {
+		t.Fatalf("read account: %v", err)
+	}
+	return agg.User.ETag
+}
+
+// response is one answer as the client saw it.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// request is one call to the API. A body of type string or []byte is sent
+// as it is; anything else is marshalled to JSON.
+type request struct {
+	method, path string
+	token        string
+	body         any
+	header       map[string]string
+}
+
+func (h *harness) do(t *testing.T, rq request) response {
+	t.Helper()
+	var rd io.Reader
+	if rq.body != nil {
+		switch b := rq.body.(type) {
+		case string:
+			rd = strings.NewReader(b)
+		case []byte:
+			rd = bytes.NewReader(b)
+		default:
+			raw, err := json.Marshal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rd = bytes.NewReader(raw)
+		}
+	}
+	req, err := http.NewRequest(rq.method, h.url+rq.path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rq.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if rq.token != "" {
+		req.Header.Set("Authorization", "Bearer "+rq.token)
+	}
+	for k, v := range rq.header {
+		if v == "" {
+			req.Header.Del(k)
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", rq.method, rq.path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+// problemDoc is a problem+json answer as a client decodes it.
+type problemDoc struct {
+	Type      string                `json:"type"`
+	Title     string                `json:"title"`
+	Status    int                   `json:"status"`
+	Detail    string                `json:"detail"`
+	Code      string                `json:"code"`
+	RequestID string                `json:"requestId"`
+	Errors    []accounts.FieldError `json:"errors"`
+}
+
+// problem decodes r as problem+json, failing the test when it is not one.
+func (r response) problem(t *testing.T) problemDoc {
+	t.Helper()
+	if got, want := r.header.Get("Content-Type"), "application/problem+json; charset=utf-8"; got != want {
+		t.Fatalf("Content-Type = %q, want %q (status %d, body %s)", got, want, r.status, r.body)
+	}
+	var p problemDoc
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		t.Fatalf("decode problem %s: %v", r.body, err)
+	}
+	if p.Status != r.status {
+		t.Errorf("problem status %d, response status %d", p.Status, r.status)
+	}
+	if p.RequestID == "" || p.RequestID != r.header.Get("X-Request-ID") {
+		t.Errorf("problem requestId %q, X-Request-ID %q", p.RequestID, r.header.Get("X-Request-ID"))
+	}
+	return p
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// withoutRequestID is the body with this response's request id taken
+// out, so answers to different requests can be compared byte for byte.
+func (r response) withoutRequestID() string {
+	return strings.ReplaceAll(string(r.body), r.header.Get("X-Request-ID"), "")
+}
