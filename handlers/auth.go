@@ -43,73 +43,55 @@ func toSignInJSON(si accounts.SignIn) signInJSON {
 	return signInJSON{Token: si.Token, ExpiresAt: si.ExpiresAt, User: toUserJSON(si.User)}
 }
 
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
 func (s *server) handleLogin() http.Handler {
-	type request struct {
-		Email    string `json:"email"`
-		Password string `json:"password"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decode(w, r, s.opts.MaxBodyBytes, &req); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
+	return withBody(s, func(w http.ResponseWriter, r *http.Request, req loginRequest) error {
 		si, err := s.accounts.Login(r.Context(), req.Email, req.Password, meta(r))
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+		if err == nil {
+			writeJSON(w, http.StatusOK, toSignInJSON(si))
 		}
-		writeJSON(w, http.StatusOK, toSignInJSON(si))
+		return err
 	})
 }
 
 func (s *server) handleLogout() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.accounts.Logout(r.Context(), principal(r.Context()), meta(r)); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
+		return noContent(w, s.accounts.Logout(r.Context(), principal(r.Context()), meta(r)))
 	})
 }
 
+type acceptInvitationRequest struct {
+	Token               string `json:"token"`
+	Password            string `json:"password"`
+	AcceptPrivacyNotice bool   `json:"acceptPrivacyNotice"`
+}
+
 func (s *server) handleAcceptInvitation() http.Handler {
-	type request struct {
-		Token               string `json:"token"`
-		Password            string `json:"password"`
-		AcceptPrivacyNotice bool   `json:"acceptPrivacyNotice"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decode(w, r, s.opts.MaxBodyBytes, &req); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
+	return withBody(s, func(w http.ResponseWriter, r *http.Request, req acceptInvitationRequest) error {
 		si, err := s.accounts.AcceptInvitation(r.Context(), req.Token, req.Password, req.AcceptPrivacyNotice, meta(r))
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+		if err == nil {
+			writeJSON(w, http.StatusOK, toSignInJSON(si))
 		}
-		writeJSON(w, http.StatusOK, toSignInJSON(si))
+		return err
 	})
 }
 
 // resetDeadline bounds the detached work of one reset request.
 const resetDeadline = 30 * time.Second
 
+type passwordResetRequest struct {
+	Email string `json:"email"`
+}
+
 func (s *server) handleRequestPasswordReset() http.Handler {
-	type request struct {
-		Email string `json:"email"`
-	}
 	type response struct {
 		Status string `json:"status"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decode(w, r, s.opts.MaxBodyBytes, &req); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
+	return withBody(s, func(w http.ResponseWriter, r *http.Request, req passwordResetRequest) error {
 		m := meta(r)
 		// The answer is the same whatever the email, and it is given before
 		// the lookup so its timing cannot tell either.
@@ -121,24 +103,17 @@ func (s *server) handleRequestPasswordReset() http.Handler {
 			}
 		})
 		writeJSON(w, http.StatusAccepted, response{Status: "accepted"})
+		return nil
 	})
 }
 
+type completePasswordResetRequest struct {
+	Token    string `json:"token"`
+	Password string `json:"password"`
+}
+
 func (s *server) handleCompletePasswordReset() http.Handler {
-	type request struct {
-		Token    string `json:"token"`
-		Password string `json:"password"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decode(w, r, s.opts.MaxBodyBytes, &req); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		if err := s.accounts.CompletePasswordReset(r.Context(), req.Token, req.Password, meta(r)); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+	return withBody(s, func(w http.ResponseWriter, r *http.Request, req completePasswordResetRequest) error {
+		return noContent(w, s.accounts.CompletePasswordReset(r.Context(), req.Token, req.Password, meta(r)))
 	})
 }

@@ -96,3 +96,36 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = jsonEncode(w, v)
 }
+
+// withBody is the shape of every endpoint that takes a JSON body: decode
+// it into a Req (strictly, see decode), run fn, and turn any error into a
+// problem.
+func withBody[Req any](s *server, fn func(w http.ResponseWriter, r *http.Request, req Req) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if err := decode(w, r, s.opts.MaxBodyBytes, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if err := fn(w, r, req); err != nil {
+			writeError(w, r, s.log, err)
+		}
+	})
+}
+
+// withoutBody is the same for endpoints without a body.
+func withoutBody(s *server, fn func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			writeError(w, r, s.log, err)
+		}
+	})
+}
+
+// noContent answers 204 after a successful call.
+func noContent(w http.ResponseWriter, err error) error {
+	if err == nil {
+		w.WriteHeader(http.StatusNoContent)
+	}
+	return err
+}

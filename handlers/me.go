@@ -25,65 +25,48 @@ func ifMatch(r *http.Request) string {
 }
 
 func (s *server) handleGetMe() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
 		u, err := s.accounts.Me(r.Context(), principal(r.Context()))
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+		if err == nil {
+			writeUser(w, u)
 		}
-		writeUser(w, u)
+		return err
 	})
+}
+
+// patchMeRequest holds only what a person may change about themselves:
+// role, status, email, organisation or anything about credentials is
+// refused with 400 by decode.
+type patchMeRequest struct {
+	FirstName *string `json:"firstName"`
+	LastName  *string `json:"lastName"`
+	Locale    *string `json:"locale"`
 }
 
 func (s *server) handlePatchMe() http.Handler {
-	// Only these fields: role, status, email, organisation or anything
-	// about credentials is refused with 400 by decode.
-	type request struct {
-		FirstName *string `json:"firstName"`
-		LastName  *string `json:"lastName"`
-		Locale    *string `json:"locale"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decode(w, r, s.opts.MaxBodyBytes, &req); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
+	return withBody(s, func(w http.ResponseWriter, r *http.Request, req patchMeRequest) error {
 		patch := accounts.ProfilePatch{FirstName: req.FirstName, LastName: req.LastName, Locale: req.Locale}
 		u, err := s.accounts.UpdateProfile(r.Context(), principal(r.Context()), patch, ifMatch(r), meta(r))
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+		if err == nil {
+			writeUser(w, u)
 		}
-		writeUser(w, u)
+		return err
 	})
 }
 
+type changePasswordRequest struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
 func (s *server) handleChangePassword() http.Handler {
-	type request struct {
-		CurrentPassword string `json:"currentPassword"`
-		NewPassword     string `json:"newPassword"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decode(w, r, s.opts.MaxBodyBytes, &req); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		if err := s.accounts.ChangePassword(r.Context(), principal(r.Context()), req.CurrentPassword, req.NewPassword, meta(r)); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+	return withBody(s, func(w http.ResponseWriter, r *http.Request, req changePasswordRequest) error {
+		return noContent(w, s.accounts.ChangePassword(r.Context(), principal(r.Context()), req.CurrentPassword, req.NewPassword, meta(r)))
 	})
 }
 
 func (s *server) handleEndAllSessions() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.accounts.EndAllSessions(r.Context(), principal(r.Context()), meta(r)); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
+		return noContent(w, s.accounts.EndAllSessions(r.Context(), principal(r.Context()), meta(r)))
 	})
 }

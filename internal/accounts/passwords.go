@@ -43,6 +43,32 @@ func (s *Service) hashNew(ctx context.Context, field, password string) (string, 
 	return h, err
 }
 
+// redeem checks a link token against the account (live, of the purpose,
+// account in the state the link serves) and the new password against the
+// policy, and returns the account with the new password hashed in.
+// ErrInvalidToken for any token problem, *ValidationError for the password.
+func (s *Service) redeem(ctx context.Context, userID, hash string, purpose Purpose, want Status, password string) (Aggregate, User, time.Time, error) {
+	agg, err := s.store.Aggregate(ctx, userID)
+	if errors.Is(err, ErrNotFound) {
+		return Aggregate{}, User{}, time.Time{}, ErrInvalidToken
+	}
+	if err != nil {
+		return Aggregate{}, User{}, time.Time{}, err
+	}
+	now := s.now().UTC()
+	if _, ok := findToken(agg, purpose, hash, now); !ok || agg.User.Status != want {
+		return Aggregate{}, User{}, time.Time{}, ErrInvalidToken
+	}
+	u := agg.User
+	if err := s.checkPassword("password", password, u); err != nil {
+		return Aggregate{}, User{}, time.Time{}, err
+	}
+	if u.PasswordHash, err = s.hashNew(ctx, "password", password); err != nil {
+		return Aggregate{}, User{}, time.Time{}, err
+	}
+	return agg, u, now, nil
+}
+
 // AcceptInvitation is the person's first sign-in (P2): they set their own
 // password through the single-use link, accept the privacy notice (its
 // version is recorded) and get a session. Role, organisation and email come
@@ -60,22 +86,8 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string, 
 	}
 	var result SignIn
 	err := retryConflicts(func() error {
-		agg, err := s.store.Aggregate(ctx, userID)
-		if errors.Is(err, ErrNotFound) {
-			return ErrInvalidToken
-		}
+		agg, u, now, err := s.redeem(ctx, userID, hash, PurposeInvitation, StatusInvited, password)
 		if err != nil {
-			return err
-		}
-		now := s.now().UTC()
-		if _, ok := findToken(agg, PurposeInvitation, hash, now); !ok || agg.User.Status != StatusInvited {
-			return ErrInvalidToken
-		}
-		u := agg.User
-		if err := s.checkPassword("password", password, u); err != nil {
-			return err
-		}
-		if u.PasswordHash, err = s.hashNew(ctx, "password", password); err != nil {
 			return err
 		}
 		u.Status = StatusActive
@@ -202,22 +214,8 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 		return ErrInvalidToken
 	}
 	return retryConflicts(func() error {
-		agg, err := s.store.Aggregate(ctx, userID)
-		if errors.Is(err, ErrNotFound) {
-			return ErrInvalidToken
-		}
+		agg, u, _, err := s.redeem(ctx, userID, hash, PurposePasswordReset, StatusActive, password)
 		if err != nil {
-			return err
-		}
-		now := s.now().UTC()
-		if _, ok := findToken(agg, PurposePasswordReset, hash, now); !ok || agg.User.Status != StatusActive {
-			return ErrInvalidToken
-		}
-		u := agg.User
-		if err := s.checkPassword("password", password, u); err != nil {
-			return err
-		}
-		if u.PasswordHash, err = s.hashNew(ctx, "password", password); err != nil {
 			return err
 		}
 		u.FailedSignIns = 0
