@@ -16,7 +16,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
-	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
@@ -27,54 +26,6 @@ import (
 // faked: the clock, the relay that would deliver audit events and emails,
 // and the detacher, which runs work synchronously so tests are
 // deterministic.
-
-// testClock is the injected time; tests move it, they never sleep.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// recordingRelay remembers which accounts left something to deliver and
-// which unattributed events were recorded.
-type recordingRelay struct {
-	mu      sync.Mutex
-	changed []string
-	events  []audit.Event
-}
-
-func (r *recordingRelay) Changed(userID string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.changed = append(r.changed, userID)
-}
-
-func (r *recordingRelay) Record(_ context.Context, e audit.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
-
-func (r *recordingRelay) changedCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.changed)
-}
 
 // syncDetacher runs detached work at once, before the handler answers.
 type syncDetacher struct {
@@ -95,24 +46,6 @@ func (d *syncDetacher) count() int {
 	return d.ran
 }
 
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 const (
 	testOrigin       = "https://hallinta.palvelumanuaali.fi"
 	testOrganization = "org-testikunta"
@@ -125,12 +58,12 @@ const (
 var cheapParams = passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 type harness struct {
-	clock    *testClock
-	relay    *recordingRelay
+	clock    *testenv.Clock
+	relay    *testenv.Relay
 	detach   *syncDetacher
 	store    *tablestore.Store
 	accounts *accounts.Service
-	logs     *syncBuffer
+	logs     *testenv.SyncBuffer
 	log      *slog.Logger
 	url      string
 	routes   []route // the served route table, for inventory tests
@@ -145,7 +78,7 @@ type harnessOptions struct {
 // newHarness starts the API on its own tables and returns its parts.
 func newHarness(t *testing.T, o harnessOptions) *harness {
 	t.Helper()
-	h := &harness{clock: newTestClock(), relay: &recordingRelay{}, detach: &syncDetacher{}, logs: &syncBuffer{}}
+	h := &harness{clock: testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)), relay: &testenv.Relay{}, detach: &syncDetacher{}, logs: &testenv.SyncBuffer{}}
 	h.log = slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.store = o.store
 	if h.store == nil {

@@ -271,7 +271,7 @@ func TestHealthIsOKWhenStorageAnswers(t *testing.T) {
 // panics on purpose, so the middleware chain is driven directly.
 func TestPanicsBecomeAGeneric500(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	handler := observe(log, secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/panic" {

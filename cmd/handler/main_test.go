@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,25 +24,7 @@ type stack struct {
 	baseURL string
 	env     map[string]string
 	mail    testenv.Mailbox
-	logs    *syncBuffer
-}
-
-// syncBuffer collects the handler's log lines for the no-personal-data scan.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs    *testenv.SyncBuffer
 }
 
 func testEnv(t testing.TB, mail testenv.Mailbox) map[string]string {
@@ -69,7 +50,7 @@ func startStack(t *testing.T) *stack {
 	env := testEnv(t, mail)
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"handler", "serve"}, func(k string) string { return env[k] }, io.MultiWriter(pw, logs), io.Discard)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,63 +32,16 @@ const (
 // that is about parameters uses passwords.DefaultParams.
 var cheapParams = passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-// testClock is the injected clock: time moves only when a test says so.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // idSource hands out sequential ids in the shape the service accepts, so
 // outbox rows written at the same instant keep their creation order.
 type idSource struct{ n atomic.Int64 }
 
 func (s *idSource) New() string { return fmt.Sprintf("id-%08d", s.n.Add(1)) }
 
-// recordingRelay is the consumer-side fake of accounts.Relay: it remembers
-// which accounts were said to have outbox items and the unattributed
-// events, and delivers nothing, so each account's outbox keeps every item
-// its changes left for the test to read.
-type recordingRelay struct {
-	mu       sync.Mutex
-	changed  []string
-	recorded []audit.Event
-}
-
-func (r *recordingRelay) Changed(userID string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.changed = append(r.changed, userID)
-}
-
-func (r *recordingRelay) Record(_ context.Context, e audit.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recorded = append(r.recorded, e)
-}
-
-func (r *recordingRelay) Recorded() []audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]audit.Event(nil), r.recorded...)
-}
-
-func (r *recordingRelay) ChangedCount(userID string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// changedCount counts how often the relay was told userID has outbox items.
+func changedCount(r *testenv.Relay, userID string) int {
 	n := 0
-	for _, id := range r.changed {
+	for _, id := range r.ChangedIDs() {
 		if id == userID {
 			n++
 		}
@@ -166,9 +118,9 @@ type testEnv struct {
 	t      *testing.T
 	ctx    context.Context
 	store  *tablestore.Store
-	clock  *testClock
+	clock  *testenv.Clock
 	ids    *idSource
-	relay  *recordingRelay
+	relay  *testenv.Relay
 	hasher *countingHasher
 	opts   accounts.Options
 	svc    *accounts.Service
@@ -189,7 +141,7 @@ func newEnv(t *testing.T, configure ...func(*accounts.Options)) *testEnv {
 	for _, f := range configure {
 		f(&opts)
 	}
-	e := &testEnv{t: t, ctx: t.Context(), store: store, clock: &testClock{now: t0}, ids: &idSource{}, relay: &recordingRelay{}, opts: opts}
+	e := &testEnv{t: t, ctx: t.Context(), store: store, clock: testenv.NewClock(t0), ids: &idSource{}, relay: &testenv.Relay{}, opts: opts}
 	e.rebuild(testPeppers("v1"), cheapParams)
 	return e
 }

@@ -58,7 +58,7 @@ func TestInviteCreatesInvitedAccountWithItsEventAndEmail(t *testing.T) {
 	if diff := cmp.Diff(wantNotes, notes, cmpopts.IgnoreFields(notify.Message{}, "ID")); diff != "" {
 		t.Errorf("outbox notifications (-want +got):\n%s", diff)
 	}
-	if got, want := env.relay.ChangedCount(u.ID), 1; got != want {
+	if got, want := changedCount(env.relay, u.ID), 1; got != want {
 		t.Errorf("relay woken %d times for the account, want %d", got, want)
 	}
 }
