@@ -72,7 +72,7 @@ func newFixture(b *testing.B, people int) *fixture {
 		func() string { return fmt.Sprintf("id-%d-%d", time.Now().UnixNano(), seq.Add(1)) },
 		accounts.Options{SessionIdleTimeout: 30 * time.Minute, SessionAbsoluteTimeout: 12 * time.Hour, InvitationTTL: time.Hour,
 			PasswordResetTTL: 30 * time.Minute, LockoutThreshold: 10, LockoutDuration: 15 * time.Minute,
-			ActivityInterval: time.Hour, PrivacyNoticeVersion: "bench"})
+			ActivityInterval: time.Hour, PrivacyNoticeVersion: "bench", RestoreWindow: 30 * 24 * time.Hour})
 	f := &fixture{svc: svc, trips: trips}
 	for i := 0; i < people; i++ {
 		email := fmt.Sprintf("person%d@example.fi", i)
@@ -90,7 +90,7 @@ func newFixture(b *testing.B, people int) *fixture {
 		f.emails = append(f.emails, email)
 	}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	f.srv = httptest.NewServer(handlers.NewServer(logger, handlers.Options{MaxBodyBytes: 64 << 10}, svc, inline{}, store.Ping))
+	f.srv = httptest.NewServer(handlers.NewServer(logger, handlers.Options{MaxBodyBytes: 64 << 10}, handlers.Services{Accounts: svc}, inline{}, store.Ping))
 	b.Cleanup(f.srv.Close)
 	return f
 }

@@ -23,13 +23,15 @@ type userJSON struct {
 	LastActiveAt   time.Time `json:"lastActiveAt,omitzero"`
 	ClosedAt       time.Time `json:"closedAt,omitzero"`
 	ClosedReason   string    `json:"closedReason,omitempty"`
+	ErasureDueAt   time.Time `json:"erasureDueAt,omitzero"`
 }
 
-func toUserJSON(u accounts.User) userJSON {
+func (s *server) userJSON(u accounts.User) userJSON {
 	return userJSON{
 		ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
 		OrganizationID: u.OrganizationID, Role: string(u.Role), Status: string(u.Status), Locale: u.Locale,
 		CreatedAt: u.CreatedAt, LastActiveAt: u.LastActiveAt, ClosedAt: u.ClosedAt, ClosedReason: u.ClosedReason,
+		ErasureDueAt: s.accounts.ErasureDueAt(u),
 	}
 }
 
@@ -39,8 +41,8 @@ type signInJSON struct {
 	User      userJSON  `json:"user"`
 }
 
-func toSignInJSON(si accounts.SignIn) signInJSON {
-	return signInJSON{Token: si.Token, ExpiresAt: si.ExpiresAt, User: toUserJSON(si.User)}
+func (s *server) signInJSON(si accounts.SignIn) signInJSON {
+	return signInJSON{Token: si.Token, ExpiresAt: si.ExpiresAt, User: s.userJSON(si.User)}
 }
 
 type loginRequest struct {
@@ -52,7 +54,7 @@ func (s *server) handleLogin() http.Handler {
 	return withBody(s, func(w http.ResponseWriter, r *http.Request, req loginRequest) error {
 		si, err := s.accounts.Login(r.Context(), req.Email, req.Password, meta(r))
 		if err == nil {
-			writeJSON(w, http.StatusOK, toSignInJSON(si))
+			writeJSON(w, http.StatusOK, s.signInJSON(si))
 		}
 		return err
 	})
@@ -74,7 +76,7 @@ func (s *server) handleAcceptInvitation() http.Handler {
 	return withBody(s, func(w http.ResponseWriter, r *http.Request, req acceptInvitationRequest) error {
 		si, err := s.accounts.AcceptInvitation(r.Context(), req.Token, req.Password, req.AcceptPrivacyNotice, meta(r))
 		if err == nil {
-			writeJSON(w, http.StatusOK, toSignInJSON(si))
+			writeJSON(w, http.StatusOK, s.signInJSON(si))
 		}
 		return err
 	})

@@ -294,7 +294,7 @@ func TestEveryResponseIsHardened(t *testing.T) {
 		{"no session is unauthenticated", request{method: "GET", path: "/api/me"}, 401, "unauthenticated", false, ""},
 		{"PUT on a GET-only route is not allowed", request{method: "PUT", path: "/api/health", body: map[string]string{}}, 405, "method_not_allowed", false, "GET"},
 		{"TRACE is not allowed", request{method: "TRACE", path: "/api/health"}, 405, "method_not_allowed", false, "GET"},
-		{"TRACE on a two-method route is not allowed", request{method: "TRACE", path: "/api/me"}, 405, "method_not_allowed", false, "GET, PATCH"},
+		{"TRACE on a three-method route is not allowed", request{method: "TRACE", path: "/api/me"}, 405, "method_not_allowed", false, "GET, PATCH, DELETE"},
 		{"GET on a POST-only route is not allowed", request{method: "GET", path: "/api/auth/login"}, 405, "method_not_allowed", false, "POST"},
 		{"an unknown path is not found", request{method: "GET", path: "/api/nothing-here"}, 404, "not_found", false, ""},
 		{"a trailing slash is not found", request{method: "GET", path: "/api/me/"}, 404, "not_found", false, ""},

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
@@ -63,6 +64,7 @@ type harness struct {
 	detach   *syncDetacher
 	store    *tablestore.Store
 	accounts *accounts.Service
+	orgs     *organizations.Service
 	logs     *testenv.SyncBuffer
 	log      *slog.Logger
 	url      string
@@ -106,14 +108,16 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		LockoutDuration:        lockoutDuration,
 		ActivityInterval:       time.Hour,
 		PrivacyNoticeVersion:   "2026-01",
+		RestoreWindow:          30 * 24 * time.Hour,
 	})
+	h.orgs = organizations.NewService(h.store, h.relay, h.clock.Now, uuid.NewString)
 	maxBody := o.maxBodyBytes
 	if maxBody == 0 {
 		maxBody = 64 << 10
 	}
 	opts := Options{CORSOrigins: []string{testOrigin}, MaxBodyBytes: maxBody}
-	h.routes = (&server{log: h.log, opts: opts, accounts: h.accounts, detach: h.detach, health: h.store.Ping}).table()
-	srv := httptest.NewServer(NewServer(h.log, opts, h.accounts, h.detach, h.store.Ping))
+	h.routes = (&server{log: h.log, opts: opts, accounts: h.accounts, orgs: h.orgs, detach: h.detach, health: h.store.Ping}).table()
+	srv := httptest.NewServer(NewServer(h.log, opts, Services{Accounts: h.accounts, Organizations: h.orgs}, h.detach, h.store.Ping))
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
 	return h

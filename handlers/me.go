@@ -1,16 +1,21 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/organizations"
 )
 
 // writeUser answers with an account and its ETag.
-func writeUser(w http.ResponseWriter, u accounts.User) {
-	w.Header().Set("ETag", `"`+accounts.PublicETag(u.ETag)+`"`)
-	writeJSON(w, http.StatusOK, toUserJSON(u))
+func (s *server) writeUser(w http.ResponseWriter, status int, u accounts.User) {
+	if u.ETag != "" {
+		w.Header().Set("ETag", `"`+accounts.PublicETag(u.ETag)+`"`)
+	}
+	writeJSON(w, status, s.userJSON(u))
 }
 
 // ifMatch returns the entity tag of an If-Match header, unquoted. "*"
@@ -28,7 +33,7 @@ func (s *server) handleGetMe() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
 		u, err := s.accounts.Me(r.Context(), principal(r.Context()))
 		if err == nil {
-			writeUser(w, u)
+			s.writeUser(w, http.StatusOK, u)
 		}
 		return err
 	})
@@ -48,7 +53,7 @@ func (s *server) handlePatchMe() http.Handler {
 		patch := accounts.ProfilePatch{FirstName: req.FirstName, LastName: req.LastName, Locale: req.Locale}
 		u, err := s.accounts.UpdateProfile(r.Context(), principal(r.Context()), patch, ifMatch(r), meta(r))
 		if err == nil {
-			writeUser(w, u)
+			s.writeUser(w, http.StatusOK, u)
 		}
 		return err
 	})
@@ -68,5 +73,65 @@ func (s *server) handleChangePassword() http.Handler {
 func (s *server) handleEndAllSessions() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
 		return noContent(w, s.accounts.EndAllSessions(r.Context(), principal(r.Context()), meta(r)))
+	})
+}
+
+func (s *server) handleDeleteMe() http.Handler {
+	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
+		return noContent(w, s.accounts.CloseSelf(r.Context(), principal(r.Context()), meta(r)))
+	})
+}
+
+type sessionJSON struct {
+	CreatedAt  time.Time `json:"createdAt"`
+	LastSeenAt time.Time `json:"lastSeenAt"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+}
+
+type exportJSON struct {
+	ExportedAt    time.Time     `json:"exportedAt"`
+	User          userJSON      `json:"user"`
+	Organization  *orgJSON      `json:"organization,omitempty"`
+	PrivacyNotice privacyJSON   `json:"privacyNotice"`
+	Sessions      []sessionJSON `json:"sessions"`
+	AuditEvents   []auditJSON   `json:"auditEvents"`
+}
+
+type privacyJSON struct {
+	Version    string    `json:"version,omitempty"`
+	AcceptedAt time.Time `json:"acceptedAt,omitzero"`
+}
+
+// handleExport answers a person's access request (P14): everything held
+// about them, as JSON.
+func (s *server) handleExport() http.Handler {
+	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
+		p := principal(r.Context())
+		x, err := s.accounts.ExportSelf(r.Context(), p)
+		if err != nil {
+			return err
+		}
+		out := exportJSON{
+			ExportedAt:    time.Now().UTC(),
+			User:          s.userJSON(x.User),
+			PrivacyNotice: privacyJSON{Version: x.User.PrivacyNoticeVersion, AcceptedAt: x.User.PrivacyNoticeAcceptedAt},
+			Sessions:      []sessionJSON{},
+			AuditEvents:   []auditJSON{},
+		}
+		if o, err := s.orgs.Get(r.Context(), p.User, x.User.OrganizationID); err == nil {
+			j := toOrgJSON(o)
+			out.Organization = &j
+		} else if !errors.Is(err, organizations.ErrNotFound) {
+			return err
+		}
+		for _, sess := range x.Sessions {
+			out.Sessions = append(out.Sessions, sessionJSON{CreatedAt: sess.CreatedAt, LastSeenAt: sess.LastSeenAt, ExpiresAt: sess.ExpiresAt})
+		}
+		for _, e := range x.Events {
+			out.AuditEvents = append(out.AuditEvents, toAuditJSON(e))
+		}
+		w.Header().Set("Content-Disposition", `attachment; filename="palvelumanuaali-export.json"`)
+		writeJSON(w, http.StatusOK, out)
+		return nil
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/organizations"
 )
 
 // problem is an RFC 9457 problem document with our stable machine code,
@@ -38,6 +39,15 @@ var errorStatus = []struct {
 	{accounts.ErrInvalidToken, http.StatusBadRequest, "invalid_token"},
 	{accounts.ErrWrongPassword, http.StatusForbidden, "wrong_password"},
 	{accounts.ErrAdminExists, http.StatusConflict, "admin_exists"},
+	{accounts.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{accounts.ErrLastAdmin, http.StatusConflict, "last_admin"},
+	{accounts.ErrRestoreWindow, http.StatusGone, "restore_window_passed"},
+	{accounts.ErrNotClosed, http.StatusConflict, "not_closed"},
+	{accounts.ErrNotInvited, http.StatusConflict, "not_invited"},
+	{accounts.ErrInvalidCursor, http.StatusBadRequest, "invalid_cursor"},
+	{organizations.ErrNotFound, http.StatusNotFound, "not_found"},
+	{organizations.ErrNotEmpty, http.StatusConflict, "organization_not_empty"},
+	{organizations.ErrExists, http.StatusConflict, "conflict"},
 	{accounts.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "unavailable"},
 }
@@ -128,23 +138,30 @@ func language(r *http.Request) string {
 // details are the human-readable explanations of each code, in the three
 // languages people read.
 var details = map[string][3]string{ // fi, sv, en
-	"not_found":           {"Kohdetta ei löytynyt.", "Objektet hittades inte.", "The resource was not found."},
-	"email_taken":         {"Sähköpostiosoite on jo käytössä.", "E-postadressen används redan.", "The email address is already in use."},
-	"conflict":            {"Joku muu muutti tietoja samaan aikaan. Hae tiedot uudelleen ja yritä uudestaan.", "Någon annan ändrade uppgifterna samtidigt. Hämta dem på nytt och försök igen.", "Someone else changed this at the same time. Reload and try again."},
-	"precondition_failed": {"Tiedot ovat muuttuneet sen jälkeen, kun hait ne. Hae tiedot uudelleen.", "Uppgifterna har ändrats sedan du hämtade dem. Hämta dem på nytt.", "The data changed after you loaded it. Reload it first."},
-	"invalid_credentials": {"Sähköpostiosoite tai salasana on väärin, tai tili on lukittu.", "E-postadressen eller lösenordet är fel, eller kontot är låst.", "The email or password is wrong, or the account is locked."},
-	"unauthenticated":     {"Kirjaudu sisään.", "Logga in.", "Please sign in."},
-	"invalid_token":       {"Linkki on vanhentunut tai jo käytetty.", "Länken har gått ut eller redan använts.", "The link has expired or was already used."},
-	"wrong_password":      {"Nykyinen salasana on väärin.", "Det nuvarande lösenordet är fel.", "The current password is wrong."},
-	"admin_exists":        {"Aktiivinen ylläpitäjä on jo olemassa.", "Det finns redan en aktiv administratör.", "An active administrator already exists."},
-	"unavailable":         {"Palvelu on tilapäisesti poissa käytöstä. Yritä hetken kuluttua uudelleen.", "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.", "The service is temporarily unavailable. Try again shortly."},
-	codeInvalidJSON:       {"Pyyntö ei ole kelvollista JSONia.", "Begäran är inte giltig JSON.", "The request is not valid JSON."},
-	codeInvalidField:      {"Osa kentistä on virheellisiä.", "Några fält är ogiltiga.", "Some fields are invalid."},
-	codeUnknownField:      {"Pyynnössä on kenttä, jota ei voi asettaa.", "Begäran innehåller ett fält som inte kan anges.", "The request has a field that cannot be set."},
-	codeTooLarge:          {"Pyyntö on liian suuri.", "Begäran är för stor.", "The request is too large."},
-	codeUnsupportedMedia:  {"Lähetä pyyntö JSON-muodossa.", "Skicka begäran som JSON.", "Send the request as JSON."},
-	codeMethodNotAllowed:  {"Tätä toimintoa ei voi käyttää tässä osoitteessa.", "Metoden stöds inte på den här adressen.", "The method is not allowed here."},
-	codeInternal:          {"Odottamaton virhe. Yritä uudelleen; jos virhe toistuu, kerro pyynnön tunniste tuelle.", "Ett oväntat fel. Försök igen; om felet upprepas, ge begärans id till supporten.", "An unexpected error. Try again; if it repeats, give the request id to support."},
+	"not_found":              {"Kohdetta ei löytynyt.", "Objektet hittades inte.", "The resource was not found."},
+	"email_taken":            {"Sähköpostiosoite on jo käytössä.", "E-postadressen används redan.", "The email address is already in use."},
+	"conflict":               {"Joku muu muutti tietoja samaan aikaan. Hae tiedot uudelleen ja yritä uudestaan.", "Någon annan ändrade uppgifterna samtidigt. Hämta dem på nytt och försök igen.", "Someone else changed this at the same time. Reload and try again."},
+	"precondition_failed":    {"Tiedot ovat muuttuneet sen jälkeen, kun hait ne. Hae tiedot uudelleen.", "Uppgifterna har ändrats sedan du hämtade dem. Hämta dem på nytt.", "The data changed after you loaded it. Reload it first."},
+	"invalid_credentials":    {"Sähköpostiosoite tai salasana on väärin, tai tili on lukittu.", "E-postadressen eller lösenordet är fel, eller kontot är låst.", "The email or password is wrong, or the account is locked."},
+	"unauthenticated":        {"Kirjaudu sisään.", "Logga in.", "Please sign in."},
+	"invalid_token":          {"Linkki on vanhentunut tai jo käytetty.", "Länken har gått ut eller redan använts.", "The link has expired or was already used."},
+	"wrong_password":         {"Nykyinen salasana on väärin.", "Det nuvarande lösenordet är fel.", "The current password is wrong."},
+	"forbidden":              {"Sinulla ei ole oikeutta tähän toimintoon.", "Du har inte behörighet till den här åtgärden.", "You are not allowed to do this."},
+	"last_admin":             {"Viimeistä aktiivista ylläpitäjää ei voi poistaa eikä alentaa.", "Den sista aktiva administratören kan inte tas bort eller degraderas.", "The last active administrator cannot be removed or demoted."},
+	"restore_window_passed":  {"Tiliä ei voi enää palauttaa: palautusaika on päättynyt. Luo uusi tili.", "Kontot kan inte längre återställas: återställningstiden har gått ut. Skapa ett nytt konto.", "The account can no longer be restored: the restore window has passed. Create a new account."},
+	"not_closed":             {"Tili ei ole suljettu.", "Kontot är inte stängt.", "The account is not closed."},
+	"not_invited":            {"Tili ei odota kutsun hyväksymistä.", "Kontot väntar inte på att en inbjudan godkänns.", "The account is not waiting for an invitation."},
+	"invalid_cursor":         {"Sivutustunniste ei kelpaa näille hakuehdoille.", "Sidmarkören gäller inte för dessa sökvillkor.", "The paging cursor does not fit these filters."},
+	"organization_not_empty": {"Organisaatiossa on vielä käyttäjiä.", "Organisationen har fortfarande användare.", "The organisation still has users."},
+	"admin_exists":           {"Aktiivinen ylläpitäjä on jo olemassa.", "Det finns redan en aktiv administratör.", "An active administrator already exists."},
+	"unavailable":            {"Palvelu on tilapäisesti poissa käytöstä. Yritä hetken kuluttua uudelleen.", "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.", "The service is temporarily unavailable. Try again shortly."},
+	codeInvalidJSON:          {"Pyyntö ei ole kelvollista JSONia.", "Begäran är inte giltig JSON.", "The request is not valid JSON."},
+	codeInvalidField:         {"Osa kentistä on virheellisiä.", "Några fält är ogiltiga.", "Some fields are invalid."},
+	codeUnknownField:         {"Pyynnössä on kenttä, jota ei voi asettaa.", "Begäran innehåller ett fält som inte kan anges.", "The request has a field that cannot be set."},
+	codeTooLarge:             {"Pyyntö on liian suuri.", "Begäran är för stor.", "The request is too large."},
+	codeUnsupportedMedia:     {"Lähetä pyyntö JSON-muodossa.", "Skicka begäran som JSON.", "Send the request as JSON."},
+	codeMethodNotAllowed:     {"Tätä toimintoa ei voi käyttää tässä osoitteessa.", "Metoden stöds inte på den här adressen.", "The method is not allowed here."},
+	codeInternal:             {"Odottamaton virhe. Yritä uudelleen; jos virhe toistuu, kerro pyynnön tunniste tuelle.", "Ett oväntat fel. Försök igen; om felet upprepas, ge begärans id till supporten.", "An unexpected error. Try again; if it repeats, give the request id to support."},
 }
 
 func detail(code, lang string) string {
@@ -164,20 +181,31 @@ func detail(code, lang string) string {
 // fieldDetails explain each field-error code in the three languages; the
 // domain's own detail (English, for developers) is replaced by them.
 var fieldDetails = map[string][3]string{ // fi, sv, en
-	"required":              {"Pakollinen tieto puuttuu.", "Uppgiften är obligatorisk.", "This field is required."},
-	"too_long":              {"Teksti on liian pitkä.", "Texten är för lång.", "The text is too long."},
-	"invalid_characters":    {"Tekstissä on merkkejä, joita ei voi käyttää.", "Texten innehåller otillåtna tecken.", "The text contains characters that are not allowed."},
-	"invalid_email":         {"Sähköpostiosoite ei ole kelvollinen.", "E-postadressen är ogiltig.", "The email address is not valid."},
-	"invalid_role":          {"Tuntematon rooli.", "Okänd roll.", "Unknown role."},
-	"invalid_locale":        {"Kielen on oltava fi, sv tai en.", "Språket ska vara fi, sv eller en.", "The language must be fi, sv or en."},
-	"invalid_id":            {"Tunniste ei ole kelvollinen.", "Identifieraren är ogiltig.", "The identifier is not valid."},
-	"invalid_type":          {"Arvo on väärää tyyppiä.", "Värdet har fel typ.", "The value has the wrong type."},
-	"not_allowed":           {"Tätä kenttää ei voi asettaa.", "Fältet kan inte anges.", "This field cannot be set."},
-	"password_too_short":    {"Salasanassa on oltava vähintään 15 merkkiä.", "Lösenordet måste ha minst 15 tecken.", "The password must have at least 15 characters."},
-	"password_too_long":     {"Salasana on liian pitkä.", "Lösenordet är för långt.", "The password is too long."},
-	"password_blocklisted":  {"Salasana on yleisesti käytetty tai vuotanut. Valitse toinen.", "Lösenordet är vanligt eller har läckt. Välj ett annat.", "The password is common or has been leaked. Choose another."},
-	"password_context_word": {"Salasana perustuu liikaa nimeesi, sähköpostiosoitteeseesi tai palvelun nimeen.", "Lösenordet bygger för mycket på ditt namn, din e-postadress eller tjänstens namn.", "The password relies too much on your name, your email address or the service's name."},
-	"password_repetitive":   {"Salasana on liian toisteinen tai ennalta arvattava.", "Lösenordet är för upprepande eller förutsägbart.", "The password is too repetitive or predictable."},
+	"required":                  {"Pakollinen tieto puuttuu.", "Uppgiften är obligatorisk.", "This field is required."},
+	"too_long":                  {"Teksti on liian pitkä.", "Texten är för lång.", "The text is too long."},
+	"invalid_characters":        {"Tekstissä on merkkejä, joita ei voi käyttää.", "Texten innehåller otillåtna tecken.", "The text contains characters that are not allowed."},
+	"invalid_email":             {"Sähköpostiosoite ei ole kelvollinen.", "E-postadressen är ogiltig.", "The email address is not valid."},
+	"invalid_role":              {"Tuntematon rooli.", "Okänd roll.", "Unknown role."},
+	"invalid_locale":            {"Kielen on oltava fi, sv tai en.", "Språket ska vara fi, sv eller en.", "The language must be fi, sv or en."},
+	"invalid_id":                {"Tunniste ei ole kelvollinen.", "Identifieraren är ogiltig.", "The identifier is not valid."},
+	"invalid_type":              {"Arvo on väärää tyyppiä.", "Värdet har fel typ.", "The value has the wrong type."},
+	"unknown_organization":      {"Organisaatiota ei ole.", "Organisationen finns inte.", "The organisation does not exist."},
+	"invalid_business_id":       {"Y-tunnus ei ole kelvollinen.", "FO-numret är ogiltigt.", "The business ID is not valid."},
+	"invalid_municipality_code": {"Kuntanumerossa on oltava kolme numeroa.", "Kommunnumret ska ha tre siffror.", "The municipality code must have three digits."},
+	"only_for_municipalities":   {"Kuntanumero kuuluu vain kunnille.", "Kommunnummer gäller bara kommuner.", "Only municipalities have a municipality code."},
+	"invalid_time":              {"Aika ei ole RFC 3339 -muodossa.", "Tiden är inte i RFC 3339-format.", "The time is not in RFC 3339 format."},
+	"out_of_range":              {"Arvo on sallitun alueen ulkopuolella.", "Värdet ligger utanför det tillåtna intervallet.", "The value is out of range."},
+	"invalid_sort":              {"Tuntematon lajittelu.", "Okänd sortering.", "Unknown sort order."},
+	"invalid_status":            {"Tuntematon tila.", "Okänd status.", "Unknown status."},
+	"invalid_search":            {"Hakuteksti on liian pitkä tai siinä on kiellettyjä merkkejä.", "Söktexten är för lång eller har otillåtna tecken.", "The search text is too long or has characters that are not allowed."},
+	"requires_organization":     {"Lajittelu edellyttää organisaatiota.", "Sortering kräver en organisation.", "Sorting needs an organisation."},
+	"too_many_to_sort":          {"Liian monta tulosta lajiteltavaksi; tarkenna hakua.", "För många träffar att sortera; begränsa sökningen.", "Too many results to sort; narrow the filters."},
+	"not_allowed":               {"Tätä kenttää ei voi asettaa.", "Fältet kan inte anges.", "This field cannot be set."},
+	"password_too_short":        {"Salasanassa on oltava vähintään 15 merkkiä.", "Lösenordet måste ha minst 15 tecken.", "The password must have at least 15 characters."},
+	"password_too_long":         {"Salasana on liian pitkä.", "Lösenordet är för långt.", "The password is too long."},
+	"password_blocklisted":      {"Salasana on yleisesti käytetty tai vuotanut. Valitse toinen.", "Lösenordet är vanligt eller har läckt. Välj ett annat.", "The password is common or has been leaked. Choose another."},
+	"password_context_word":     {"Salasana perustuu liikaa nimeesi, sähköpostiosoitteeseesi tai palvelun nimeen.", "Lösenordet bygger för mycket på ditt namn, din e-postadress eller tjänstens namn.", "The password relies too much on your name, your email address or the service's name."},
+	"password_repetitive":       {"Salasana on liian toisteinen tai ennalta arvattava.", "Lösenordet är för upprepande eller förutsägbart.", "The password is too repetitive or predictable."},
 }
 
 func localizeFields(fields []accounts.FieldError, lang string) []accounts.FieldError {

@@ -30,7 +30,25 @@ func (s *server) table() []route {
 		{http.MethodGet, "/api/me", false, s.handleGetMe()},
 		{http.MethodPatch, "/api/me", false, s.handlePatchMe()},
 		{http.MethodPut, "/api/me/password", false, s.handleChangePassword()},
+		{http.MethodDelete, "/api/me", false, s.handleDeleteMe()},
 		{http.MethodDelete, "/api/me/sessions", false, s.handleEndAllSessions()},
+		{http.MethodGet, "/api/me/export", false, s.handleExport()},
+
+		{http.MethodGet, "/api/organizations", false, s.handleListOrganizations()},
+		{http.MethodPost, "/api/organizations", false, s.handleCreateOrganization()},
+		{http.MethodGet, "/api/organizations/{id}", false, s.handleGetOrganization()},
+		{http.MethodPatch, "/api/organizations/{id}", false, s.handlePatchOrganization()},
+		{http.MethodDelete, "/api/organizations/{id}", false, s.handleDeleteOrganization()},
+
+		{http.MethodGet, "/api/users", false, s.handleListUsers()},
+		{http.MethodPost, "/api/users", false, s.handleInvite()},
+		{http.MethodGet, "/api/users/{id}", false, s.handleGetUser()},
+		{http.MethodPatch, "/api/users/{id}", false, s.handlePatchUser()},
+		{http.MethodDelete, "/api/users/{id}", false, s.handleCloseUser()},
+		{http.MethodPost, "/api/users/{id}/restore", false, s.handleRestoreUser()},
+		{http.MethodPost, "/api/users/{id}/invitation", false, s.handleResendInvitation()},
+
+		{http.MethodGet, "/api/audit-events", false, s.handleListAuditEvents()},
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/organizations"
 )
 
 // Options are the edge's settings.
@@ -29,17 +30,24 @@ type Detacher interface {
 // HealthCheck reports whether a dependency answers.
 type HealthCheck func(ctx context.Context) error
 
+// Services are the domain services the API exposes.
+type Services struct {
+	Accounts      *accounts.Service
+	Organizations *organizations.Service
+}
+
 type server struct {
 	log      *slog.Logger
 	opts     Options
 	accounts *accounts.Service
+	orgs     *organizations.Service
 	detach   Detacher
 	health   HealthCheck
 }
 
 // NewServer returns the HTTP handler for the whole API.
-func NewServer(log *slog.Logger, opts Options, acc *accounts.Service, detach Detacher, health HealthCheck) http.Handler {
-	s := &server{log: log, opts: opts, accounts: acc, detach: detach, health: health}
+func NewServer(log *slog.Logger, opts Options, svc Services, detach Detacher, health HealthCheck) http.Handler {
+	s := &server{log: log, opts: opts, accounts: svc.Accounts, orgs: svc.Organizations, detach: detach, health: health}
 	return observe(log, secure(cors(opts.CORSOrigins, s.routes())))
 }
 

@@ -66,7 +66,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	go func() { defer workers.Done(); a.relay.Run(workCtx, 2) }()
 
 	api := handlers.NewServer(log, handlers.Options{CORSOrigins: cfg.CORSOrigins, MaxBodyBytes: cfg.MaxBodyBytes},
-		a.accounts, detached, a.store.Ping)
+		handlers.Services{Accounts: a.accounts, Organizations: a.orgs}, detached, a.store.Ping)
 	current.Store(&api)
 	log.Info("ready", "addr", ln.Addr().String(), "mode", mode)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -16,6 +17,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/delivery"
 	"github.com/palvelumanuaali/useradmin/internal/keyvault"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/smtp"
@@ -28,6 +30,7 @@ type app struct {
 	log      *slog.Logger
 	store    *tablestore.Store
 	accounts *accounts.Service
+	orgs     *organizations.Service
 	relay    *relay.Relay
 	queue    *delivery.MemoryQueue
 	consumer *delivery.Consumer
@@ -111,10 +114,18 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 		LockoutDuration:        cfg.LockoutDuration,
 		ActivityInterval:       cfg.ActivityInterval,
 		PrivacyNoticeVersion:   cfg.PrivacyNoticeVersion,
+		RestoreWindow:          cfg.ErasureDelay,
 	})
+	orgs := organizations.NewService(store, late, now, newID)
 	consumer := delivery.NewConsumer(store, svc, links, renderer, sender, log, now)
 	queue := delivery.NewMemoryQueue(consumer.Handle, log, 1024, 5, time.Second)
-	late.r = relay.New(store, store, queue, log, 30*time.Second, now)
+	settle := func(ctx context.Context, owner string) error {
+		if strings.HasPrefix(owner, organizations.OutboxOwner("")) {
+			return nil // organisations derive nothing
+		}
+		return svc.Settle(ctx, owner)
+	}
+	late.r = relay.New(store, store, queue, settle, log, 30*time.Second, now)
 
-	return &app{cfg: cfg, log: log, store: store, accounts: svc, relay: late.r, queue: queue, consumer: consumer, now: now}, nil
+	return &app{cfg: cfg, log: log, store: store, accounts: svc, orgs: orgs, relay: late.r, queue: queue, consumer: consumer, now: now}, nil
 }

@@ -70,8 +70,15 @@ type User struct {
 	FailedSignIns           int
 	LockedUntil             time.Time
 
-	// ETag is the stored version, for conditional writes.
-	ETag string
+	// PreviousOrganizationID is the organisation the account last moved
+	// out of, so the directory can drop its entry there.
+	PreviousOrganizationID string
+
+	// ETag is the stored version, for conditional writes; Version counts
+	// the account's writes so derived copies (the directory) never go back
+	// to an older state.
+	ETag    string
+	Version int64
 }
 
 // Session is one signed-in device. Only the hash of its secret is stored.
@@ -153,6 +160,13 @@ var (
 	ErrWrongPassword      = errors.New("current password is wrong")
 	ErrAdminExists        = errors.New("an active admin already exists")
 	ErrUnavailable        = errors.New("storage unavailable")
+	ErrForbidden          = errors.New("not allowed for this role")
+	ErrLastAdmin          = errors.New("the last active admin cannot be closed or demoted")
+	ErrRestoreWindow      = errors.New("the restore window has passed")
+	ErrNotClosed          = errors.New("the account is not closed")
+	ErrNotInvited         = errors.New("the account is not waiting for an invitation")
+	ErrClosed             = errors.New("the account is closed")
+	ErrInvalidCursor      = errors.New("invalid cursor")
 )
 
 // FieldError is one invalid input field.

@@ -102,6 +102,7 @@ func testPeppers(current string, versions ...string) passwords.Peppers {
 
 func defaultOptions() accounts.Options {
 	return accounts.Options{
+		RestoreWindow:          30 * 24 * time.Hour,
 		SessionIdleTimeout:     30 * time.Minute,
 		SessionAbsoluteTimeout: 12 * time.Hour,
 		InvitationTTL:          7 * 24 * time.Hour,

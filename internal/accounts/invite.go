@@ -80,6 +80,7 @@ func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m 
 		return User{}, err
 	}
 	s.relay.Changed(u.ID)
+	s.settle(ctx, u.ID)
 	return u, nil
 }
 
@@ -89,11 +90,11 @@ func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m 
 // invited, it re-sends the invitation (a new link; the old one dies) — the
 // way out when the first email was lost.
 func (s *Service) BootstrapAdmin(ctx context.Context, in InviteInput, m Meta) (User, error) {
-	exists, err := s.store.ActiveAdminExists(ctx)
+	admins, _, err := s.store.ActiveAdmins(ctx)
 	if err != nil {
 		return User{}, err
 	}
-	if exists {
+	if len(admins) > 0 {
 		return User{}, ErrAdminExists
 	}
 	in.Role = RoleAdmin

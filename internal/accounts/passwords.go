@@ -104,6 +104,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string, 
 		if err := s.apply(ctx, ch); err != nil {
 			return err
 		}
+		s.settle(ctx, u.ID) // the directory shows them active; an admin joins the registry
 		result = SignIn{Token: tok, ExpiresAt: sess.ExpiresAt, User: u}
 		return nil
 	})

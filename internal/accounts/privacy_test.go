@@ -43,7 +43,7 @@ func TestEventsHoldIDsOnly(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t)
 	queue := &recordingPublisher{}
-	trail := relay.New(env.store, env.store, queue, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Hour, env.clock.Now)
+	trail := relay.New(env.store, env.store, queue, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Hour, env.clock.Now)
 	h, err := passwords.NewHasher(testPeppers("v1"), cheapParams, 4)
 	if err != nil {
 		t.Fatal(err)

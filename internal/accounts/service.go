@@ -30,8 +30,20 @@ type Store interface {
 	// Apply commits a change atomically. ErrConflict when the account or a
 	// session changed since it was read.
 	Apply(ctx context.Context, ch Change) error
-	// ActiveAdminExists reports whether any active account has role admin.
-	ActiveAdminExists(ctx context.Context) (bool, error)
+
+	// ListMembers reads the directory: accounts by organisation.
+	ListMembers(ctx context.Context, q DirectoryQuery) (DirectoryPage, error)
+	// SyncDirectory brings an account's directory entry in line with it.
+	SyncDirectory(ctx context.Context, userID string) error
+	// ActiveAdmins reads the admin registry and its ETag ("" when empty).
+	ActiveAdmins(ctx context.Context) ([]string, string, error)
+	// SetActiveAdmins replaces the registry if its ETag still matches
+	// (ErrConflict otherwise).
+	SetActiveAdmins(ctx context.Context, ids []string, etag string) error
+	// OrganizationExists reports whether an organisation exists.
+	OrganizationExists(ctx context.Context, id string) (bool, error)
+	// Events lists audit events, newest first. ErrInvalidCursor.
+	Events(ctx context.Context, q audit.Query) (audit.Page, error)
 }
 
 // Hasher hashes and verifies passwords (implemented by passwords.Hasher).
@@ -67,6 +79,9 @@ type Options struct {
 	LockoutDuration        time.Duration
 	ActivityInterval       time.Duration
 	PrivacyNoticeVersion   string
+	// RestoreWindow is how long a closed account can be restored; its data
+	// is erased when it ends (P7, P8).
+	RestoreWindow time.Duration
 }
 
 // MaxSessions caps one person's concurrent sessions; signing in on one more

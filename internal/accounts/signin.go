@@ -189,8 +189,12 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		}
 		// A lost race here only means another request recorded the same
 		// activity first; the request itself is authenticated either way.
-		if err := s.store.Apply(ctx, ch); err != nil && !errors.Is(err, ErrConflict) {
+		err := s.store.Apply(ctx, ch)
+		if err != nil && !errors.Is(err, ErrConflict) {
 			return Principal{}, err
+		}
+		if err == nil && touchUser {
+			s.settle(ctx, u.ID) // the directory's last activity, at most hourly
 		}
 	}
 	return Principal{User: u, SessionHash: hash}, nil

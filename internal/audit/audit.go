@@ -38,7 +38,14 @@ const (
 	ActionPasswordResetRequest Action = "password_reset.requested"
 	ActionPasswordResetDone    Action = "password_reset.completed"
 	ActionProfileUpdated       Action = "profile.updated"
+	ActionInvitationRefused    Action = "invitation.refused"
+	ActionUserUpdated          Action = "user.updated"
+	ActionUserMovedOut         Action = "user.moved_out"
+	ActionUserClosed           Action = "user.closed"
+	ActionUserRestored         Action = "user.restored"
 	ActionOrganizationCreated  Action = "organization.created"
+	ActionOrganizationUpdated  Action = "organization.updated"
+	ActionOrganizationDeleted  Action = "organization.deleted"
 )
 
 // Event is one audit record.
@@ -124,3 +131,29 @@ func Verify(events []Event, anchorSeq int64, anchorHash string) error {
 	}
 	return nil
 }
+
+// Query selects audit events. UserID matches events where the person is
+// the actor or the subject (a person's own trail, P14); ActorID and
+// SubjectID match one role each. From is inclusive, To exclusive. Events
+// come newest first.
+type Query struct {
+	OrganizationID string
+	ActorID        string
+	SubjectID      string
+	UserID         string
+	From, To       time.Time
+	Limit          int
+	Cursor         string
+}
+
+// Page is one page of events; Next is the cursor of the next ("" at the end).
+type Page struct {
+	Events []Event
+	Next   string
+}
+
+// Page sizes of the audit listing.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 100
+)

@@ -47,6 +47,7 @@ type Config struct {
 	LockoutDuration        time.Duration
 	ActivityInterval       time.Duration
 	PrivacyNoticeVersion   string
+	ErasureDelay           time.Duration
 	HashConcurrency        int
 	MaxBodyBytes           int64
 }
@@ -98,6 +99,7 @@ var Settings = []Setting{
 	{"LOCKOUT_DURATION", "15m", "how long a lockout lasts"},
 	{"ACTIVITY_INTERVAL", "1h", "lastActiveAt is recorded at most this often"},
 	{"PRIVACY_NOTICE_VERSION", "2026-01", "version of the privacy notice people accept"},
+	{"ERASURE_DELAY", "720h", "a closed account is erased (and can be restored until then) this long after closing"},
 	{"HASH_CONCURRENCY", "4", "password hashes run at once (each takes about 19 MiB)"},
 	{"MAX_BODY_BYTES", "65536", "largest accepted request body"},
 }
@@ -134,6 +136,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LockoutDuration:        p.duration("LOCKOUT_DURATION", 15*time.Minute),
 		ActivityInterval:       p.duration("ACTIVITY_INTERVAL", time.Hour),
 		PrivacyNoticeVersion:   p.strDefault("PRIVACY_NOTICE_VERSION", "2026-01"),
+		ErasureDelay:           p.duration("ERASURE_DELAY", 30*24*time.Hour),
 		HashConcurrency:        p.intDefault("HASH_CONCURRENCY", 4, 1, 64),
 		MaxBodyBytes:           int64(p.intDefault("MAX_BODY_BYTES", 64<<10, 1<<10, 1<<20)),
 	}

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/audit"
 )
 
 // Type is the kind of organisation.
@@ -43,19 +45,34 @@ type Organization struct {
 	ETag             string
 }
 
-// Errors the store returns.
+// Errors the store and the service return.
 var (
 	ErrNotFound = errors.New("organisation not found")
 	ErrExists   = errors.New("organisation exists")
+	ErrNotEmpty = errors.New("organisation still has users")
 )
 
-// Store keeps organisations.
+// Store keeps organisations. Changes carry their audit events, committed
+// together with the change (the organisation's outbox).
 type Store interface {
 	// CreateOrganization inserts o. ErrExists when its id is taken.
-	CreateOrganization(ctx context.Context, o Organization) error
+	CreateOrganization(ctx context.Context, o Organization, events []audit.Event) error
 	// Organization reads one. ErrNotFound when missing.
 	Organization(ctx context.Context, id string) (Organization, error)
+	// UpdateOrganization replaces o if its ETag still matches
+	// (accounts.ErrConflict otherwise).
+	UpdateOrganization(ctx context.Context, o Organization, events []audit.Event) error
+	// DeleteOrganization removes o if its ETag still matches.
+	DeleteOrganization(ctx context.Context, o Organization, events []audit.Event) error
+	// ListOrganizations pages through organisations in id order after the
+	// given id.
+	ListOrganizations(ctx context.Context, after string, limit int) ([]Organization, error)
+	// HasMembers reports whether any account belongs to the organisation.
+	HasMembers(ctx context.Context, id string) (bool, error)
 }
+
+// OutboxOwner is the relay's name for an organisation's outbox.
+func OutboxOwner(id string) string { return "org:" + id }
 
 // EnsureAdministration returns the service administration organisation,
 // creating it on first use.
@@ -70,7 +87,7 @@ func EnsureAdministration(ctx context.Context, store Store, now time.Time) (Orga
 		Type:      TypeAdministration,
 		CreatedAt: now.UTC(),
 	}
-	if err := store.CreateOrganization(ctx, o); err != nil && !errors.Is(err, ErrExists) {
+	if err := store.CreateOrganization(ctx, o, nil); err != nil && !errors.Is(err, ErrExists) {
 		return Organization{}, err
 	}
 	return store.Organization(ctx, AdministrationID)

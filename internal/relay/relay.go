@@ -73,11 +73,16 @@ type Publisher interface {
 	Publish(ctx context.Context, m notify.Message) error
 }
 
+// Settler brings state derived from an owner (an account's directory
+// entry, for one) in line after its outbox was delivered.
+type Settler func(ctx context.Context, owner string) error
+
 // Relay moves outbox items to their destinations.
 type Relay struct {
 	outbox   Outbox
 	audit    AuditLog
 	queue    Publisher
+	settle   Settler
 	log      *slog.Logger
 	interval time.Duration
 	wake     chan string
@@ -91,9 +96,10 @@ type Relay struct {
 
 // New returns a relay; catchUpInterval is how often Run looks for marked
 // accounts.
-func New(outbox Outbox, log AuditLog, queue Publisher, logger *slog.Logger, catchUpInterval time.Duration, now func() time.Time) *Relay {
+// settle may be nil.
+func New(outbox Outbox, log AuditLog, queue Publisher, settle Settler, logger *slog.Logger, catchUpInterval time.Duration, now func() time.Time) *Relay {
 	return &Relay{
-		outbox: outbox, audit: log, queue: queue, log: logger, interval: catchUpInterval, now: now,
+		outbox: outbox, audit: log, queue: queue, settle: settle, log: logger, interval: catchUpInterval, now: now,
 		wake: make(chan string, 1024), inFlight: map[string]bool{}, again: map[string]bool{},
 	}
 }
@@ -252,6 +258,11 @@ func (r *Relay) deliverOnce(ctx context.Context, userID string, mark *Pending) e
 	}
 	if publishErr != nil {
 		return publishErr
+	}
+	if r.settle != nil {
+		if err := r.settle(ctx, userID); err != nil {
+			return err
+		}
 	}
 	if mark != nil && r.now().Sub(mark.MarkedAt) >= commitGrace {
 		return r.outbox.ClearPending(ctx, *mark)

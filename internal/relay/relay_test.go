@@ -62,7 +62,7 @@ func setup(t *testing.T, ahead time.Duration) (*tablestore.Store, *queue, *relay
 	}
 	q := &queue{}
 	now := func() time.Time { return time.Now().Add(ahead) }
-	return store, q, relay.New(store, store, q, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Hour, now)
+	return store, q, relay.New(store, store, q, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Hour, now)
 }
 
 func invite(t *testing.T, store *tablestore.Store, id string) {
@@ -199,7 +199,7 @@ func TestYoungMarkSurvivesAnEmptyOutbox(t *testing.T) {
 	if _, marked, _ := store.PendingMarker(ctx, "u-1"); !marked {
 		t.Fatal("a mark younger than the commit grace was cleared")
 	}
-	lateRelay := relay.New(store, store, &queue{}, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Hour,
+	lateRelay := relay.New(store, store, &queue{}, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Hour,
 		func() time.Time { return time.Now().Add(2 * time.Minute) })
 	if err := lateRelay.CatchUp(ctx); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package tablestore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,7 +52,9 @@ type auditEntity struct {
 	Hash         string
 }
 
-func auditRowKey(seq int64) string { return fmt.Sprintf("%012d", seq) }
+// auditRowKey orders a chain newest first (Table Storage reads in key
+// order only): the key is the sequence subtracted from a constant.
+func auditRowKey(seq int64) string { return fmt.Sprintf("%012d", 999_999_999_999-seq) }
 
 func toAuditEntity(chain string, e audit.Event) auditEntity {
 	return auditEntity{
@@ -152,8 +155,10 @@ func (s *Store) tryAppend(ctx context.Context, chain string, events []audit.Even
 	} else {
 		actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeUpdateReplace, Entity: mustJSON(head), IfMatch: &headETag})
 	}
-	_, err = s.audit.SubmitTransaction(ctx, actions, nil)
-	return classifyTransaction(err)
+	if _, err = s.audit.SubmitTransaction(ctx, actions, nil); err != nil {
+		return classifyTransaction(err)
+	}
+	return s.indexEvents(ctx, chain, actions[:len(actions)-1])
 }
 
 // Chain reads one whole chain in sequence order (for verification).
@@ -168,5 +173,6 @@ func (s *Store) Chain(ctx context.Context, chainKey string) ([]audit.Event, erro
 		out = append(out, e.event())
 		return nil
 	})
+	slices.SortFunc(out, func(a, b audit.Event) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, err
 }

@@ -3,9 +3,16 @@ package tablestore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 )
 
@@ -24,18 +31,59 @@ type orgEntity struct {
 	CreatedAt        string
 }
 
-// CreateOrganization implements organizations.Store.
-func (s *Store) CreateOrganization(ctx context.Context, o organizations.Organization) error {
-	e := orgEntity{
+func toOrgEntity(o organizations.Organization) orgEntity {
+	return orgEntity{
 		PartitionKey: o.ID, RowKey: rkOrg, NameFI: o.Name.FI, NameSV: o.Name.SV, NameEN: o.Name.EN,
 		Type: string(o.Type), BusinessID: o.BusinessID, MunicipalityCode: o.MunicipalityCode,
 		ContactEmail: o.ContactEmail, CreatedAt: formatTime(o.CreatedAt),
 	}
-	_, err := s.orgs.AddEntity(ctx, mustJSON(e), nil)
-	if statusOf(err) == http.StatusConflict {
+}
+
+func (e orgEntity) organization(etag string) organizations.Organization {
+	return organizations.Organization{
+		ID: e.PartitionKey, Name: organizations.Name{FI: e.NameFI, SV: e.NameSV, EN: e.NameEN},
+		Type: organizations.Type(e.Type), BusinessID: e.BusinessID, MunicipalityCode: e.MunicipalityCode,
+		ContactEmail: e.ContactEmail, CreatedAt: parseTime(e.CreatedAt), ETag: etag,
+	}
+}
+
+// commitOrg submits an organisation's change with its events in the
+// organisation's outbox, in one transaction.
+func (s *Store) commitOrg(ctx context.Context, orgID string, action aztables.TransactionAction, events []audit.Event) error {
+	actions := []aztables.TransactionAction{action}
+	for i, e := range events {
+		actions = append(actions, outboxAction(orgID, e.At, i, e.ID, outboxKindEvent, e))
+	}
+	if len(events) > 0 {
+		if err := s.markPending(ctx, organizations.OutboxOwner(orgID)); err != nil {
+			return err
+		}
+	}
+	_, err := s.orgs.SubmitTransaction(ctx, actions, nil)
+	return classifyTransaction(err)
+}
+
+// CreateOrganization implements organizations.Store.
+func (s *Store) CreateOrganization(ctx context.Context, o organizations.Organization, events []audit.Event) error {
+	err := s.commitOrg(ctx, o.ID, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(toOrgEntity(o))}, events)
+	if errors.Is(err, accounts.ErrConflict) {
 		return organizations.ErrExists
 	}
-	return classify(err)
+	return err
+}
+
+// UpdateOrganization implements organizations.Store.
+func (s *Store) UpdateOrganization(ctx context.Context, o organizations.Organization, events []audit.Event) error {
+	return s.commitOrg(ctx, o.ID, replace(toOrgEntity(o), o.ETag), events)
+}
+
+// DeleteOrganization implements organizations.Store. Its events stay in
+// the partition's outbox until the relay delivers them.
+func (s *Store) DeleteOrganization(ctx context.Context, o organizations.Organization, events []audit.Event) error {
+	etag := azcore.ETag(o.ETag)
+	del := remove(o.ID, rkOrg)
+	del.IfMatch = &etag
+	return s.commitOrg(ctx, o.ID, del, events)
 }
 
 // Organization implements organizations.Store.
@@ -51,9 +99,36 @@ func (s *Store) Organization(ctx context.Context, id string) (organizations.Orga
 	if err := json.Unmarshal(resp.Value, &e); err != nil {
 		return organizations.Organization{}, fmt.Errorf("decode organisation: %w", err)
 	}
-	return organizations.Organization{
-		ID: e.PartitionKey, Name: organizations.Name{FI: e.NameFI, SV: e.NameSV, EN: e.NameEN},
-		Type: organizations.Type(e.Type), BusinessID: e.BusinessID, MunicipalityCode: e.MunicipalityCode,
-		ContactEmail: e.ContactEmail, CreatedAt: parseTime(e.CreatedAt), ETag: string(resp.ETag),
-	}, nil
+	return e.organization(string(resp.ETag)), nil
 }
+
+// ListOrganizations implements organizations.Store.
+func (s *Store) ListOrganizations(ctx context.Context, after string, limit int) ([]organizations.Organization, error) {
+	filter := "RowKey eq " + quote(rkOrg)
+	if after != "" {
+		filter += " and PartitionKey gt " + quote(after)
+	}
+	top := int32(limit)
+	var out []organizations.Organization
+	pager := s.orgs.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Top: &top})
+	for pager.More() && len(out) < limit {
+		resp, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, classify(err)
+		}
+		for _, raw := range resp.Entities {
+			var meta rowMeta
+			var e orgEntity
+			if err := errors.Join(json.Unmarshal(raw, &meta), json.Unmarshal(raw, &e)); err != nil {
+				return nil, fmt.Errorf("decode organisation: %w", err)
+			}
+			if strings.HasPrefix(e.PartitionKey, "$") {
+				continue
+			}
+			out = append(out, e.organization(meta.ETag))
+		}
+	}
+	return out[:min(len(out), limit)], nil
+}
+
+func isOrgNotFound(err error) bool { return errors.Is(err, organizations.ErrNotFound) }

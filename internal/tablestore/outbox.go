@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -78,12 +79,23 @@ func (s *Store) PendingAccounts(ctx context.Context, shard, limit int) ([]relay.
 	return out, nil
 }
 
+// outboxOf finds where an outbox owner keeps its outbox: an account's in
+// its users partition, an organisation's ("org:<id>") in its orgs partition.
+func (s *Store) outboxOf(owner string) (*aztables.Client, string) {
+	if id, ok := strings.CutPrefix(owner, "org:"); ok {
+		return s.orgs, id
+	}
+	return s.users, owner
+}
+
 // OutboxItems implements relay.Outbox.
-func (s *Store) OutboxItems(ctx context.Context, userID string) ([]relay.Item, error) {
+func (s *Store) OutboxItems(ctx context.Context, owner string) ([]relay.Item, error) {
+	table, pk := s.outboxOf(owner)
 	filter := fmt.Sprintf("PartitionKey eq %s and RowKey ge %s and RowKey lt %s",
-		quote(userID), quote(rkOutboxPrefix), quote(rkOutboxPrefix[:len(rkOutboxPrefix)-1]+"}"))
+		quote(pk), quote(rkOutboxPrefix), quote(rkOutboxPrefix[:len(rkOutboxPrefix)-1]+"}"))
+	userID := owner
 	var items []relay.Item
-	err := s.listPartition(ctx, s.users, filter, func(meta rowMeta, raw []byte) error {
+	err := s.listPartition(ctx, table, filter, func(meta rowMeta, raw []byte) error {
 		var e outboxEntity
 		if err := json.Unmarshal(raw, &e); err != nil {
 			return err
@@ -102,19 +114,20 @@ func (s *Store) OutboxItems(ctx context.Context, userID string) ([]relay.Item, e
 // one transaction per hundred. When another relay removed some of them
 // first (a catch-up racing a wake-up), the rest are removed one by one and
 // the ones already gone are fine.
-func (s *Store) Acknowledge(ctx context.Context, userID string, items []relay.Item) error {
+func (s *Store) Acknowledge(ctx context.Context, owner string, items []relay.Item) error {
+	table, pk := s.outboxOf(owner)
 	for start := 0; start < len(items); start += maxTransaction {
 		batch := items[start:min(start+maxTransaction, len(items))]
 		actions := make([]aztables.TransactionAction, 0, len(batch))
 		for _, it := range batch {
 			etag := azcore.ETag(it.ETag)
-			a := remove(userID, it.Key)
+			a := remove(pk, it.Key)
 			a.IfMatch = &etag
 			actions = append(actions, a)
 		}
-		_, err := s.users.SubmitTransaction(ctx, actions, nil)
+		_, err := table.SubmitTransaction(ctx, actions, nil)
 		if err = classifyTransaction(err); errors.Is(err, accounts.ErrConflict) {
-			err = s.acknowledgeEach(ctx, userID, batch)
+			err = s.acknowledgeEach(ctx, table, pk, batch)
 		}
 		if err != nil {
 			return err
@@ -123,10 +136,10 @@ func (s *Store) Acknowledge(ctx context.Context, userID string, items []relay.It
 	return nil
 }
 
-func (s *Store) acknowledgeEach(ctx context.Context, userID string, items []relay.Item) error {
+func (s *Store) acknowledgeEach(ctx context.Context, table *aztables.Client, pk string, items []relay.Item) error {
 	for _, it := range items {
 		etag := azcore.ETag(it.ETag)
-		_, err := s.users.DeleteEntity(ctx, userID, it.Key, &aztables.DeleteEntityOptions{IfMatch: &etag})
+		_, err := table.DeleteEntity(ctx, pk, it.Key, &aztables.DeleteEntityOptions{IfMatch: &etag})
 		switch statusOf(err) {
 		case http.StatusNotFound, http.StatusPreconditionFailed:
 			continue

@@ -17,9 +17,15 @@
 //	                                    change produced, not yet delivered
 //	emails    PK = hex(sha256(canonical email)), RK = "email"
 //	                                    the unique-email claim → user id (P1)
-//	orgs      PK = organisation id, RK = "org"
+//	orgs      PK = organisation id, RK = "org"; RK = "outbox|…" its undelivered events
+//	          PK = "$registry", RK = "admins"  the active admins (last-admin guard)
+//	members   PK = organisation id, RK = user id
+//	                                    the directory: an account's listable fields in its
+//	                                    organisation's partition (see directory.go)
 //	audit     PK = "<org id>|<yyyy-mm>" one hash chain per organisation and month
-//	          RK = 12-digit sequence    events in order; RK = "head" the chain's tip
+//	          RK = 12 digits, newest first; RK = "head" the chain's tip
+//	auditidx  PK = "u|<user id>" or "d|<yyyy-mm-dd>", RK = <inverted time>|<event id>
+//	                                    copies of events by person and by day (auditquery.go)
 //	pending   PK = shard "00".."15", RK = user id
 //	                                    accounts whose outbox may hold undelivered items
 //	deliveries PK = notification id, RK = "claim"
@@ -58,9 +64,9 @@ import (
 
 // Store is the Table Storage adapter.
 type Store struct {
-	users, emails, orgs, audit, pending, deliveries *aztables.Client
-	service                                         *aztables.ServiceClient
-	tableNames                                      []string
+	users, emails, orgs, members, audit, auditIdx, pending, deliveries *aztables.Client
+	service                                                            *aztables.ServiceClient
+	tableNames                                                         []string
 }
 
 // Table name suffixes; see the package doc.
@@ -68,7 +74,9 @@ const (
 	tableUsers   = "users"
 	tableEmails  = "emails"
 	tableOrgs    = "orgs"
+	tableMembers = "members"
 	tableAudit   = "audit"
+	tableAuditIx = "auditidx"
 	tablePending = "pending"
 	tableClaims  = "deliveries"
 )
@@ -121,7 +129,9 @@ func newStore(svc *aztables.ServiceClient, prefix string) *Store {
 	s.users = open(tableUsers)
 	s.emails = open(tableEmails)
 	s.orgs = open(tableOrgs)
+	s.members = open(tableMembers)
 	s.audit = open(tableAudit)
+	s.auditIdx = open(tableAuditIx)
 	s.pending = open(tablePending)
 	s.deliveries = open(tableClaims)
 	return s

@@ -82,6 +82,8 @@ type userEntity struct {
 	PrivacyNoticeAcceptedAt string
 	FailedSignIns           int
 	LockedUntil             string
+	PreviousOrganizationID  string
+	Version                 int64
 }
 
 func toUserEntity(u accounts.User) userEntity {
@@ -94,6 +96,7 @@ func toUserEntity(u accounts.User) userEntity {
 		PasswordHash: u.PasswordHash, PrivacyNoticeVersion: u.PrivacyNoticeVersion,
 		PrivacyNoticeAcceptedAt: formatTime(u.PrivacyNoticeAcceptedAt),
 		FailedSignIns:           u.FailedSignIns, LockedUntil: formatTime(u.LockedUntil),
+		PreviousOrganizationID: u.PreviousOrganizationID, Version: u.Version,
 	}
 }
 
@@ -368,7 +371,9 @@ func (s *Store) Apply(ctx context.Context, ch accounts.Change) error {
 		if ch.User.ETag == "" {
 			return errors.New("tablestore: account update without an ETag")
 		}
-		actions = append(actions, replace(toUserEntity(*ch.User), ch.User.ETag))
+		next := *ch.User
+		next.Version++
+		actions = append(actions, replace(toUserEntity(next), ch.User.ETag))
 	}
 	for _, x := range ch.PutSessions {
 		actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(toSessionEntity(x))})
@@ -461,24 +466,6 @@ func classifyTransaction(err error) error {
 	return classify(err)
 }
 
-// ActiveAdminExists implements accounts.Store. It filters the whole users
-// table server-side; it serves the one-off bootstrap command, not requests.
-func (s *Store) ActiveAdminExists(ctx context.Context) (bool, error) {
-	filter := fmt.Sprintf("RowKey eq %s and Role eq %s and Status eq %s", quote(rkUser), quote(string(accounts.RoleAdmin)), quote(string(accounts.StatusActive)))
-	sel := "RowKey"
-	pager := s.users.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Select: &sel})
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			return false, classify(err)
-		}
-		if len(page.Entities) > 0 {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
 // auditOrNotification decodes an outbox row's payload.
 func (e outboxEntity) decode() (*audit.Event, *notify.Message, error) {
 	switch e.Kind {
@@ -496,4 +483,10 @@ func (e outboxEntity) decode() (*audit.Event, *notify.Message, error) {
 		return nil, &m, nil
 	}
 	return nil, nil, fmt.Errorf("unknown outbox kind %q", e.Kind)
+}
+
+// hashKey is a short digest for cursors.
+func hashKey(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
 }

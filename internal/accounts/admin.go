@@ -1,0 +1,498 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+)
+
+// Reasons an account was closed.
+const (
+	ClosedRemoved    = "removed"    // by an admin or primary user (P4)
+	ClosedSelf       = "self"       // the person's own erasure request (P14)
+	ClosedInactivity = "inactivity" // by the lifecycle rules (P6)
+)
+
+// visible reads an account and checks the actor may see it. Anything the
+// actor may not see is ErrNotFound, exactly like an id that does not exist
+// (P10: no enumeration).
+func (s *Service) visible(ctx context.Context, actor User, id string) (Aggregate, error) {
+	if !validID(id) {
+		return Aggregate{}, ErrNotFound
+	}
+	agg, err := s.store.Aggregate(ctx, id)
+	if err != nil {
+		return Aggregate{}, err
+	}
+	if !Allows(actor, PermSeeUsers, agg.User.ID, agg.User.OrganizationID) {
+		return Aggregate{}, ErrNotFound
+	}
+	return agg, nil
+}
+
+// GetUser returns an account the actor may see. ErrNotFound otherwise.
+func (s *Service) GetUser(ctx context.Context, actor User, id string) (User, error) {
+	agg, err := s.visible(ctx, actor, id)
+	return agg.User, err
+}
+
+// InviteAs is an invitation by a signed-in person (P3): admins into any
+// organisation with any role, primary users into their own organisation
+// as primary_user, editor or expert. ErrForbidden otherwise.
+//
+// An email that already has an account is ErrEmailTaken only when the
+// actor may see that account. Otherwise the answer is a user shaped like a
+// successful invitation that is neither stored nor emailed: the actor
+// learns nothing about an account outside what they may see (P10), and the
+// attempt is in the audit trail.
+func (s *Service) InviteAs(ctx context.Context, actor User, in InviteInput, m Meta) (User, error) {
+	in, err := in.validate()
+	if err != nil {
+		return User{}, err
+	}
+	if !Allows(actor, PermInvite, "", in.OrganizationID) || !grantable(actor, in.Role) {
+		return User{}, ErrForbidden
+	}
+	if err := s.checkOrganization(ctx, in.OrganizationID); err != nil {
+		return User{}, err
+	}
+	u, err := s.Invite(ctx, actor.ID, in, m)
+	if !errors.Is(err, ErrEmailTaken) {
+		return u, err
+	}
+	existingID, lookupErr := s.store.UserIDByEmail(ctx, in.Email)
+	if lookupErr == nil {
+		if agg, err := s.store.Aggregate(ctx, existingID); err == nil &&
+			Allows(actor, PermSeeUsers, agg.User.ID, agg.User.OrganizationID) {
+			return User{}, ErrEmailTaken
+		}
+	}
+	ev := s.event(audit.ActionInvitationRefused, actor.ID, User{OrganizationID: in.OrganizationID}, m)
+	ev.Reason = "email_taken"
+	s.relay.Record(ctx, ev)
+	return User{
+		ID: s.newID(), Email: in.Email, FirstName: in.FirstName, LastName: in.LastName,
+		OrganizationID: in.OrganizationID, Role: in.Role, Status: StatusInvited, Locale: in.Locale,
+		CreatedAt: s.now().UTC(),
+	}, nil
+}
+
+func (s *Service) checkOrganization(ctx context.Context, id string) error {
+	ok, err := s.store.OrganizationExists(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		v := &ValidationError{}
+		v.add("organizationId", "unknown_organization", "")
+		return v
+	}
+	return nil
+}
+
+// UserPatch is what may change about someone else's account. Nil fields
+// stay as they are.
+type UserPatch struct {
+	FirstName      *string
+	LastName       *string
+	Role           *Role
+	OrganizationID *string
+}
+
+// UpdateUser changes names, role or home organisation under the
+// permission matrix: nobody changes their own role, a primary user never
+// grants or removes admin, only admins move people between organisations,
+// and the last active admin cannot be demoted (ErrLastAdmin). A role or
+// organisation change ends the person's sessions and emails them (P5).
+// ifMatch is the ETag the caller saw (ErrPreconditionFailed when it moved
+// on). ErrNotFound outside what the actor may see, ErrForbidden for what
+// the matrix refuses, *ValidationError for bad input.
+func (s *Service) UpdateUser(ctx context.Context, actor User, id string, patch UserPatch, ifMatch string, m Meta) (User, error) {
+	var result User
+	err := retryConflicts(func() error {
+		agg, err := s.visible(ctx, actor, id)
+		if err != nil {
+			return err
+		}
+		before := agg.User
+		if ifMatch != "" && ifMatch != PublicETag(before.ETag) {
+			return ErrPreconditionFailed
+		}
+		u, fields, err := s.applyPatch(ctx, actor, before, patch)
+		if err != nil || len(fields) == 0 {
+			result = before
+			return err
+		}
+		accessChanged := u.Role != before.Role || u.OrganizationID != before.OrganizationID
+		ch := Change{UserID: u.ID, User: &u}
+		if accessChanged {
+			ch.DeleteSessions = agg.Sessions
+			msg := s.notification(notify.KindAccessChanged, u)
+			msg.Role, msg.OrganizationID = string(u.Role), u.OrganizationID
+			ch.Notifications = []notify.Message{msg}
+		}
+		ev := s.event(audit.ActionUserUpdated, actor.ID, u, m)
+		ev.Fields = fields
+		ch.Events = []audit.Event{ev}
+		if u.OrganizationID != before.OrganizationID {
+			// The organisation it left sees the move in its own trail too.
+			left := s.event(audit.ActionUserMovedOut, actor.ID, before, m)
+			left.Fields = []string{"organizationId"}
+			ch.Events = append(ch.Events, left)
+		}
+
+		demoted := before.Role == RoleAdmin && u.Role != RoleAdmin && before.Status == StatusActive
+		if demoted {
+			if err := s.removeAdmin(ctx, u.ID); err != nil {
+				return err
+			}
+		}
+		if err := s.apply(ctx, ch); err != nil {
+			if demoted {
+				s.restoreAdmin(ctx, u.ID)
+			}
+			return err
+		}
+		if u.Role == RoleAdmin && u.Status == StatusActive {
+			_ = s.addAdmin(ctx, u.ID) // a miss is repaired by settle
+		}
+		s.settle(ctx, u.ID)
+		fresh, err := s.store.Aggregate(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		result = fresh.User
+		return nil
+	})
+	if errors.Is(err, ErrConflict) && ifMatch != "" {
+		return User{}, ErrPreconditionFailed
+	}
+	return result, err
+}
+
+// applyPatch checks each requested change against the matrix and returns
+// the changed account and the names of the fields that changed.
+func (s *Service) applyPatch(ctx context.Context, actor, u User, patch UserPatch) (User, []string, error) {
+	v := &ValidationError{}
+	var fields []string
+	if patch.FirstName != nil || patch.LastName != nil {
+		if !Allows(actor, PermEditName, u.ID, u.OrganizationID) {
+			return User{}, nil, ErrForbidden
+		}
+		if patch.FirstName != nil {
+			if n := cleanName(v, "firstName", *patch.FirstName, true); n != u.FirstName {
+				u.FirstName = n
+				fields = append(fields, "firstName")
+			}
+		}
+		if patch.LastName != nil {
+			if n := cleanName(v, "lastName", *patch.LastName, true); n != u.LastName {
+				u.LastName = n
+				fields = append(fields, "lastName")
+			}
+		}
+	}
+	if patch.Role != nil && *patch.Role != u.Role {
+		switch {
+		case !patch.Role.Valid():
+			v.add("role", "invalid_role", "")
+		case actor.ID == u.ID,
+			!Allows(actor, PermChangeRole, u.ID, u.OrganizationID),
+			!grantable(actor, *patch.Role), !grantable(actor, u.Role):
+			return User{}, nil, ErrForbidden
+		default:
+			u.Role = *patch.Role
+			fields = append(fields, "role")
+		}
+	}
+	if patch.OrganizationID != nil && *patch.OrganizationID != u.OrganizationID {
+		if !Allows(actor, PermMove, u.ID, u.OrganizationID) {
+			return User{}, nil, ErrForbidden
+		}
+		if !validID(*patch.OrganizationID) {
+			v.add("organizationId", "invalid_id", "")
+		} else if err := s.checkOrganization(ctx, *patch.OrganizationID); err != nil {
+			return User{}, nil, err
+		} else {
+			u.PreviousOrganizationID = u.OrganizationID
+			u.OrganizationID = *patch.OrganizationID
+			fields = append(fields, "organizationId")
+		}
+	}
+	if err := v.orNil(); err != nil {
+		return User{}, nil, err
+	}
+	return u, fields, nil
+}
+
+// CloseUser closes an account (P4): reason removed, or self when the actor
+// closes their own (the erasure request, P14). Sessions and link tokens
+// end at once, the person is emailed when the data will be erased, and the
+// account can be restored until then (P8). Closing a closed account
+// changes nothing. ErrLastAdmin for the last active admin.
+func (s *Service) CloseUser(ctx context.Context, actor User, id string, m Meta) error {
+	return retryConflicts(func() error {
+		agg, err := s.visible(ctx, actor, id)
+		if err != nil {
+			return err
+		}
+		u := agg.User
+		if !Allows(actor, PermClose, u.ID, u.OrganizationID) {
+			return ErrForbidden
+		}
+		if u.Status == StatusClosed {
+			return nil
+		}
+		reason := ClosedRemoved
+		if actor.ID == u.ID {
+			reason = ClosedSelf
+		}
+		return s.close(ctx, agg, actor.ID, reason, m)
+	})
+}
+
+// close commits the closing of an account; shared by removal, the
+// person's own request and the lifecycle rules.
+func (s *Service) close(ctx context.Context, agg Aggregate, actorID, reason string, m Meta) error {
+	before := agg.User
+	u := before
+	now := s.now().UTC()
+	u.Status, u.ClosedAt, u.ClosedReason = StatusClosed, now, reason
+	u.FailedSignIns, u.LockedUntil = 0, time.Time{}
+	ev := s.event(audit.ActionUserClosed, actorID, u, m)
+	ev.Reason = reason
+	msg := s.notification(notify.KindAccountClosed, u)
+	msg.DueAt = s.ErasureDueAt(u)
+	ch := Change{UserID: u.ID, User: &u, DeleteSessions: agg.Sessions, DeleteTokens: agg.Tokens,
+		Events: []audit.Event{ev}, Notifications: []notify.Message{msg}}
+	wasAdmin := before.Role == RoleAdmin && before.Status == StatusActive
+	if wasAdmin {
+		if err := s.removeAdmin(ctx, u.ID); err != nil {
+			return err
+		}
+	}
+	if err := s.apply(ctx, ch); err != nil {
+		if wasAdmin {
+			s.restoreAdmin(ctx, u.ID)
+		}
+		return err
+	}
+	s.settle(ctx, u.ID)
+	return nil
+}
+
+// CloseSelf is the signed-in person's erasure request (P14, DELETE /me).
+func (s *Service) CloseSelf(ctx context.Context, p Principal, m Meta) error {
+	return s.CloseUser(ctx, p.User, p.User.ID, m)
+}
+
+// RestoreUser reopens a closed account within the restore window (P8):
+// admins only, no new password needed. ErrNotClosed for an account that
+// is not closed, ErrRestoreWindow once the window has passed (the data is
+// due for erasure and a new account must be created).
+func (s *Service) RestoreUser(ctx context.Context, actor User, id string, m Meta) (User, error) {
+	var result User
+	err := retryConflicts(func() error {
+		agg, err := s.visible(ctx, actor, id)
+		if err != nil {
+			return err
+		}
+		u := agg.User
+		if !Allows(actor, PermRestore, u.ID, u.OrganizationID) {
+			return ErrForbidden
+		}
+		if u.Status != StatusClosed {
+			return ErrNotClosed
+		}
+		now := s.now().UTC()
+		if !now.Before(s.ErasureDueAt(u)) {
+			return ErrRestoreWindow
+		}
+		u.Status = StatusActive
+		if u.ActivatedAt.IsZero() {
+			u.Status = StatusInvited // never set a password: a new invitation is needed
+		}
+		u.ClosedAt, u.ClosedReason = time.Time{}, ""
+		// Restoring starts the inactivity clock again; otherwise an account
+		// closed for inactivity would be closed again at the next sweep.
+		u.LastActiveAt = now
+		ch := Change{UserID: u.ID, User: &u,
+			Events:        []audit.Event{s.event(audit.ActionUserRestored, actor.ID, u, m)},
+			Notifications: []notify.Message{s.notification(notify.KindAccountRestored, u)}}
+		if u.Status == StatusInvited {
+			ch.Notifications = append(ch.Notifications, s.notification(notify.KindInvitation, u))
+		}
+		if err := s.apply(ctx, ch); err != nil {
+			return err
+		}
+		if u.Role == RoleAdmin && u.Status == StatusActive {
+			_ = s.addAdmin(ctx, u.ID) // a miss is repaired by settle
+		}
+		s.settle(ctx, u.ID)
+		fresh, err := s.store.Aggregate(ctx, u.ID)
+		result = fresh.User
+		return err
+	})
+	return result, err
+}
+
+// ResendInvitation sends a new invitation link; the old link dies when the
+// new one is minted. ErrNotInvited for an account that is not waiting for
+// its first sign-in.
+func (s *Service) ResendInvitation(ctx context.Context, actor User, id string, m Meta) error {
+	agg, err := s.visible(ctx, actor, id)
+	if err != nil {
+		return err
+	}
+	u := agg.User
+	if !Allows(actor, PermResendInvite, u.ID, u.OrganizationID) {
+		return ErrForbidden
+	}
+	if u.Status != StatusInvited {
+		return ErrNotInvited
+	}
+	ev := s.event(audit.ActionInvitationCreated, actor.ID, u, m)
+	ev.Reason = "resent"
+	return s.apply(ctx, Change{UserID: u.ID, Events: []audit.Event{ev},
+		Notifications: []notify.Message{s.notification(notify.KindInvitation, u)}})
+}
+
+// Export is everything held about a person (P14), apart from their
+// organisation, which the caller adds.
+type Export struct {
+	User     User
+	Sessions []Session
+	Events   []audit.Event
+}
+
+// maxExportEvents bounds the audit events one export carries.
+const maxExportEvents = 10_000
+
+// ExportSelf gathers the signed-in person's data: their account, their
+// sessions (times only) and every audit event where they are the actor or
+// the subject.
+func (s *Service) ExportSelf(ctx context.Context, p Principal) (Export, error) {
+	agg, err := s.store.Aggregate(ctx, p.User.ID)
+	if err != nil {
+		return Export{}, err
+	}
+	out := Export{User: agg.User, Sessions: agg.Sessions}
+	q := audit.Query{UserID: p.User.ID, Limit: audit.MaxPageSize}
+	for len(out.Events) < maxExportEvents {
+		page, err := s.store.Events(ctx, q)
+		if err != nil {
+			return Export{}, err
+		}
+		out.Events = append(out.Events, page.Events...)
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	return out, nil
+}
+
+// ListAuditEvents lists audit events for admins (all) and primary users
+// (their organisation's only; asking for another is ErrForbidden).
+func (s *Service) ListAuditEvents(ctx context.Context, actor User, q audit.Query) (audit.Page, error) {
+	switch {
+	case Allows(actor, PermSeeAuditEvents, "", q.OrganizationID) && q.OrganizationID != "":
+	case Matrix[PermSeeAuditEvents][actor.Role] == ScopeAll && actor.Status == StatusActive:
+	case Matrix[PermSeeAuditEvents][actor.Role] == ScopeOwnOrg && actor.Status == StatusActive && q.OrganizationID == "":
+		q.OrganizationID = actor.OrganizationID
+	default:
+		return audit.Page{}, ErrForbidden
+	}
+	return s.store.Events(ctx, q)
+}
+
+// Settle brings what is derived from an account in line with it: its
+// directory entry and its place in the admin registry. The relay calls it
+// after delivering an account's outbox, so a crash between a change and
+// its derived writes is repaired by the next catch-up.
+func (s *Service) Settle(ctx context.Context, userID string) error {
+	if err := s.store.SyncDirectory(ctx, userID); err != nil {
+		return err
+	}
+	agg, err := s.store.Aggregate(ctx, userID)
+	if errors.Is(err, ErrNotFound) {
+		return s.dropAdmin(ctx, userID)
+	}
+	if err != nil {
+		return err
+	}
+	if agg.User.Role == RoleAdmin && agg.User.Status == StatusActive {
+		return s.addAdmin(ctx, userID)
+	}
+	return s.dropAdmin(ctx, userID)
+}
+
+// settle runs Settle on the request path; a failure is left to the relay.
+func (s *Service) settle(ctx context.Context, userID string) {
+	_ = s.Settle(ctx, userID)
+}
+
+// removeAdmin takes an admin off the registry unless they are the last
+// one (ErrLastAdmin). It runs before the change that demotes or closes
+// them, on the registry's ETag, so two such changes cannot both pass.
+func (s *Service) removeAdmin(ctx context.Context, id string) error {
+	return s.updateRegistry(ctx, func(ids []string) ([]string, error) {
+		if !slices.Contains(ids, id) {
+			return nil, nil
+		}
+		if len(ids) == 1 {
+			return nil, ErrLastAdmin
+		}
+		return slices.DeleteFunc(slices.Clone(ids), func(x string) bool { return x == id }), nil
+	})
+}
+
+// dropAdmin takes someone off the registry without the last-admin guard:
+// only for accounts that are no longer active admins.
+func (s *Service) dropAdmin(ctx context.Context, id string) error {
+	return s.updateRegistry(ctx, func(ids []string) ([]string, error) {
+		if !slices.Contains(ids, id) {
+			return nil, nil
+		}
+		return slices.DeleteFunc(slices.Clone(ids), func(x string) bool { return x == id }), nil
+	})
+}
+
+func (s *Service) addAdmin(ctx context.Context, id string) error {
+	return s.updateRegistry(ctx, func(ids []string) ([]string, error) {
+		if slices.Contains(ids, id) {
+			return nil, nil
+		}
+		return append(slices.Clone(ids), id), nil
+	})
+}
+
+// restoreAdmin puts back an admin whose demotion or closing failed to
+// commit; a failure here is repaired by settle.
+func (s *Service) restoreAdmin(ctx context.Context, id string) {
+	_ = s.addAdmin(context.WithoutCancel(ctx), id)
+}
+
+// updateRegistry applies f to the registry on its ETag, retrying when
+// another change got there first. f returns nil ids for "no change".
+func (s *Service) updateRegistry(ctx context.Context, f func([]string) ([]string, error)) error {
+	for attempt := 0; attempt < 20; attempt++ {
+		ids, etag, err := s.store.ActiveAdmins(ctx)
+		if err != nil {
+			return err
+		}
+		next, err := f(ids)
+		if err != nil || next == nil {
+			return err
+		}
+		err = s.store.SetActiveAdmins(ctx, next, etag)
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return ErrConflict
+}

@@ -1,0 +1,311 @@
+package accounts
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DirectoryPosition is a place in the directory's (organisation, user id)
+// order; the next page starts after it.
+type DirectoryPosition struct {
+	PartitionKey string `json:"p,omitempty"`
+	RowKey       string `json:"r,omitempty"`
+}
+
+// DirectoryQuery asks the directory for accounts.
+type DirectoryQuery struct {
+	OrganizationID   string // empty: every organisation
+	Role             Role
+	Status           Status
+	LastActiveBefore time.Time
+	LastActiveAfter  time.Time
+	Match            func(User) bool // the text search, applied after storage filters
+	After            DirectoryPosition
+	Limit            int // stop after this many matches (0: no limit)
+	ScanBudget       int // stop after reading this many entries (0: no limit)
+}
+
+// DirectoryPage is one page of a directory query; Next is empty on the
+// last page.
+type DirectoryPage struct {
+	Users []User
+	Next  DirectoryPosition
+}
+
+// ListQuery is the users list as the admin views ask for it.
+type ListQuery struct {
+	OrganizationID   string
+	Role             Role
+	Status           Status
+	Q                string
+	LastActiveBefore time.Time
+	LastActiveAfter  time.Time
+	Sort             string
+	Limit            int
+	Cursor           string
+}
+
+// ListPage is one page of users with the cursor of the next ("" at the end).
+type ListPage struct {
+	Users      []User
+	NextCursor string
+}
+
+// Sorts the users list offers; the key of each is compared case-insensitively.
+var Sorts = []string{"name", "-name", "email", "-email", "createdAt", "-createdAt", "lastActiveAt", "-lastActiveAt"}
+
+// Limits of the users list.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 100
+	// maxSortable is the most entries one organisation's list is sorted over
+	// in memory (tens of thousands of people fit well within it).
+	maxSortable = 100_000
+	// streamScanBudget bounds the entries one unsorted page may read while
+	// looking for text-search matches; a page may come back short with a
+	// cursor to go on.
+	streamScanBudget = 5_000
+)
+
+// listCursor is what a cursor carries: where the last page ended, and a
+// digest of the filters so a cursor cannot be replayed with other filters.
+type listCursor struct {
+	Filters string            `json:"f"`
+	Key     string            `json:"k,omitempty"` // sorted lists: the last sort key
+	ID      string            `json:"i,omitempty"` // sorted lists: the last id
+	After   DirectoryPosition `json:"a,omitzero"`  // streamed lists
+}
+
+func encodeCursor(c listCursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s, filters string) (listCursor, error) {
+	var c listCursor
+	if s == "" {
+		return listCursor{Filters: filters}, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) > 2048 || json.Unmarshal(b, &c) != nil || c.Filters != filters {
+		return listCursor{}, ErrInvalidCursor
+	}
+	return c, nil
+}
+
+func (q ListQuery) filtersDigest() string {
+	h := hashSecret(strings.Join([]string{q.OrganizationID, string(q.Role), string(q.Status), q.Q,
+		q.LastActiveBefore.UTC().String(), q.LastActiveAfter.UTC().String(), q.Sort}, "\x00"))
+	return h[:16]
+}
+
+func (q ListQuery) validate() (ListQuery, error) {
+	v := &ValidationError{}
+	if q.Role != "" && !q.Role.Valid() {
+		v.add("role", "invalid_role", "")
+	}
+	switch q.Status {
+	case "", StatusInvited, StatusActive, StatusClosed:
+	default:
+		v.add("status", "invalid_status", "")
+	}
+	if q.Sort != "" && !slices.Contains(Sorts, q.Sort) {
+		v.add("sort", "invalid_sort", "")
+	}
+	if q.OrganizationID != "" && !validID(q.OrganizationID) {
+		v.add("organizationId", "invalid_id", "")
+	}
+	q.Q = strings.ToLower(strings.TrimSpace(q.Q))
+	if len([]rune(q.Q)) > 100 || hasControl(q.Q) {
+		v.add("q", "invalid_search", "")
+	}
+	switch {
+	case q.Limit == 0:
+		q.Limit = DefaultPageSize
+	case q.Limit < 1 || q.Limit > MaxPageSize:
+		v.add("limit", "out_of_range", "")
+	}
+	return q, v.orNil()
+}
+
+// matches is the text search: a case-insensitive substring of the first
+// name, last name or email.
+func (q ListQuery) matches(u User) bool {
+	if q.Q == "" {
+		return true
+	}
+	return strings.Contains(strings.ToLower(u.FirstName), q.Q) ||
+		strings.Contains(strings.ToLower(u.LastName), q.Q) ||
+		strings.Contains(u.Email, q.Q) ||
+		strings.Contains(strings.ToLower(u.FirstName+" "+u.LastName), q.Q)
+}
+
+// sortKey is the value a user is ordered by; ties break on the id.
+func sortKey(sort string, u User) string {
+	switch strings.TrimPrefix(sort, "-") {
+	case "email":
+		return u.Email
+	case "createdAt":
+		return u.CreatedAt.UTC().Format(time.RFC3339Nano)
+	case "lastActiveAt":
+		return u.LastActiveAt.UTC().Format(time.RFC3339Nano)
+	}
+	return strings.ToLower(u.LastName + "\x00" + u.FirstName + "\x00" + u.Email)
+}
+
+// ListUsers lists the accounts the caller may see (P10): admins anyone,
+// primary users their own organisation, others only themselves.
+//
+// Two paths, chosen by the query. Within one organisation (always the case
+// for primary users) the organisation's directory partition is read and
+// sorted as asked; the cursor holds the last sort key and id, so pages stay
+// stable while people are added. Across organisations (admins without an
+// organisationId) the directory is streamed in (organisation, id) order
+// with a keyset cursor, which works at any size; a sort then needs an
+// organisation. *ValidationError for bad filters, ErrInvalidCursor,
+// ErrNotFound for an organisation the caller may not see.
+func (s *Service) ListUsers(ctx context.Context, actor User, q ListQuery) (ListPage, error) {
+	q, err := q.validate()
+	if err != nil {
+		return ListPage{}, err
+	}
+	switch Matrix[PermSeeUsers][actor.Role] {
+	case ScopeNone:
+		return ListPage{}, ErrForbidden
+	case ScopeSelf:
+		return s.listSelf(ctx, actor, q)
+	case ScopeOwnOrg:
+		if q.OrganizationID != "" && q.OrganizationID != actor.OrganizationID {
+			return ListPage{}, ErrNotFound
+		}
+		q.OrganizationID = actor.OrganizationID
+	}
+	cur, err := decodeCursor(q.Cursor, q.filtersDigest())
+	if err != nil {
+		return ListPage{}, err
+	}
+	if q.OrganizationID == "" && q.Sort == "" {
+		return s.listStreamed(ctx, q, cur)
+	}
+	if q.OrganizationID == "" {
+		v := &ValidationError{}
+		v.add("sort", "requires_organization", "sorting needs organizationId")
+		return ListPage{}, v
+	}
+	return s.listSorted(ctx, q, cur)
+}
+
+func (s *Service) directoryQuery(q ListQuery) DirectoryQuery {
+	return DirectoryQuery{
+		OrganizationID: q.OrganizationID, Role: q.Role, Status: q.Status,
+		LastActiveBefore: q.LastActiveBefore, LastActiveAfter: q.LastActiveAfter, Match: q.matches,
+	}
+}
+
+func (s *Service) listStreamed(ctx context.Context, q ListQuery, cur listCursor) (ListPage, error) {
+	dq := s.directoryQuery(q)
+	dq.After, dq.Limit, dq.ScanBudget = cur.After, q.Limit, streamScanBudget
+	page, err := s.store.ListMembers(ctx, dq)
+	if err != nil {
+		return ListPage{}, err
+	}
+	out := ListPage{Users: page.Users}
+	if page.Next.PartitionKey != "" {
+		out.NextCursor = encodeCursor(listCursor{Filters: cur.Filters, After: page.Next})
+	}
+	return out, nil
+}
+
+func (s *Service) listSorted(ctx context.Context, q ListQuery, cur listCursor) (ListPage, error) {
+	dq := s.directoryQuery(q)
+	dq.ScanBudget = maxSortable
+	page, err := s.store.ListMembers(ctx, dq)
+	if err != nil {
+		return ListPage{}, err
+	}
+	if page.Next.PartitionKey != "" {
+		v := &ValidationError{}
+		v.add("organizationId", "too_many_to_sort", "narrow the filters")
+		return ListPage{}, v
+	}
+	sortBy := q.Sort
+	if sortBy == "" {
+		sortBy = "name"
+	}
+	desc := strings.HasPrefix(sortBy, "-")
+	type keyed struct {
+		key string
+		u   User
+	}
+	all := make([]keyed, 0, len(page.Users))
+	for _, u := range page.Users {
+		all = append(all, keyed{sortKey(sortBy, u), u})
+	}
+	less := func(a, b keyed) int {
+		c := strings.Compare(a.key, b.key)
+		if c == 0 {
+			c = strings.Compare(a.u.ID, b.u.ID)
+		}
+		if desc {
+			c = -c
+		}
+		return c
+	}
+	slices.SortFunc(all, less)
+	start := 0
+	if cur.ID != "" {
+		last := keyed{key: cur.Key, u: User{ID: cur.ID}}
+		start, _ = slices.BinarySearchFunc(all, last, less)
+		if start < len(all) && all[start].u.ID == cur.ID {
+			start++
+		}
+	}
+	end := min(start+q.Limit, len(all))
+	out := ListPage{}
+	for _, k := range all[start:end] {
+		out.Users = append(out.Users, k.u)
+	}
+	if end < len(all) {
+		lastK := all[end-1]
+		out.NextCursor = encodeCursor(listCursor{Filters: cur.Filters, Key: lastK.key, ID: lastK.u.ID})
+	}
+	return out, nil
+}
+
+// listSelf is the list of someone who may see only themselves.
+func (s *Service) listSelf(ctx context.Context, actor User, q ListQuery) (ListPage, error) {
+	if q.OrganizationID != "" && q.OrganizationID != actor.OrganizationID {
+		return ListPage{}, ErrNotFound
+	}
+	if _, err := decodeCursor(q.Cursor, q.filtersDigest()); err != nil {
+		return ListPage{}, err
+	}
+	if q.Cursor != "" {
+		return ListPage{}, nil
+	}
+	agg, err := s.store.Aggregate(ctx, actor.ID)
+	if err != nil {
+		return ListPage{}, err
+	}
+	u := agg.User
+	keep := (q.Role == "" || q.Role == u.Role) && (q.Status == "" || q.Status == u.Status) && q.matches(u) &&
+		(q.LastActiveBefore.IsZero() || u.LastActiveAt.Before(q.LastActiveBefore)) &&
+		(q.LastActiveAfter.IsZero() || !u.LastActiveAt.Before(q.LastActiveAfter))
+	if !keep {
+		return ListPage{}, nil
+	}
+	return ListPage{Users: []User{u}}, nil
+}
+
+// ErasureDueAt is when a closed account's data will be erased (P7): the
+// end of its restore window (P8). Zero for accounts that are not closed.
+func (s *Service) ErasureDueAt(u User) time.Time {
+	if u.Status != StatusClosed || u.ClosedAt.IsZero() {
+		return time.Time{}
+	}
+	return u.ClosedAt.Add(s.opts.RestoreWindow)
+}
