@@ -20,6 +20,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/handlers"
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
@@ -48,9 +49,13 @@ const password = "kolme iloista kirahvia laulaa"
 type fixture struct {
 	srv    *httptest.Server
 	svc    *accounts.Service
+	store  *tablestore.Store
 	trips  *roundTrips
 	emails []string
+	ids    []string
 }
+
+const benchOrg = "org-bench"
 
 func newFixture(b *testing.B, people int) *fixture {
 	b.Helper()
@@ -73,10 +78,18 @@ func newFixture(b *testing.B, people int) *fixture {
 		accounts.Options{SessionIdleTimeout: 30 * time.Minute, SessionAbsoluteTimeout: 12 * time.Hour, InvitationTTL: time.Hour,
 			PasswordResetTTL: 30 * time.Minute, LockoutThreshold: 10, LockoutDuration: 15 * time.Minute,
 			ActivityInterval: time.Hour, PrivacyNoticeVersion: "bench", RestoreWindow: 30 * 24 * time.Hour})
-	f := &fixture{svc: svc, trips: trips}
+	f := &fixture{svc: svc, trips: trips, store: store}
+	if err := store.CreateOrganization(ctx, organizations.Organization{ID: benchOrg, Name: organizations.Name{FI: "Penkkikunta"},
+		Type: organizations.TypeMunicipality, CreatedAt: time.Now()}, nil); err != nil {
+		b.Fatal(err)
+	}
 	for i := 0; i < people; i++ {
 		email := fmt.Sprintf("person%d@example.fi", i)
-		u, err := svc.Invite(ctx, "", accounts.InviteInput{Email: email, FirstName: "Bench", LastName: "Person", OrganizationID: "org-1", Role: accounts.RoleEditor}, accounts.Meta{})
+		role := accounts.RoleEditor
+		if i == 0 {
+			role = accounts.RoleAdmin // the first person administers the benchmarks' organisation
+		}
+		u, err := svc.Invite(ctx, "", accounts.InviteInput{Email: email, FirstName: "Bench", LastName: "Person", OrganizationID: benchOrg, Role: role}, accounts.Meta{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -88,9 +101,12 @@ func newFixture(b *testing.B, people int) *fixture {
 			b.Fatal(err)
 		}
 		f.emails = append(f.emails, email)
+		f.ids = append(f.ids, u.ID)
 	}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	f.srv = httptest.NewServer(handlers.NewServer(logger, handlers.Options{MaxBodyBytes: 64 << 10}, handlers.Services{Accounts: svc}, inline{}, store.Ping))
+	orgs := organizations.NewService(store, nopRelay{}, time.Now, func() string { return fmt.Sprintf("org-%d", seq.Add(1)) })
+	f.srv = httptest.NewServer(handlers.NewServer(logger, handlers.Options{MaxBodyBytes: 64 << 10},
+		handlers.Services{Accounts: svc, Organizations: orgs}, inline{}, store.Ping))
 	b.Cleanup(f.srv.Close)
 	return f
 }

@@ -79,8 +79,7 @@ func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m 
 	if err := s.store.CreateUser(ctx, u, ch); err != nil {
 		return User{}, err
 	}
-	s.relay.Changed(u.ID)
-	s.settle(ctx, u.ID)
+	s.relay.Changed(u.ID) // the store wrote the directory entry; the relay settles the rest
 	return u, nil
 }
 

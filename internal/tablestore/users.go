@@ -332,6 +332,9 @@ func (s *Store) CreateUser(ctx context.Context, u accounts.User, ch accounts.Cha
 		}
 		return err
 	}
+	// The directory entry of a new account needs no read-compare; a failure
+	// is repaired when the relay settles the account.
+	_ = s.AddMember(ctx, u)
 	return nil
 }
 
