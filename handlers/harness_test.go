@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,8 +17,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
@@ -69,12 +72,21 @@ type harness struct {
 	log      *slog.Logger
 	url      string
 	routes   []route // the served route table, for inventory tests
+
+	// Set with harnessOptions.realRelay: the real outbox relay and the
+	// notifications it published.
+	trail     *relay.Relay
+	published *recordingPublisher
 }
 
 type harnessOptions struct {
 	maxBodyBytes int64
 	// store replaces the Azurite store, for storage-failure tests.
 	store *tablestore.Store
+	// realRelay wires the services to the real outbox relay instead of
+	// the recording fake, so that audit events reach the audit trail when
+	// the test calls h.deliverAll. Outboxes are emptied by delivery.
+	realRelay bool
 }
 
 // newHarness starts the API on its own tables and returns its parts.
@@ -99,7 +111,22 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.accounts = accounts.NewService(h.store, hasher, passwords.DefaultPolicy(), h.relay, h.clock.Now, uuid.NewString, accounts.Options{
+	var accountsRelay accounts.Relay = h.relay
+	var orgsRelay organizations.Relay = h.relay
+	if o.realRelay {
+		h.published = &recordingPublisher{}
+		// Organisations have nothing derived to settle; accounts settle
+		// their directory entry and admin-registry place, as in run().
+		settle := func(ctx context.Context, owner string) error {
+			if strings.HasPrefix(owner, "org:") {
+				return nil
+			}
+			return h.accounts.Settle(ctx, owner)
+		}
+		h.trail = relay.New(h.store, h.store, h.published, settle, h.log, time.Hour, h.clock.Now)
+		accountsRelay, orgsRelay = h.trail, h.trail
+	}
+	h.accounts = accounts.NewService(h.store, hasher, passwords.DefaultPolicy(), accountsRelay, h.clock.Now, uuid.NewString, accounts.Options{
 		SessionIdleTimeout:     30 * time.Minute,
 		SessionAbsoluteTimeout: 12 * time.Hour,
 		InvitationTTL:          7 * 24 * time.Hour,
@@ -110,7 +137,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		PrivacyNoticeVersion:   "2026-01",
 		RestoreWindow:          30 * 24 * time.Hour,
 	})
-	h.orgs = organizations.NewService(h.store, h.relay, h.clock.Now, uuid.NewString)
+	h.orgs = organizations.NewService(h.store, orgsRelay, h.clock.Now, uuid.NewString)
 	maxBody := o.maxBodyBytes
 	if maxBody == 0 {
 		maxBody = 64 << 10
@@ -193,6 +220,16 @@ type request struct {
 
 func (h *harness) do(t *testing.T, rq request) response {
 	t.Helper()
+	r, err := h.send(rq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// send is do for goroutines other than the test's own, which must not
+// call t.Fatal.
+func (h *harness) send(rq request) (response, error) {
 	var rd io.Reader
 	if rq.body != nil {
 		switch b := rq.body.(type) {
@@ -203,14 +240,14 @@ func (h *harness) do(t *testing.T, rq request) response {
 		default:
 			raw, err := json.Marshal(b)
 			if err != nil {
-				t.Fatal(err)
+				return response{}, err
 			}
 			rd = bytes.NewReader(raw)
 		}
 	}
 	req, err := http.NewRequest(rq.method, h.url+rq.path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	if rq.body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -227,14 +264,14 @@ func (h *harness) do(t *testing.T, rq request) response {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", rq.method, rq.path, err)
+		return response{}, fmt.Errorf("%s %s: %w", rq.method, rq.path, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, fmt.Errorf("%s %s: read body: %w", rq.method, rq.path, err)
 	}
-	return response{status: resp.StatusCode, header: resp.Header, body: body}
+	return response{status: resp.StatusCode, header: resp.Header, body: body}, nil
 }
 
 // problemDoc is a problem+json answer as a client decodes it.
@@ -280,4 +317,104 @@ func (r response) decode(t *testing.T, v any) {
 // out, so answers to different requests can be compared byte for byte.
 func (r response) withoutRequestID() string {
 	return strings.ReplaceAll(string(r.body), r.header.Get("X-Request-ID"), "")
+}
+
+// recordingPublisher is the notification queue of a real-relay harness:
+// it keeps every message it was handed.
+type recordingPublisher struct {
+	mu       sync.Mutex
+	messages []notify.Message
+}
+
+func (p *recordingPublisher) Publish(_ context.Context, m notify.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.messages = append(p.messages, m)
+	return nil
+}
+
+// deliverAll runs the real relay's catch-up (harnessOptions.realRelay):
+// every account's and organisation's outbox reaches the audit trail and
+// the queue before the test reads them.
+func (h *harness) deliverAll(t *testing.T) {
+	t.Helper()
+	if h.trail == nil {
+		t.Fatal("deliverAll needs a harness with realRelay")
+	}
+	if err := h.trail.CatchUp(context.Background()); err != nil {
+		t.Fatalf("relay catch-up: %v", err)
+	}
+}
+
+// setupActor is the administrator behind the API's back that makes a
+// test's organisations and accounts directly through the services.
+var setupActor = accounts.User{ID: "test-setup", Role: accounts.RoleAdmin, Status: accounts.StatusActive,
+	OrganizationID: organizations.AdministrationID}
+
+// organization creates a municipality and returns its id.
+func (h *harness) organization(t *testing.T, name string) string {
+	t.Helper()
+	o, err := h.orgs.Create(context.Background(), setupActor, organizations.Input{
+		Name: organizations.Name{FI: name}, Type: organizations.TypeMunicipality,
+	}, accounts.Meta{RequestID: "test"})
+	if err != nil {
+		t.Fatalf("create organisation: %v", err)
+	}
+	return o.ID
+}
+
+// newPerson returns a person whose email and names appear nowhere else:
+// each carries a tag with letters outside hexadecimal, so no id, hash or
+// request id can contain it by chance, and a test can search any output
+// for them.
+func newPerson(t *testing.T) person {
+	t.Helper()
+	tag := strings.TrimPrefix(testenv.UniqueName(t), "t")
+	return person{
+		email:     "aino.korhonen-" + tag + "@kunta.example.fi",
+		firstName: "Aino" + tag + "x",
+		lastName:  "Korhonen" + tag + "q",
+	}
+}
+
+// account makes an account for p in orgID with role and status directly
+// through the services, and returns it with its id set and, when active,
+// a session token. A closed account was closed by setupActor (removed).
+func (h *harness) account(t *testing.T, p person, orgID string, role accounts.Role, status accounts.Status) (person, string) {
+	t.Helper()
+	ctx := context.Background()
+	m := accounts.Meta{RequestID: "test"}
+	u, err := h.accounts.Invite(ctx, "", accounts.InviteInput{
+		Email: p.email, FirstName: p.firstName, LastName: p.lastName,
+		OrganizationID: orgID, Role: role, Locale: "fi",
+	}, m)
+	if err != nil {
+		t.Fatalf("invite %s: %v", role, err)
+	}
+	p.id = u.ID
+	if status == accounts.StatusInvited {
+		return p, ""
+	}
+	invitation, _, err := h.accounts.IssueLinkToken(ctx, u.ID, accounts.PurposeInvitation)
+	if err != nil {
+		t.Fatalf("issue invitation token: %v", err)
+	}
+	si, err := h.accounts.AcceptInvitation(ctx, invitation, strongPassword, true, m)
+	if err != nil {
+		t.Fatalf("accept invitation: %v", err)
+	}
+	if status == accounts.StatusClosed {
+		if err := h.accounts.CloseUser(ctx, setupActor, u.ID, m); err != nil {
+			t.Fatalf("close: %v", err)
+		}
+		return p, ""
+	}
+	return p, si.Token
+}
+
+// member makes an active account with role in orgID and returns it with
+// a session token.
+func (h *harness) member(t *testing.T, orgID string, role accounts.Role) (person, string) {
+	t.Helper()
+	return h.account(t, newPerson(t), orgID, role, accounts.StatusActive)
 }

@@ -112,7 +112,7 @@ func (s *server) handleExport() http.Handler {
 			return err
 		}
 		out := exportJSON{
-			ExportedAt:    time.Now().UTC(),
+			ExportedAt:    x.At,
 			User:          s.userJSON(x.User),
 			PrivacyNotice: privacyJSON{Version: x.User.PrivacyNoticeVersion, AcceptedAt: x.User.PrivacyNoticeAcceptedAt},
 			Sessions:      []sessionJSON{},

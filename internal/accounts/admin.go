@@ -364,6 +364,7 @@ func (s *Service) ResendInvitation(ctx context.Context, actor User, id string, m
 // Export is everything held about a person (P14), apart from their
 // organisation, which the caller adds.
 type Export struct {
+	At       time.Time
 	User     User
 	Sessions []Session
 	Events   []audit.Event
@@ -380,7 +381,7 @@ func (s *Service) ExportSelf(ctx context.Context, p Principal) (Export, error) {
 	if err != nil {
 		return Export{}, err
 	}
-	out := Export{User: agg.User, Sessions: agg.Sessions}
+	out := Export{At: s.now().UTC(), User: agg.User, Sessions: agg.Sessions}
 	q := audit.Query{UserID: p.User.ID, Limit: audit.MaxPageSize}
 	for len(out.Events) < maxExportEvents {
 		page, err := s.store.Events(ctx, q)
