@@ -67,6 +67,11 @@ func (s *server) routes() http.Handler {
 		}
 		methods[rt.path] = append(methods[rt.path], rt.method)
 	}
+	// The custom-handler invocations (see invocation.go), at the function
+	// names the host posts to.
+	if s.svc.Notifications != nil {
+		r.Handle("/SendNotification", s.handleSendNotification(s.svc.Notifications, s.svc.MaxDeliveries)).Methods(http.MethodPost)
+	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeProblem(w, req, http.StatusNotFound, "not_found", nil)
 	})

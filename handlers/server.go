@@ -30,15 +30,21 @@ type Detacher interface {
 // HealthCheck reports whether a dependency answers.
 type HealthCheck func(ctx context.Context) error
 
-// Services are the domain services the API exposes.
+// Services are the domain services the API exposes, and the receivers
+// of the non-HTTP triggers.
 type Services struct {
 	Accounts      *accounts.Service
 	Organizations *organizations.Service
+	Notifications NotificationReceiver
+	// MaxDeliveries is the notification queue's max delivery count: on the
+	// last delivery a failure is recorded before the queue dead-letters.
+	MaxDeliveries int
 }
 
 type server struct {
 	log      *slog.Logger
 	opts     Options
+	svc      Services
 	accounts *accounts.Service
 	orgs     *organizations.Service
 	detach   Detacher
@@ -47,7 +53,7 @@ type server struct {
 
 // NewServer returns the HTTP handler for the whole API.
 func NewServer(log *slog.Logger, opts Options, svc Services, detach Detacher, health HealthCheck) http.Handler {
-	s := &server{log: log, opts: opts, accounts: svc.Accounts, orgs: svc.Organizations, detach: detach, health: health}
+	s := &server{log: log, opts: opts, svc: svc, accounts: svc.Accounts, orgs: svc.Organizations, detach: detach, health: health}
 	return observe(log, secure(cors(opts.CORSOrigins, s.routes())))
 }
 

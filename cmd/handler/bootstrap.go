@@ -61,8 +61,18 @@ func bootstrapAdmin(ctx context.Context, args []string, getenv func(string) stri
 	case err != nil:
 		return err
 	}
-	// Deliver now rather than waiting for a running server's catch-up: the
-	// queue runs in this process until the invitation is handed over.
+	// Deliver now rather than waiting for a running server's catch-up.
+	// Standalone: the in-process queue runs here until the email is handed
+	// to the provider. With Service Bus: the message is on the queue and the
+	// SendNotification function sends it.
+	if a.queue == nil {
+		if err := a.relay.Deliver(ctx, u.ID); err != nil {
+			return fmt.Errorf("bootstrap-admin: the account exists but its invitation is queued for later: %w", err)
+		}
+		fmt.Fprintf(stdout, "Invitation queued: administrator account %s in %q. The link is valid for %s.\n",
+			u.ID, org.Name.FI, cfg.InvitationTTL)
+		return nil
+	}
 	workCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan struct{})

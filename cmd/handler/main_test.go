@@ -44,10 +44,16 @@ func testEnv(t testing.TB, mail testenv.Mailbox) map[string]string {
 }
 
 // startStack runs run() on a free port and waits until it is ready.
-func startStack(t *testing.T) *stack {
+func startStack(t *testing.T) *stack { return startStackWith(t, nil) }
+
+// startStackWith is startStack with some settings overridden.
+func startStackWith(t *testing.T, overrides map[string]string) *stack {
 	t.Helper()
 	mail := testenv.MailDev(t)
 	env := testEnv(t, mail)
+	for k, v := range overrides {
+		env[k] = v
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	logs := &testenv.SyncBuffer{}

@@ -61,12 +61,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	detached := &detacher{ctx: workCtx}
 	var workers sync.WaitGroup
-	workers.Add(2)
-	go func() { defer workers.Done(); a.queue.Run(workCtx, 4) }()
+	if a.queue != nil {
+		workers.Add(1)
+		go func() { defer workers.Done(); a.queue.Run(workCtx, 4) }()
+	}
+	workers.Add(1)
 	go func() { defer workers.Done(); a.relay.Run(workCtx, 2) }()
 
 	api := handlers.NewServer(log, handlers.Options{CORSOrigins: cfg.CORSOrigins, MaxBodyBytes: cfg.MaxBodyBytes},
-		handlers.Services{Accounts: a.accounts, Organizations: a.orgs}, detached, a.store.Ping)
+		handlers.Services{Accounts: a.accounts, Organizations: a.orgs, Notifications: a.consumer, MaxDeliveries: cfg.NotificationMaxDeliveries},
+		detached, a.store.Ping)
 	current.Store(&api)
 	log.Info("ready", "addr", ln.Addr().String(), "mode", mode)
 

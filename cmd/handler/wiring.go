@@ -9,6 +9,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/google/uuid"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
@@ -20,6 +21,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
+	"github.com/palvelumanuaali/useradmin/internal/servicebus"
 	"github.com/palvelumanuaali/useradmin/internal/smtp"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 )
@@ -32,7 +34,7 @@ type app struct {
 	accounts *accounts.Service
 	orgs     *organizations.Service
 	relay    *relay.Relay
-	queue    *delivery.MemoryQueue
+	queue    *delivery.MemoryQueue // nil when notifications ride Service Bus
 	consumer *delivery.Consumer
 	now      func() time.Time
 }
@@ -51,7 +53,7 @@ func (l *lateRelay) Record(ctx context.Context, e audit.Event) { l.r.Record(ctx,
 // creation), so serve runs it after it already listens.
 func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (*app, error) {
 	var cred azcore.TokenCredential
-	if cfg.TablesEndpoint != "" || cfg.KeyVaultURL != "" {
+	if cfg.TablesEndpoint != "" || cfg.KeyVaultURL != "" || cfg.ServiceBusNamespace != "" {
 		c, err := azidentity.NewDefaultAzureCredential(nil)
 		if err != nil {
 			return nil, fmt.Errorf("azure credential: %w", err)
@@ -117,15 +119,36 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 		RestoreWindow:          cfg.ErasureDelay,
 	})
 	orgs := organizations.NewService(store, late, now, newID)
-	consumer := delivery.NewConsumer(store, svc, links, renderer, sender, log, now)
-	queue := delivery.NewMemoryQueue(consumer.Handle, log, 1024, 5, time.Second)
+	consumer := delivery.NewConsumer(store, store, svc, links, renderer, sender, log, now)
+	// Notifications ride Service Bus when it is configured (Azure); the
+	// in-process queue otherwise (standalone). Both end in consumer.Receive.
+	var publisher relay.Publisher
+	var queue *delivery.MemoryQueue
+	switch {
+	case cfg.ServiceBusNamespace != "" || cfg.ServiceBusConnectionString != "":
+		var client *azservicebus.Client
+		if cfg.ServiceBusNamespace != "" {
+			client, err = servicebus.NewClient(cfg.ServiceBusNamespace, cred)
+		} else {
+			client, err = servicebus.NewClientFromConnectionString(cfg.ServiceBusConnectionString)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if publisher, err = servicebus.NewPublisher(client, cfg.NotificationQueue); err != nil {
+			return nil, err
+		}
+	default:
+		queue = delivery.NewMemoryQueue(consumer.Receive, log, 1024, cfg.NotificationMaxDeliveries, time.Second)
+		publisher = queue
+	}
 	settle := func(ctx context.Context, owner string) error {
 		if strings.HasPrefix(owner, organizations.OutboxOwner("")) {
 			return nil // organisations derive nothing
 		}
 		return svc.Settle(ctx, owner)
 	}
-	late.r = relay.New(store, store, queue, settle, log, 30*time.Second, now)
+	late.r = relay.New(store, store, publisher, settle, log, 30*time.Second, now)
 
 	return &app{cfg: cfg, log: log, store: store, accounts: svc, orgs: orgs, relay: late.r, queue: queue, consumer: consumer, now: now}, nil
 }

@@ -39,6 +39,14 @@ type Config struct {
 
 	Email EmailConfig
 
+	// Notifications go through Service Bus when a namespace (keyless) or a
+	// developer's connection string is set; otherwise through the
+	// in-process queue (standalone).
+	ServiceBusNamespace        string
+	ServiceBusConnectionString string
+	NotificationQueue          string
+	NotificationMaxDeliveries  int
+
 	SessionIdleTimeout     time.Duration
 	SessionAbsoluteTimeout time.Duration
 	InvitationTTL          time.Duration
@@ -54,7 +62,9 @@ type Config struct {
 
 // EmailConfig selects and configures the email provider.
 type EmailConfig struct {
-	Provider     string // smtp
+	Provider     string // smtp | ses
+	SESRegion    string
+	SESConfigSet string
 	From         string
 	SMTPHost     string
 	SMTPPort     int
@@ -84,13 +94,19 @@ var Settings = []Setting{
 	{"PEPPER_SECRET_NAME", "password-pepper", "Key Vault secret holding the password pepper versions"},
 	{"PASSWORD_PEPPERS", "local1:bG9jYWwtZGV2ZWxvcG1lbnQtcGVwcGVyLW5vdC1mb3ItcHJvZHVjdGlvbg==", "local only: version:base64key pairs, comma-separated"},
 	{"PASSWORD_PEPPER_CURRENT", "local1", "local only: the version new hashes use"},
-	{"EMAIL_PROVIDER", "smtp", "smtp"},
+	{"EMAIL_PROVIDER", "smtp", "smtp | ses"},
+	{"SES_REGION", "", "Amazon SES region; EU/EEA regions only (P12)"},
+	{"SES_CONFIGURATION_SET", "", "optional SES configuration set"},
 	{"EMAIL_FROM", "Palvelumanuaali <no-reply@palvelumanuaali.localhost>", "sender address"},
 	{"SMTP_HOST", "127.0.0.1", "SMTP relay host"},
 	{"SMTP_PORT", "1025", "SMTP relay port"},
 	{"SMTP_USERNAME", "", "SMTP user (optional)"},
 	{"SMTP_PASSWORD", "", "SMTP password (optional; from Key Vault reference in Azure)"},
 	{"SMTP_SECURITY", "none", "none (local catcher only) | starttls | tls"},
+	{"ServiceBusConnection__fullyQualifiedNamespace", "", "<namespace>.servicebus.windows.net: Service Bus (keyless); empty locally = in-process queue"},
+	{"SERVICEBUS_CONNECTION_STRING", "", "a developer's own namespace only; deployments are keyless"},
+	{"NOTIFICATION_QUEUE", "notifications", "the notification queue's name"},
+	{"NOTIFICATION_MAX_DELIVERIES", "10", "the queue's max delivery count (the last delivery records a failure)"},
 	{"SESSION_IDLE_TIMEOUT", "30m", "session idle timeout"},
 	{"SESSION_ABSOLUTE_TIMEOUT", "12h", "session absolute lifetime"},
 	{"INVITATION_TTL", "168h", "how long an invitation link works"},
@@ -127,18 +143,24 @@ func Load(getenv func(string) string) (Config, error) {
 			SMTPUsername: p.str("SMTP_USERNAME"),
 			SMTPPassword: p.str("SMTP_PASSWORD"),
 			SMTPSecurity: p.strDefault("SMTP_SECURITY", "starttls"),
+			SESRegion:    p.str("SES_REGION"),
+			SESConfigSet: p.str("SES_CONFIGURATION_SET"),
 		},
-		SessionIdleTimeout:     p.duration("SESSION_IDLE_TIMEOUT", 30*time.Minute),
-		SessionAbsoluteTimeout: p.duration("SESSION_ABSOLUTE_TIMEOUT", 12*time.Hour),
-		InvitationTTL:          p.duration("INVITATION_TTL", 7*24*time.Hour),
-		PasswordResetTTL:       p.duration("PASSWORD_RESET_TTL", 30*time.Minute),
-		LockoutThreshold:       p.intDefault("LOCKOUT_THRESHOLD", 10, 3, 100),
-		LockoutDuration:        p.duration("LOCKOUT_DURATION", 15*time.Minute),
-		ActivityInterval:       p.duration("ACTIVITY_INTERVAL", time.Hour),
-		PrivacyNoticeVersion:   p.strDefault("PRIVACY_NOTICE_VERSION", "2026-01"),
-		ErasureDelay:           p.duration("ERASURE_DELAY", 30*24*time.Hour),
-		HashConcurrency:        p.intDefault("HASH_CONCURRENCY", 4, 1, 64),
-		MaxBodyBytes:           int64(p.intDefault("MAX_BODY_BYTES", 64<<10, 1<<10, 1<<20)),
+		ServiceBusNamespace:        p.str("ServiceBusConnection__fullyQualifiedNamespace"),
+		ServiceBusConnectionString: p.str("SERVICEBUS_CONNECTION_STRING"),
+		NotificationQueue:          p.strDefault("NOTIFICATION_QUEUE", "notifications"),
+		NotificationMaxDeliveries:  p.intDefault("NOTIFICATION_MAX_DELIVERIES", 10, 1, 100),
+		SessionIdleTimeout:         p.duration("SESSION_IDLE_TIMEOUT", 30*time.Minute),
+		SessionAbsoluteTimeout:     p.duration("SESSION_ABSOLUTE_TIMEOUT", 12*time.Hour),
+		InvitationTTL:              p.duration("INVITATION_TTL", 7*24*time.Hour),
+		PasswordResetTTL:           p.duration("PASSWORD_RESET_TTL", 30*time.Minute),
+		LockoutThreshold:           p.intDefault("LOCKOUT_THRESHOLD", 10, 3, 100),
+		LockoutDuration:            p.duration("LOCKOUT_DURATION", 15*time.Minute),
+		ActivityInterval:           p.duration("ACTIVITY_INTERVAL", time.Hour),
+		PrivacyNoticeVersion:       p.strDefault("PRIVACY_NOTICE_VERSION", "2026-01"),
+		ErasureDelay:               p.duration("ERASURE_DELAY", 30*24*time.Hour),
+		HashConcurrency:            p.intDefault("HASH_CONCURRENCY", 4, 1, 64),
+		MaxBodyBytes:               int64(p.intDefault("MAX_BODY_BYTES", 64<<10, 1<<10, 1<<20)),
 	}
 	c.LocalPeppers = p.peppers("PASSWORD_PEPPERS")
 
@@ -205,8 +227,21 @@ func Load(getenv func(string) string) (Config, error) {
 		if c.Email.SMTPSecurity == "none" && !isLocalHost(c.Email.SMTPHost) {
 			p.fail("SMTP_SECURITY=none is allowed only for a local mail catcher")
 		}
+	case "ses":
+		if c.Email.SESRegion == "" {
+			p.fail("SES_REGION must be set when EMAIL_PROVIDER=ses")
+		}
 	default:
-		p.fail("EMAIL_PROVIDER must be smtp")
+		p.fail("EMAIL_PROVIDER must be smtp or ses")
+	}
+	if c.ServiceBusNamespace != "" && c.ServiceBusConnectionString != "" {
+		p.fail("set only one of ServiceBusConnection__fullyQualifiedNamespace and SERVICEBUS_CONNECTION_STRING")
+	}
+	if c.ServiceBusConnectionString != "" && c.TablesEndpoint != "" {
+		p.fail("SERVICEBUS_CONNECTION_STRING is for a developer's own namespace; in Azure use ServiceBusConnection__fullyQualifiedNamespace (keyless)")
+	}
+	if ns := c.ServiceBusNamespace; ns != "" && (strings.Contains(ns, "/") || !strings.Contains(ns, ".")) {
+		p.fail("ServiceBusConnection__fullyQualifiedNamespace must be a host name such as ua.servicebus.windows.net")
 	}
 	if c.Email.From == "" {
 		p.fail("EMAIL_FROM must be set")

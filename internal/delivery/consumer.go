@@ -43,6 +43,7 @@ var (
 // Consumer sends notification emails.
 type Consumer struct {
 	claims   Claims
+	failures Failures
 	links    LinkIssuer
 	builder  notify.LinkBuilder
 	renderer *notify.Renderer
@@ -52,8 +53,8 @@ type Consumer struct {
 }
 
 // NewConsumer returns a consumer over its dependencies.
-func NewConsumer(claims Claims, links LinkIssuer, builder notify.LinkBuilder, renderer *notify.Renderer, sender notify.Sender, log *slog.Logger, now func() time.Time) *Consumer {
-	return &Consumer{claims: claims, links: links, builder: builder, renderer: renderer, sender: sender, log: log, now: now}
+func NewConsumer(claims Claims, failures Failures, links LinkIssuer, builder notify.LinkBuilder, renderer *notify.Renderer, sender notify.Sender, log *slog.Logger, now func() time.Time) *Consumer {
+	return &Consumer{claims: claims, failures: failures, links: links, builder: builder, renderer: renderer, sender: sender, log: log, now: now}
 }
 
 // ErrSkipped means the message needs no email any more (the account was

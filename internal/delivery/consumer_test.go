@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -77,11 +78,11 @@ func newConsumer(t *testing.T, store *tablestore.Store, l *links, sender notify.
 	if err != nil {
 		t.Fatal(err)
 	}
-	return delivery.NewConsumer(store, l, b, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	return delivery.NewConsumer(store, store, l, b, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
 }
 
 func invitation(to string) notify.Message {
-	return notify.Message{ID: "msg-" + strings.ReplaceAll(to, "@", "-"), Kind: notify.KindInvitation, UserID: "u-1", To: to, Locale: "fi", FirstName: "Maija", CreatedAt: time.Now()}
+	return notify.Message{ID: "msg-" + strings.NewReplacer("@", "-", ".", "-").Replace(to), Kind: notify.KindInvitation, UserID: "u-1", To: to, Locale: "fi", FirstName: "Maija", CreatedAt: time.Now()}
 }
 
 // The queue delivers at least once; the person gets the email once,
@@ -187,7 +188,7 @@ func TestMemoryQueueRetriesTransientFailures(t *testing.T) {
 	t.Parallel()
 	sender := &scripted{fails: 2, err: errors.New("connection refused")}
 	c := newConsumer(t, newStore(t), &links{}, sender)
-	q := delivery.NewMemoryQueue(c.Handle, slog.New(slog.NewJSONHandler(io.Discard, nil)), 8, 5, time.Millisecond)
+	q := delivery.NewMemoryQueue(c.Receive, slog.New(slog.NewJSONHandler(io.Discard, nil)), 8, 5, time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { q.Run(ctx, 1); close(done) }()
@@ -201,5 +202,37 @@ func TestMemoryQueueRetriesTransientFailures(t *testing.T) {
 	<-done
 	if got, want := sender.sent, 1; got != want {
 		t.Fatalf("sent %d, want %d after two transient failures", got, want)
+	}
+}
+
+// BenchmarkConsumerPath is one notification through the consumer as the
+// SendNotification function runs it: decode, idempotency claim in Table
+// Storage (Azurite), render, SMTP to the real catcher, mark sent.
+func BenchmarkConsumerPath(b *testing.B) {
+	ctx := context.Background()
+	mail := testenv.MailDev(b)
+	sender, err := smtp.New(smtp.Config{Host: mail.SMTPHost, Port: mail.SMTPPort, Security: smtp.SecurityNone, From: "Palvelumanuaali <no-reply@palvelumanuaali.localhost>"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(b), testenv.UniqueName(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := store.EnsureTables(ctx); err != nil {
+		b.Fatal(err)
+	}
+	lb, _ := notify.NewLinkBuilder("https://palvelumanuaali.fi")
+	r, _ := notify.NewRenderer()
+	c := delivery.NewConsumer(store, store, &links{}, lb, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	prefix := testenv.UniqueName(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := notify.Message{ID: fmt.Sprintf("%s-%d", prefix, i), Kind: notify.KindPasswordChanged, UserID: "u-1",
+			To: "bench@example.fi", Locale: "fi", FirstName: "Maija", CreatedAt: time.Now()}
+		body, _ := json.Marshal(m)
+		if err := c.Receive(ctx, delivery.Delivery{MessageID: m.ID, Body: body, DeliveryCount: 1, MaxDeliveries: 10}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

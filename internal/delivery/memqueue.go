@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -12,11 +13,12 @@ import (
 )
 
 // MemoryQueue is the in-process queue of standalone mode. It stands where
-// Service Bus stands in Azure and feeds the same Consumer: a transient
-// failure is retried with backoff, a permanent one is given up at once.
+// Service Bus stands in Azure and feeds the same Consumer.Receive with the
+// same JSON body: a delivery that fails is retried with backoff up to
+// maxAttempts times, like Service Bus up to its max delivery count.
 type MemoryQueue struct {
 	messages    chan notify.Message
-	handle      func(context.Context, notify.Message) error
+	handle      func(context.Context, Delivery) error
 	log         *slog.Logger
 	maxAttempts int
 	backoff     time.Duration
@@ -29,7 +31,7 @@ type MemoryQueue struct {
 var ErrQueueFull = errors.New("notification queue full")
 
 // NewMemoryQueue returns a queue that hands messages to handle.
-func NewMemoryQueue(handle func(context.Context, notify.Message) error, log *slog.Logger, capacity, maxAttempts int, backoff time.Duration) *MemoryQueue {
+func NewMemoryQueue(handle func(context.Context, Delivery) error, log *slog.Logger, capacity, maxAttempts int, backoff time.Duration) *MemoryQueue {
 	return &MemoryQueue{messages: make(chan notify.Message, capacity), handle: handle, log: log, maxAttempts: maxAttempts, backoff: backoff}
 }
 
@@ -85,20 +87,17 @@ func (q *MemoryQueue) Drain(ctx context.Context, limit time.Duration) error {
 }
 
 func (q *MemoryQueue) deliver(ctx context.Context, m notify.Message) {
+	body, err := json.Marshal(m)
+	if err != nil {
+		q.log.Error("notification not encodable", "message_id", m.ID, "error", err.Error())
+		return
+	}
 	delay := q.backoff
 	for attempt := 1; ; attempt++ {
-		err := q.handle(context.WithoutCancel(ctx), m)
-		switch {
-		case err == nil, errors.Is(err, ErrSkipped):
-			return
-		case notify.IsPermanent(err):
-			q.log.Error("notification failed permanently", "message_id", m.ID, "kind", string(m.Kind), "error", err.Error())
-			return
-		case attempt >= q.maxAttempts:
-			q.log.Error("notification failed after retries", "message_id", m.ID, "kind", string(m.Kind), "attempts", attempt, "error", err.Error())
-			return
+		err := q.handle(context.WithoutCancel(ctx), Delivery{MessageID: m.ID, Body: body, DeliveryCount: attempt, MaxDeliveries: q.maxAttempts})
+		if err == nil || attempt >= q.maxAttempts {
+			return // done, or given up and recorded by the consumer
 		}
-		q.log.Warn("notification retry", "message_id", m.ID, "attempt", attempt, "error", err.Error())
 		select {
 		case <-ctx.Done():
 			return

@@ -30,6 +30,8 @@
 //	                                    accounts whose outbox may hold undelivered items
 //	deliveries PK = notification id, RK = "claim"
 //	                                    the consumer's idempotency claim: sending or sent
+//	failed    PK = UTC month, RK = notification id
+//	                                    notifications given up on, with a reason code
 //
 // Why a partition per account: an account's change, its sessions, its tokens
 // and the audit events and emails it causes commit in one entity-group
@@ -64,9 +66,9 @@ import (
 
 // Store is the Table Storage adapter.
 type Store struct {
-	users, emails, orgs, members, audit, auditIdx, pending, deliveries *aztables.Client
-	service                                                            *aztables.ServiceClient
-	tableNames                                                         []string
+	users, emails, orgs, members, audit, auditIdx, pending, deliveries, failures *aztables.Client
+	service                                                                      *aztables.ServiceClient
+	tableNames                                                                   []string
 }
 
 // Table name suffixes; see the package doc.
@@ -79,6 +81,7 @@ const (
 	tableAuditIx = "auditidx"
 	tablePending = "pending"
 	tableClaims  = "deliveries"
+	tableFailed  = "failed"
 )
 
 // Option adjusts the storage client, e.g. to count round trips in a
@@ -134,6 +137,7 @@ func newStore(svc *aztables.ServiceClient, prefix string) *Store {
 	s.auditIdx = open(tableAuditIx)
 	s.pending = open(tablePending)
 	s.deliveries = open(tableClaims)
+	s.failures = open(tableFailed)
 	return s
 }
 

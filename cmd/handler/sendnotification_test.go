@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/delivery"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/tablestore"
+	"github.com/palvelumanuaali/useradmin/internal/testenv"
+)
+
+// hostPayload renders the Functions host's Service Bus invocation (see
+// testdata): the message body JSON-encoded into a string, that string
+// encoded again as the binding value, numbers as strings, string
+// metadata quoted inside strings.
+func hostPayload(t *testing.T, messageID string, body []byte, deliveryCount int) []byte {
+	t.Helper()
+	tmpl, err := os.ReadFile("testdata/servicebus-invocation.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	once, _ := json.Marshal(string(body)) // "{\"id\":…}"
+	twice, _ := json.Marshal(string(once))
+	s := strings.ReplaceAll(string(tmpl), `"__BODY__"`, string(twice))
+	s = strings.ReplaceAll(s, "__MESSAGE_ID__", messageID)
+	s = strings.ReplaceAll(s, "__DELIVERY_COUNT__", strconv.Itoa(deliveryCount))
+	return []byte(s)
+}
+
+type invocationAnswer struct {
+	status int
+	body   struct {
+		Outputs map[string]any
+		Logs    []string
+	}
+}
+
+func (s *stack) invoke(t *testing.T, payload []byte) invocationAnswer {
+	t.Helper()
+	resp, err := http.Post(s.baseURL+"/SendNotification", "application/json", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a invocationAnswer
+	a.status = resp.StatusCode
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &a.body); err != nil {
+		t.Fatalf("invocation answer is not the protocol's JSON: %s", b)
+	}
+	return a
+}
+
+func notice(id, to string) []byte {
+	b, _ := json.Marshal(notify.Message{ID: id, Kind: notify.KindPasswordChanged, UserID: "u-" + id, To: to, Locale: "en",
+		FirstName: "Maija", CreatedAt: time.Now().UTC()})
+	return b
+}
+
+func (s *stack) store(t *testing.T) *tablestore.Store {
+	t.Helper()
+	st, err := tablestore.NewFromConnectionString(s.env["TABLES_CONNECTION_STRING"], s.env["TABLE_PREFIX"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func failuresFor(t *testing.T, st *tablestore.Store, id string) []delivery.Failure {
+	t.Helper()
+	all, err := st.Failures(context.Background(), time.Now().UTC().Format("2006-01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []delivery.Failure
+	for _, f := range all {
+		if f.MessageID == id {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// The SendNotification function as the Functions host drives it: the
+// host's real payload shape in, the protocol's answer out, and what the
+// real SMTP catcher received.
+func TestSendNotificationInvocation(t *testing.T) {
+	s := startStack(t)
+	run := testenv.UniqueName(t)
+
+	t.Run("a message is delivered once, redelivered or not", func(t *testing.T) {
+		to := "once-" + run + "@example.fi"
+		id := "m1-" + run
+		for _, count := range []int{1, 2} { // DeliveryCount > 1: the host redelivers
+			if a := s.invoke(t, hostPayload(t, id, notice(id, to), count)); a.status != http.StatusOK {
+				t.Fatalf("delivery %d: %d %v", count, a.status, a.body.Logs)
+			}
+		}
+		got := s.mail.WaitForEmails(t, to, 2, 2*time.Second)
+		if len(got) != 1 || !strings.Contains(got[0].Subject, "password") {
+			t.Fatalf("%d emails (want 1)", len(got))
+		}
+	})
+
+	t.Run("concurrent deliveries of one message send one email", func(t *testing.T) {
+		to := "concurrent-" + run + "@example.fi"
+		id := "m2-" + run
+		var wg sync.WaitGroup
+		statuses := make([]int, 4)
+		for i := range statuses {
+			wg.Add(1)
+			go func() { defer wg.Done(); statuses[i] = s.invoke(t, hostPayload(t, id, notice(id, to), 1)).status }()
+		}
+		wg.Wait()
+		for _, st := range statuses {
+			// A delivery that finds the message being sent by another fails
+			// the invocation; the host retries it and it then completes.
+			if st != http.StatusOK && st != http.StatusInternalServerError {
+				t.Fatalf("statuses %v", statuses)
+			}
+		}
+		if a := s.invoke(t, hostPayload(t, id, notice(id, to), 2)); a.status != http.StatusOK {
+			t.Fatalf("redelivery after the race: %d", a.status)
+		}
+		if got := s.mail.WaitForEmails(t, to, 2, 2*time.Second); len(got) != 1 {
+			t.Fatalf("%d emails (want 1)", len(got))
+		}
+	})
+
+	t.Run("a malformed message is recorded, acknowledged and not sent", func(t *testing.T) {
+		id := "m3-" + run
+		for name, body := range map[string][]byte{
+			"not json":      []byte("this is not a notification"),
+			"unknown kind":  []byte(`{"id":"` + id + `","kind":"lottery_win","userId":"u-1","to":"x@example.fi","locale":"fi"}`),
+			"foreign field": []byte(`{"id":"` + id + `","kind":"password_changed","userId":"u-1","to":"x@example.fi","locale":"fi","html":"<b>"}`),
+		} {
+			if a := s.invoke(t, hostPayload(t, id, body, 1)); a.status != http.StatusOK {
+				t.Fatalf("%s: %d, want 200 so the message does not loop", name, a.status)
+			}
+		}
+		st := s.store(t)
+		if got := failuresFor(t, st, id); len(got) != 1 || got[0].Reason != delivery.ReasonMalformed {
+			t.Fatalf("failures = %+v", got)
+		}
+		if got := s.mail.Emails(t, "x@example.fi"); len(got) != 0 {
+			t.Fatalf("a malformed message was emailed")
+		}
+	})
+}
+
+// A provider that is down fails the invocation (so Service Bus retries),
+// records nothing as sent, and on the last delivery records the failure.
+func TestSendNotificationProviderDown(t *testing.T) {
+	s := startStackWith(t, map[string]string{"SMTP_PORT": strconv.Itoa(testenv.FreePort(t))}) // nothing listens there
+	id := "down-" + testenv.UniqueName(t)
+	to := id + "@example.fi"
+	a := s.invoke(t, hostPayload(t, id, notice(id, to), 1))
+	if a.status < 500 {
+		t.Fatalf("provider down: %d, want a failed invocation", a.status)
+	}
+	if fmt.Sprint(a.body.Logs) == "" || strings.Contains(fmt.Sprint(a.body.Logs), to) {
+		t.Fatalf("logs %v: want a reason, never the address", a.body.Logs)
+	}
+	st := s.store(t)
+	if err := st.Claim(context.Background(), id, time.Now()); err != nil {
+		t.Fatalf("the failed send left the message claimed or sent: %v", err)
+	}
+	_ = st.Release(context.Background(), id)
+	a = s.invoke(t, hostPayload(t, id, notice(id, to), 10)) // the queue's last delivery
+	if a.status < 500 {
+		t.Fatalf("last delivery: %d, want a failed invocation (the queue dead-letters)", a.status)
+	}
+	if got := failuresFor(t, st, id); len(got) != 1 || got[0].Reason != delivery.ReasonRetriesExhausted {
+		t.Fatalf("failures = %+v", got)
+	}
+}

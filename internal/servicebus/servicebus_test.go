@@ -1,0 +1,75 @@
+package servicebus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+)
+
+// recordingSender stands in for Service Bus, which has no local emulator
+// that runs here.
+type recordingSender struct {
+	sent []*azservicebus.Message
+	err  error
+}
+
+func (r *recordingSender) SendMessage(_ context.Context, m *azservicebus.Message, _ *azservicebus.SendMessageOptions) error {
+	if r.err != nil {
+		return r.err
+	}
+	r.sent = append(r.sent, m)
+	return nil
+}
+
+func (r *recordingSender) Close(context.Context) error { return nil }
+
+func TestMessageCarriesIDKindAndMinimalBody(t *testing.T) {
+	m := notify.Message{ID: "n-1", Kind: notify.KindInvitation, UserID: "u-1", To: "maija@example.fi", Locale: "sv",
+		FirstName: "Maija", CreatedAt: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	rec := &recordingSender{}
+	p := &Publisher{sender: rec}
+	if err := p.Publish(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	got := rec.sent[0]
+	// Duplicate detection keys on MessageId: it must be the notification id.
+	if *got.MessageID != "n-1" || *got.ContentType != "application/json" || got.ApplicationProperties["kind"] != "invitation" {
+		t.Fatalf("message = id %q, content type %q, properties %v", *got.MessageID, *got.ContentType, got.ApplicationProperties)
+	}
+	// P9: ids, the address and the first name; no last name, no token.
+	var fields map[string]any
+	if err := json.Unmarshal(got.Body, &fields); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{}
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	want := map[string]bool{"id": true, "kind": true, "userId": true, "to": true, "locale": true, "firstName": true, "createdAt": true}
+	for _, k := range keys {
+		if !want[k] {
+			t.Errorf("body carries %q", k)
+		}
+	}
+	var back notify.Message
+	if err := json.Unmarshal(got.Body, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(m, back); diff != "" {
+		t.Fatalf("body round trip (-want +got):\n%s", diff)
+	}
+}
+
+func TestPublishReportsSendFailures(t *testing.T) {
+	p := &Publisher{sender: &recordingSender{err: errors.New("amqp: link detached")}}
+	if err := p.Publish(context.Background(), notify.Message{ID: "n-1", Kind: notify.KindPasswordChanged}); err == nil {
+		t.Fatal("a failed send was reported as published; the relay would drop it from the outbox")
+	}
+}
