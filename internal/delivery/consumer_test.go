@@ -236,3 +236,29 @@ func BenchmarkConsumerPath(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConsumerPathNoSMTP is the same path with a sender that returns
+// at once: the storage and rendering share of BenchmarkConsumerPath.
+func BenchmarkConsumerPathNoSMTP(b *testing.B) {
+	ctx := context.Background()
+	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(b), testenv.UniqueName(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := store.EnsureTables(ctx); err != nil {
+		b.Fatal(err)
+	}
+	lb, _ := notify.NewLinkBuilder("https://palvelumanuaali.fi")
+	r, _ := notify.NewRenderer()
+	c := delivery.NewConsumer(store, store, &links{}, lb, r, &scripted{}, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	prefix := testenv.UniqueName(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := notify.Message{ID: fmt.Sprintf("%s-%d", prefix, i), Kind: notify.KindPasswordChanged, UserID: "u-1",
+			To: "bench@example.fi", Locale: "fi", FirstName: "Maija", CreatedAt: time.Now()}
+		body, _ := json.Marshal(m)
+		if err := c.Receive(ctx, delivery.Delivery{MessageID: m.ID, Body: body, DeliveryCount: 1, MaxDeliveries: 10}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
