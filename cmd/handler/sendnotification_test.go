@@ -185,3 +185,14 @@ func TestSendNotificationProviderDown(t *testing.T) {
 		t.Fatalf("failures = %+v", got)
 	}
 }
+
+// P12: the email provider must be in the EU/EEA; start-up refuses any
+// other SES region with a clear message.
+func TestStartRefusesSESOutsideTheEU(t *testing.T) {
+	env := testEnv(t, testenv.MailDev(t))
+	env["EMAIL_PROVIDER"], env["SES_REGION"] = "ses", "us-east-1"
+	err := run(context.Background(), []string{"handler", "serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "not in the EU/EEA") || !strings.Contains(err.Error(), "us-east-1") {
+		t.Fatalf("run = %v, want a refusal naming the region", err)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/servicebus"
+	"github.com/palvelumanuaali/useradmin/internal/ses"
 	"github.com/palvelumanuaali/useradmin/internal/smtp"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 )
@@ -61,8 +62,25 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 		cred = c
 	}
 
-	var store *tablestore.Store
+	// The email provider first: a misconfiguration (an SES region outside
+	// the EU/EEA) stops the start before anything else happens.
+	var sender notify.Sender
 	var err error
+	switch cfg.Email.Provider {
+	case "ses":
+		// ses.New refuses a region outside the EU/EEA (P12).
+		sender, err = ses.New(ctx, ses.Config{Region: cfg.Email.SESRegion, From: cfg.Email.From, ConfigurationSet: cfg.Email.SESConfigSet})
+	default:
+		sender, err = smtp.New(smtp.Config{
+			Host: cfg.Email.SMTPHost, Port: cfg.Email.SMTPPort, Username: cfg.Email.SMTPUsername, Password: cfg.Email.SMTPPassword,
+			Security: smtp.Security(cfg.Email.SMTPSecurity), From: cfg.Email.From,
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	var store *tablestore.Store
 	if cfg.TablesConnectionString != "" {
 		store, err = tablestore.NewFromConnectionString(cfg.TablesConnectionString, cfg.TablePrefix)
 	} else {
@@ -98,14 +116,6 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 	if err != nil {
 		return nil, err
 	}
-	sender, err := smtp.New(smtp.Config{
-		Host: cfg.Email.SMTPHost, Port: cfg.Email.SMTPPort, Username: cfg.Email.SMTPUsername, Password: cfg.Email.SMTPPassword,
-		Security: smtp.Security(cfg.Email.SMTPSecurity), From: cfg.Email.From,
-	})
-	if err != nil {
-		return nil, err
-	}
-
 	late := &lateRelay{}
 	svc := accounts.NewService(store, hasher, passwords.DefaultPolicy(), late, now, newID, accounts.Options{
 		SessionIdleTimeout:     cfg.SessionIdleTimeout,
