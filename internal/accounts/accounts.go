@@ -11,6 +11,7 @@ package accounts
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
@@ -69,6 +70,19 @@ type User struct {
 	PrivacyNoticeAcceptedAt time.Time
 	FailedSignIns           int
 	LockedUntil             time.Time
+
+	// InvitedAt is when the latest invitation was made (its link expires
+	// InvitationTTL later).
+	InvitedAt time.Time
+	// The inactivity warnings sent for the current period of inactivity:
+	// WarnedFor is the nominal closing time they announce, WarnedDays the
+	// most urgent one sent (30, 7), WarnedAt when it went out.
+	WarnedFor  time.Time
+	WarnedDays int
+	WarnedAt   time.Time
+	// ErasingSince is set when an erasure has begun (P7); such an account
+	// is gone for every purpose and the sweep finishes the job.
+	ErasingSince time.Time
 
 	// PreviousOrganizationID is the organisation the account last moved
 	// out of, so the directory can drop its entry there.
@@ -167,6 +181,10 @@ var (
 	ErrNotInvited         = errors.New("the account is not waiting for an invitation")
 	ErrClosed             = errors.New("the account is closed")
 	ErrInvalidCursor      = errors.New("invalid cursor")
+	// ErrErased is an account that existed and was erased (P7); it is an
+	// ErrNotFound everywhere except where the difference matters to the
+	// answer (restore: the window has passed).
+	ErrErased = fmt.Errorf("%w: erased", ErrNotFound)
 )
 
 // FieldError is one invalid input field.

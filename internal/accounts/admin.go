@@ -298,12 +298,18 @@ func (s *Service) RestoreUser(ctx context.Context, actor User, id string, m Meta
 	var result User
 	err := retryConflicts(func() error {
 		agg, err := s.visible(ctx, actor, id)
+		if errors.Is(err, ErrErased) && Matrix[PermRestore][actor.Role] == ScopeAll && actor.Status == StatusActive {
+			return ErrRestoreWindow // erased (P7): a new account must be created (P8)
+		}
 		if err != nil {
 			return err
 		}
 		u := agg.User
 		if !Allows(actor, PermRestore, u.ID, u.OrganizationID) {
 			return ErrForbidden
+		}
+		if !u.ErasingSince.IsZero() {
+			return ErrRestoreWindow
 		}
 		if u.Status != StatusClosed {
 			return ErrNotClosed
@@ -357,8 +363,15 @@ func (s *Service) ResendInvitation(ctx context.Context, actor User, id string, m
 	}
 	ev := s.event(audit.ActionInvitationCreated, actor.ID, u, m)
 	ev.Reason = "resent"
-	return s.apply(ctx, Change{UserID: u.ID, Events: []audit.Event{ev},
-		Notifications: []notify.Message{s.notification(notify.KindInvitation, u)}})
+	// A new invitation starts a new expiry, and with it a new erasure date
+	// for an invitation never accepted.
+	u.InvitedAt = s.now().UTC()
+	if err := s.apply(ctx, Change{UserID: u.ID, User: &u, Events: []audit.Event{ev},
+		Notifications: []notify.Message{s.notification(notify.KindInvitation, u)}}); err != nil {
+		return err
+	}
+	s.settle(ctx, u.ID)
+	return nil
 }
 
 // Export is everything held about a person (P14), apart from their
@@ -421,12 +434,19 @@ func (s *Service) Settle(ctx context.Context, userID string) error {
 	}
 	agg, err := s.store.Aggregate(ctx, userID)
 	if errors.Is(err, ErrNotFound) {
+		if err := s.store.SyncLifecycle(ctx, userID, time.Time{}); err != nil {
+			return err
+		}
 		return s.dropAdmin(ctx, userID)
 	}
 	if err != nil {
 		return err
 	}
-	if agg.User.Role == RoleAdmin && agg.User.Status == StatusActive {
+	// File the account under the day its next lifecycle step is due.
+	if err := s.store.SyncLifecycle(ctx, userID, s.PlanFor(agg, s.now()).At); err != nil {
+		return err
+	}
+	if agg.User.Role == RoleAdmin && agg.User.Status == StatusActive && agg.User.ErasingSince.IsZero() {
 		return s.addAdmin(ctx, userID)
 	}
 	return s.dropAdmin(ctx, userID)
@@ -472,10 +492,14 @@ func (s *Service) addAdmin(ctx context.Context, id string) error {
 	})
 }
 
-// restoreAdmin puts back an admin whose demotion or closing failed to
-// commit; a failure here is repaired by settle.
+// restoreAdmin puts the registry back in line with an account whose
+// demotion or closing failed to commit. The account as stored now
+// decides, not the attempt: the commit usually failed because another
+// change to the same account got there first, and if that change demoted
+// or closed them, adding them back would leave a phantom admin that lets
+// the last real one go. A failure here is repaired by settle.
 func (s *Service) restoreAdmin(ctx context.Context, id string) {
-	_ = s.addAdmin(context.WithoutCancel(ctx), id)
+	_ = s.Settle(context.WithoutCancel(ctx), id)
 }
 
 // updateRegistry applies f to the registry on its ETag, retrying when

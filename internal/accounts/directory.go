@@ -144,15 +144,20 @@ func (q ListQuery) matches(u User) bool {
 		strings.Contains(strings.ToLower(u.FirstName+" "+u.LastName), q.Q)
 }
 
+// sortKeyTime is a fixed-width time layout, so that the order of the
+// strings is the order of the times (RFC 3339 with trimmed fractions is
+// not: "…:00Z" would sort after "…:00.5Z").
+const sortKeyTime = "2006-01-02T15:04:05.000000000Z"
+
 // sortKey is the value a user is ordered by; ties break on the id.
 func sortKey(sort string, u User) string {
 	switch strings.TrimPrefix(sort, "-") {
 	case "email":
 		return u.Email
 	case "createdAt":
-		return u.CreatedAt.UTC().Format(time.RFC3339Nano)
+		return u.CreatedAt.UTC().Format(sortKeyTime)
 	case "lastActiveAt":
-		return u.LastActiveAt.UTC().Format(time.RFC3339Nano)
+		return u.LastActiveAt.UTC().Format(sortKeyTime)
 	}
 	return strings.ToLower(u.LastName + "\x00" + u.FirstName + "\x00" + u.Email)
 }

@@ -68,6 +68,7 @@ func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m 
 		Status:         StatusInvited,
 		Locale:         in.Locale,
 		CreatedAt:      now,
+		InvitedAt:      now,
 	}
 	ev := s.event(audit.ActionInvitationCreated, actorID, u, m)
 	ev.Fields = []string{"email", "firstName", "lastName", "organizationId", "role", "locale"}
@@ -80,6 +81,7 @@ func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m 
 		return User{}, err
 	}
 	s.relay.Changed(u.ID) // the store wrote the directory entry; the relay settles the rest
+	_ = s.store.SyncLifecycle(ctx, u.ID, s.PlanFor(Aggregate{User: u}, now).At) // a miss is repaired by settle
 	return u, nil
 }
 

@@ -44,6 +44,13 @@ type Store interface {
 	OrganizationExists(ctx context.Context, id string) (bool, error)
 	// Events lists audit events, newest first. ErrInvalidCursor.
 	Events(ctx context.Context, q audit.Query) (audit.Page, error)
+	// SyncLifecycle files an account under the day its next lifecycle step
+	// is due (zero: none), replacing its earlier entry.
+	SyncLifecycle(ctx context.Context, userID string, due time.Time) error
+	// EraseAccount removes every row held about an account: its partition,
+	// its email claim (if still its own), its directory and lifecycle
+	// entries. Safe to repeat.
+	EraseAccount(ctx context.Context, userID, email string) error
 }
 
 // Hasher hashes and verifies passwords (implemented by passwords.Hasher).
@@ -82,6 +89,13 @@ type Options struct {
 	// RestoreWindow is how long a closed account can be restored; its data
 	// is erased when it ends (P7, P8).
 	RestoreWindow time.Duration
+	// InactivityMonths closes an account that many calendar months after
+	// its last activity (P6); WarningDays are the warnings before it.
+	InactivityMonths int
+	WarningDays      []int
+	// SafetyMargin delays closing and erasing past their time so clock
+	// skew can never make them early.
+	SafetyMargin time.Duration
 }
 
 // MaxSessions caps one person's concurrent sessions; signing in on one more

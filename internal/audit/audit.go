@@ -43,6 +43,8 @@ const (
 	ActionUserMovedOut         Action = "user.moved_out"
 	ActionUserClosed           Action = "user.closed"
 	ActionUserRestored         Action = "user.restored"
+	ActionInactivityWarned     Action = "lifecycle.warned"
+	ActionUserErased           Action = "user.erased"
 	ActionOrganizationCreated  Action = "organization.created"
 	ActionOrganizationUpdated  Action = "organization.updated"
 	ActionOrganizationDeleted  Action = "organization.deleted"

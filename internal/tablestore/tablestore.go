@@ -30,6 +30,9 @@
 //	                                    accounts whose outbox may hold undelivered items
 //	deliveries PK = notification id, RK = "claim"
 //	                                    the consumer's idempotency claim: sending or sent
+//	lifecycle PK = UTC day the next lifecycle step is due, RK = user id
+//	                                    sweep candidates (lifecycle.go); users RK "lifecycle" points back
+//	users     RK = "erased"             the tombstone of an erased account: id and time only
 //	failed    PK = UTC month, RK = notification id
 //	                                    notifications given up on, with a reason code
 //
@@ -66,7 +69,7 @@ import (
 
 // Store is the Table Storage adapter.
 type Store struct {
-	users, emails, orgs, members, audit, auditIdx, pending, deliveries, failures *aztables.Client
+	users, emails, orgs, members, audit, auditIdx, pending, deliveries, failures, lifecycle *aztables.Client
 	service                                                                      *aztables.ServiceClient
 	tableNames                                                                   []string
 }
@@ -82,6 +85,7 @@ const (
 	tablePending = "pending"
 	tableClaims  = "deliveries"
 	tableFailed  = "failed"
+	tableLife    = "lifecycle"
 )
 
 // Option adjusts the storage client, e.g. to count round trips in a
@@ -138,6 +142,7 @@ func newStore(svc *aztables.ServiceClient, prefix string) *Store {
 	s.pending = open(tablePending)
 	s.deliveries = open(tableClaims)
 	s.failures = open(tableFailed)
+	s.lifecycle = open(tableLife)
 	return s
 }
 

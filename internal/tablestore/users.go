@@ -27,6 +27,8 @@ const (
 	rkResetLimit    = "resetlimit"
 	rkOutboxPrefix  = "outbox|"
 	rkEmail         = "email"
+	rkTombstone     = "erased"    // all that is left of an erased account: its id and when
+	rkLifecycle     = "lifecycle" // the day its lifecycle entry is filed under
 )
 
 // maxTransaction is Table Storage's limit of operations in one
@@ -83,6 +85,11 @@ type userEntity struct {
 	FailedSignIns           int
 	LockedUntil             string
 	PreviousOrganizationID  string
+	InvitedAt               string
+	WarnedFor               string
+	WarnedDays              int
+	WarnedAt                string
+	ErasingSince            string
 	Version                 int64
 }
 
@@ -97,6 +104,8 @@ func toUserEntity(u accounts.User) userEntity {
 		PrivacyNoticeAcceptedAt: formatTime(u.PrivacyNoticeAcceptedAt),
 		FailedSignIns:           u.FailedSignIns, LockedUntil: formatTime(u.LockedUntil),
 		PreviousOrganizationID: u.PreviousOrganizationID, Version: u.Version,
+		InvitedAt: formatTime(u.InvitedAt), WarnedFor: formatTime(u.WarnedFor), WarnedDays: u.WarnedDays,
+		WarnedAt: formatTime(u.WarnedAt), ErasingSince: formatTime(u.ErasingSince),
 	}
 }
 
@@ -109,6 +118,9 @@ func (e userEntity) user(etag string) accounts.User {
 		PasswordHash: e.PasswordHash, PrivacyNoticeVersion: e.PrivacyNoticeVersion,
 		PrivacyNoticeAcceptedAt: parseTime(e.PrivacyNoticeAcceptedAt),
 		FailedSignIns:           e.FailedSignIns, LockedUntil: parseTime(e.LockedUntil),
+		PreviousOrganizationID: e.PreviousOrganizationID, Version: e.Version,
+		InvitedAt: parseTime(e.InvitedAt), WarnedFor: parseTime(e.WarnedFor), WarnedDays: e.WarnedDays,
+		WarnedAt: parseTime(e.WarnedAt), ErasingSince: parseTime(e.ErasingSince),
 		ETag: etag,
 	}
 }
@@ -199,9 +211,11 @@ func mustJSON(v any) []byte {
 // Aggregate implements accounts.Store: one query over the account's partition.
 func (s *Store) Aggregate(ctx context.Context, userID string) (accounts.Aggregate, error) {
 	var agg accounts.Aggregate
-	found := false
+	found, erased := false, false
 	err := s.listPartition(ctx, s.users, "PartitionKey eq "+quote(userID), func(meta rowMeta, raw []byte) error {
 		switch {
+		case meta.RowKey == rkTombstone:
+			erased = true
 		case meta.RowKey == rkUser:
 			var e userEntity
 			if err := json.Unmarshal(raw, &e); err != nil {
@@ -234,6 +248,9 @@ func (s *Store) Aggregate(ctx context.Context, userID string) (accounts.Aggregat
 		return accounts.Aggregate{}, err
 	}
 	if !found {
+		if erased {
+			return accounts.Aggregate{}, accounts.ErrErased
+		}
 		return accounts.Aggregate{}, accounts.ErrNotFound
 	}
 	return agg, nil

@@ -1,0 +1,276 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+)
+
+// The lifecycle rules (P6, P7, P8), applied by the daily sweep
+// (internal/lifecycle) one account at a time:
+//
+//   - an active account is closed InactivityMonths calendar months after
+//     its last activity, reason inactivity; warnings go out WarningDays
+//     before (30 and 7 by default), each once per period of inactivity;
+//     any activity moves the whole schedule, so a warned person who signs
+//     in is never closed;
+//   - the account is never closed sooner than the smallest warning period
+//     after its last warning, so a sweep that ran late cannot close
+//     someone who was warned only yesterday;
+//   - a closed account (any reason) is erased RestoreWindow after closing;
+//   - an invitation never accepted is erased RestoreWindow after it expired;
+//   - expired sessions and link tokens are removed.
+//
+// Closing and erasing wait an extra SafetyMargin past their time, so clock
+// skew between instances can never act early; warnings need no margin.
+
+// Step is the next thing the lifecycle does to an account.
+type Step string
+
+// The steps.
+const (
+	StepNone    Step = ""
+	StepWarn    Step = "warn"
+	StepClose   Step = "close"
+	StepErase   Step = "erase"
+	StepCleanup Step = "cleanup"
+)
+
+// Plan is an account's next lifecycle step and when it is due.
+type Plan struct {
+	Step        Step
+	At          time.Time
+	WarningDays int // for StepWarn: which warning
+}
+
+// nominalClose is InactivityMonths calendar months after the last activity.
+func (s *Service) nominalClose(u User) time.Time {
+	last := u.LastActiveAt
+	if last.IsZero() {
+		last = u.ActivatedAt
+	}
+	if last.IsZero() {
+		last = u.CreatedAt
+	}
+	return last.AddDate(0, s.opts.InactivityMonths, 0)
+}
+
+// closeAt is when inactivity closes an active account: the nominal time,
+// or later when the final warning went out late.
+func (s *Service) closeAt(u User) time.Time {
+	at := s.nominalClose(u)
+	if len(s.opts.WarningDays) > 0 && u.WarnedFor.Equal(at) && !u.WarnedAt.IsZero() {
+		// Never sooner than the final warning's notice after it went out.
+		final := slices.Min(s.opts.WarningDays)
+		if minimum := u.WarnedAt.AddDate(0, 0, final); minimum.After(at) {
+			at = minimum
+		}
+	}
+	return at
+}
+
+// invitationExpiry is when an invited account's invitation stops working.
+func (s *Service) invitationExpiry(u User) time.Time {
+	from := u.InvitedAt
+	if from.IsZero() {
+		from = u.CreatedAt
+	}
+	return from.Add(s.opts.InvitationTTL)
+}
+
+// PlanFor computes an account's next lifecycle step as of now. The result
+// is pure: the sweep calls it to decide, Settle to index the account under
+// the day it is due.
+func (s *Service) PlanFor(agg Aggregate, now time.Time) Plan {
+	u := agg.User
+	var p Plan
+	consider := func(step Step, at time.Time, days int) {
+		if p.Step == StepNone || at.Before(p.At) {
+			p = Plan{Step: step, At: at, WarningDays: days}
+		}
+	}
+	switch {
+	case !u.ErasingSince.IsZero():
+		consider(StepErase, u.ErasingSince, 0) // finish an erasure a crash interrupted
+	case u.Status == StatusActive:
+		nominal := s.nominalClose(u)
+		var pending []int // warnings not yet sent for this period of inactivity
+		for _, days := range s.opts.WarningDays {
+			if !(u.WarnedFor.Equal(nominal) && u.WarnedDays != 0 && u.WarnedDays <= days) {
+				pending = append(pending, days)
+			}
+		}
+		if len(pending) == 0 {
+			consider(StepClose, s.closeAt(u).Add(s.opts.SafetyMargin), 0)
+			break
+		}
+		// Due when the earliest pending warning is; when several are due
+		// (a sweep ran late), only the most urgent goes out.
+		first := slices.Max(pending)
+		level := first
+		for _, days := range pending {
+			if days < level && !now.Before(nominal.AddDate(0, 0, -days)) {
+				level = days
+			}
+		}
+		consider(StepWarn, nominal.AddDate(0, 0, -first), level)
+	case u.Status == StatusClosed:
+		consider(StepErase, u.ClosedAt.Add(s.opts.RestoreWindow).Add(s.opts.SafetyMargin), 0)
+	case u.Status == StatusInvited:
+		consider(StepErase, s.invitationExpiry(u).Add(s.opts.RestoreWindow).Add(s.opts.SafetyMargin), 0)
+	}
+	for _, sess := range agg.Sessions {
+		consider(StepCleanup, s.sessionEnd(sess), 0)
+	}
+	for _, t := range agg.Tokens {
+		consider(StepCleanup, t.ExpiresAt, 0)
+	}
+	return p
+}
+
+func (s *Service) sessionEnd(sess Session) time.Time {
+	idle := sess.LastSeenAt.Add(s.opts.SessionIdleTimeout)
+	if idle.Before(sess.ExpiresAt) {
+		return idle
+	}
+	return sess.ExpiresAt
+}
+
+// Outcome is what one lifecycle step did.
+type Outcome struct {
+	UserID string
+	Step   Step
+	Done   bool // false: nothing was due (already done, or activity moved the schedule)
+}
+
+// ApplyLifecycle runs an account's lifecycle step if it is due at now.
+// Every transition is a conditional write on the account as read, so a
+// person who signs in while the sweep runs wins (the sweep's write fails
+// and the next sweep re-plans). With dryRun it only reports what it would
+// do. It settles the account afterwards, which files it under its next
+// due day.
+func (s *Service) ApplyLifecycle(ctx context.Context, userID string, now time.Time, dryRun bool) (Outcome, error) {
+	agg, err := s.store.Aggregate(ctx, userID)
+	if errors.Is(err, ErrNotFound) {
+		if !dryRun {
+			return Outcome{UserID: userID}, s.Settle(ctx, userID) // already gone: drop stale index entries
+		}
+		return Outcome{UserID: userID}, nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	plan := s.PlanFor(agg, now)
+	out := Outcome{UserID: userID, Step: plan.Step}
+	if plan.Step == StepNone || now.Before(plan.At) {
+		out.Step = StepNone
+		if !dryRun {
+			return out, s.Settle(ctx, userID)
+		}
+		return out, nil
+	}
+	out.Done = true
+	if dryRun {
+		return out, nil
+	}
+	m := Meta{RequestID: "lifecycle-" + now.UTC().Format("20060102")}
+	switch plan.Step {
+	case StepWarn:
+		err = s.warn(ctx, agg, plan, m)
+	case StepClose:
+		err = s.close(ctx, agg, "", ClosedInactivity, m)
+		if errors.Is(err, ErrLastAdmin) {
+			// The last active admin is never closed automatically; the
+			// warnings keep coming and ops are told in the log.
+			out.Done, err = false, nil
+		}
+	case StepErase:
+		err = s.erase(ctx, agg, m)
+	case StepCleanup:
+		err = s.cleanup(ctx, agg, now)
+	}
+	if errors.Is(err, ErrConflict) {
+		// The account changed under us (a sign-in, an admin): leave it to
+		// the next sweep, which plans from its new state.
+		out.Done = false
+		err = nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	if plan.Step != StepErase {
+		if err := s.Settle(ctx, userID); err != nil {
+			return Outcome{}, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) warn(ctx context.Context, agg Aggregate, plan Plan, m Meta) error {
+	u := agg.User
+	u.WarnedFor, u.WarnedDays, u.WarnedAt = s.nominalClose(u), plan.WarningDays, s.now().UTC()
+	ev := s.event(audit.ActionInactivityWarned, "", u, m)
+	ev.Reason = warningReason(plan.WarningDays)
+	msg := s.notification(notify.KindInactivityWarning, u)
+	msg.DueAt = s.closeAt(u)
+	return s.apply(ctx, Change{UserID: u.ID, User: &u, Events: []audit.Event{ev}, Notifications: []notify.Message{msg}})
+}
+
+func warningReason(days int) string {
+	b := []byte("days_")
+	if days == 0 {
+		return string(append(b, '0'))
+	}
+	var digits []byte
+	for ; days > 0; days /= 10 {
+		digits = append([]byte{byte('0' + days%10)}, digits...)
+	}
+	return string(append(b, digits...))
+}
+
+// cleanup removes expired sessions and link tokens.
+func (s *Service) cleanup(ctx context.Context, agg Aggregate, now time.Time) error {
+	ch := Change{UserID: agg.User.ID}
+	for _, sess := range agg.Sessions {
+		if !now.Before(s.sessionEnd(sess)) {
+			ch.DeleteSessions = append(ch.DeleteSessions, sess)
+		}
+	}
+	for _, t := range agg.Tokens {
+		if !now.Before(t.ExpiresAt) {
+			ch.DeleteTokens = append(ch.DeleteTokens, t)
+		}
+	}
+	if len(ch.DeleteSessions)+len(ch.DeleteTokens) == 0 {
+		return nil
+	}
+	return s.store.Apply(ctx, ch)
+}
+
+// erase removes everything held about a person (P7): their account, its
+// sessions, tokens and outbox, their email claim, directory and lifecycle
+// entries. Audit events keep only the opaque id. Two phases: the account is
+// first marked as erasing (it can no longer sign in or be restored), then
+// removed; a crash between them is finished by the next sweep.
+func (s *Service) erase(ctx context.Context, agg Aggregate, m Meta) error {
+	u := agg.User
+	if u.ErasingSince.IsZero() {
+		u.ErasingSince = s.now().UTC()
+		u.Status = StatusClosed
+		if err := s.store.Apply(ctx, Change{UserID: u.ID, User: &u, DeleteSessions: agg.Sessions, DeleteTokens: agg.Tokens}); err != nil {
+			return err
+		}
+	}
+	if err := s.dropAdmin(ctx, u.ID); err != nil {
+		return err
+	}
+	ev := s.event(audit.ActionUserErased, "", User{ID: u.ID, OrganizationID: u.OrganizationID}, m)
+	// Recorded before the data goes; an erasure is at least once and the
+	// trail skips an event it has just appended.
+	s.relay.Record(ctx, ev)
+	return s.store.EraseAccount(ctx, u.ID, u.Email)
+}

@@ -1,0 +1,183 @@
+package tablestore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/palvelumanuaali/useradmin/internal/lifecycle"
+)
+
+// The lifecycle index (table "lifecycle") files every account under the
+// UTC day its next lifecycle step is due: PK = "yyyy-mm-dd", RK = user id.
+// The sweep reads the days up to today, so its storage calls grow with the
+// number of accounts due, not with the number of accounts. An account's
+// row moves when Settle re-plans it; the account's own partition keeps a
+// pointer (RK "lifecycle") to the day it is filed under, so the old row
+// can be removed. Moving is insert-new, point, delete-old: a crash leaves
+// the account filed twice at worst, and the sweep then finds nothing due
+// the second time.
+
+type lifecycleEntity struct {
+	PartitionKey string // day
+	RowKey       string // user id
+	DueAt        string
+}
+
+type lifecyclePointer struct {
+	PartitionKey string // user id
+	RowKey       string // rkLifecycle
+	Day          string
+}
+
+const dayLayout = "2006-01-02"
+
+// SyncLifecycle implements accounts.Store.
+func (s *Store) SyncLifecycle(ctx context.Context, userID string, due time.Time) error {
+	var old lifecyclePointer
+	resp, err := s.users.GetEntity(ctx, userID, rkLifecycle, nil)
+	switch {
+	case statusOf(err) == http.StatusNotFound:
+	case err != nil:
+		return classify(err)
+	default:
+		if err := json.Unmarshal(resp.Value, &old); err != nil {
+			return fmt.Errorf("decode lifecycle pointer: %w", err)
+		}
+	}
+	day := ""
+	if !due.IsZero() {
+		day = due.UTC().Format(dayLayout)
+		e := lifecycleEntity{PartitionKey: day, RowKey: userID, DueAt: formatTime(due)}
+		if _, err := s.lifecycle.UpsertEntity(ctx, mustJSON(e), &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace}); err != nil {
+			return classify(err)
+		}
+		if day != old.Day {
+			p := lifecyclePointer{PartitionKey: userID, RowKey: rkLifecycle, Day: day}
+			// The pointer lives beside the account; an erased account's
+			// partition must not get one back, so only an existing account
+			// is pointed (the upsert would otherwise recreate the partition).
+			if _, err := s.users.GetEntity(ctx, userID, rkUser, nil); err == nil {
+				if _, err := s.users.UpsertEntity(ctx, mustJSON(p), &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace}); err != nil {
+					return classify(err)
+				}
+			} else if statusOf(err) != http.StatusNotFound {
+				return classify(err)
+			}
+		}
+	}
+	if old.Day != "" && old.Day != day {
+		if _, err := s.lifecycle.DeleteEntity(ctx, old.Day, userID, nil); err != nil && statusOf(err) != http.StatusNotFound {
+			return classify(err)
+		}
+	}
+	if day == "" && old.Day != "" {
+		if _, err := s.users.DeleteEntity(ctx, userID, rkLifecycle, nil); err != nil && statusOf(err) != http.StatusNotFound {
+			return classify(err)
+		}
+	}
+	return nil
+}
+
+// DueAccounts lists up to limit accounts filed under days up to and
+// including upTo, after the given position, in (day, user id) order.
+func (s *Store) DueAccounts(ctx context.Context, upTo time.Time, after lifecycle.Position, limit int) ([]string, lifecycle.Position, error) {
+	filter := "PartitionKey le " + quote(upTo.UTC().Format(dayLayout))
+	if after.Day != "" {
+		filter += fmt.Sprintf(" and ((PartitionKey eq %s and RowKey gt %s) or PartitionKey gt %s)", quote(after.Day), quote(after.UserID), quote(after.Day))
+	}
+	sel := "PartitionKey,RowKey"
+	top := int32(min(limit, 1000))
+	pager := s.lifecycle.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Select: &sel, Top: &top})
+	var ids []string
+	var last lifecycle.Position
+	for pager.More() && len(ids) < limit {
+		resp, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, lifecycle.Position{}, classify(err)
+		}
+		for _, raw := range resp.Entities {
+			var meta rowMeta
+			if err := json.Unmarshal(raw, &meta); err != nil {
+				return nil, lifecycle.Position{}, fmt.Errorf("decode lifecycle entry: %w", err)
+			}
+			ids = append(ids, meta.RowKey)
+			last = lifecycle.Position{Day: meta.PartitionKey, UserID: meta.RowKey}
+			if len(ids) == limit {
+				break
+			}
+		}
+	}
+	return ids, last, nil
+}
+
+type tombstoneEntity struct {
+	PartitionKey string
+	RowKey       string
+	ErasedAt     string
+}
+
+// EraseAccount implements accounts.Store. Order matters for a crash: the
+// lookups that lead to the account go first (email claim, directory), the
+// partition last, its account row very last, and a tombstone (the id and
+// the time, nothing else) stays so a late restore gets a clear answer.
+func (s *Store) EraseAccount(ctx context.Context, userID, email string) error {
+	if email != "" {
+		resp, err := s.emails.GetEntity(ctx, emailKey(email), rkEmail, nil)
+		switch {
+		case statusOf(err) == http.StatusNotFound:
+		case err != nil:
+			return classify(err)
+		default:
+			var claim emailEntity
+			if err := json.Unmarshal(resp.Value, &claim); err != nil {
+				return fmt.Errorf("decode email claim: %w", err)
+			}
+			if claim.UserID == userID { // a new account may own the email by now
+				etag := resp.ETag
+				if _, err := s.emails.DeleteEntity(ctx, emailKey(email), rkEmail, &aztables.DeleteEntityOptions{IfMatch: &etag}); err != nil && statusOf(err) != http.StatusNotFound {
+					return classify(err)
+				}
+			}
+		}
+	}
+	if err := s.removeFromDirectory(ctx, userID); err != nil {
+		return err
+	}
+	if err := s.SyncLifecycle(ctx, userID, time.Time{}); err != nil {
+		return err
+	}
+	if _, err := s.users.UpsertEntity(ctx, mustJSON(tombstoneEntity{PartitionKey: userID, RowKey: rkTombstone, ErasedAt: formatTime(time.Now())}),
+		&aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace}); err != nil {
+		return classify(err)
+	}
+	var rows []string
+	if err := s.listPartition(ctx, s.users, "PartitionKey eq "+quote(userID), func(meta rowMeta, _ []byte) error {
+		if meta.RowKey != rkTombstone && meta.RowKey != rkUser {
+			rows = append(rows, meta.RowKey)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	rows = append(rows, rkUser)
+	for start := 0; start < len(rows); start += maxTransaction {
+		var actions []aztables.TransactionAction
+		for _, rk := range rows[start:min(start+maxTransaction, len(rows))] {
+			actions = append(actions, remove(userID, rk))
+		}
+		if _, err := s.users.SubmitTransaction(ctx, actions, nil); err != nil {
+			// A row gone already fails the batch; delete one by one instead.
+			for _, rk := range rows[start:min(start+maxTransaction, len(rows))] {
+				if _, err := s.users.DeleteEntity(ctx, userID, rk, nil); err != nil && statusOf(err) != http.StatusNotFound {
+					return classify(err)
+				}
+			}
+		}
+	}
+	return nil
+}
