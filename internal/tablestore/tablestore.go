@@ -70,8 +70,8 @@ import (
 // Store is the Table Storage adapter.
 type Store struct {
 	users, emails, orgs, members, audit, auditIdx, pending, deliveries, failures, lifecycle *aztables.Client
-	service                                                                      *aztables.ServiceClient
-	tableNames                                                                   []string
+	service                                                                                 *aztables.ServiceClient
+	tableNames                                                                              []string
 }
 
 // Table name suffixes; see the package doc.
