@@ -49,6 +49,10 @@ bootstrap-admin: build ## invite the first admin: make bootstrap-admin EMAIL=a@b
 	@test -n "$(EMAIL)" || { echo "usage: make bootstrap-admin EMAIL=<address> [FIRST=..] [LAST=..] [LOCALE=fi|sv|en]" >&2; exit 2; }
 	scripts/with-local-env.sh $(BINARY) bootstrap-admin -email '$(EMAIL)' -first '$(FIRST)' -last '$(LAST)' -locale '$(or $(LOCALE),fi)'
 
+.PHONY: sweep
+sweep: build ## one lifecycle sweep: make sweep [NOW=2027-05-22T02:00:00Z] [DRY_RUN=1]
+	scripts/with-local-env.sh $(BINARY) sweep $(if $(NOW),-now '$(NOW)') $(if $(DRY_RUN),-dry-run)
+
 .PHONY: check
 check: ## formatting and vet
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './tools/*' -not -path './build/*')); \

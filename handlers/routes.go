@@ -72,6 +72,9 @@ func (s *server) routes() http.Handler {
 	if s.svc.Notifications != nil {
 		r.Handle("/SendNotification", s.handleSendNotification(s.svc.Notifications, s.svc.MaxDeliveries)).Methods(http.MethodPost)
 	}
+	if s.svc.Sweep != nil {
+		r.Handle("/LifecycleSweep", s.handleLifecycleSweep(s.svc.Sweep)).Methods(http.MethodPost)
+	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeProblem(w, req, http.StatusNotFound, "not_found", nil)
 	})

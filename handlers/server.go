@@ -39,6 +39,9 @@ type Services struct {
 	// MaxDeliveries is the notification queue's max delivery count: on the
 	// last delivery a failure is recorded before the queue dead-letters.
 	MaxDeliveries int
+	// Sweep runs the lifecycle sweep for the LifecycleSweep timer function
+	// and returns a one-line summary (counts only).
+	Sweep func(ctx context.Context) (string, error)
 }
 
 type server struct {

@@ -4,6 +4,7 @@
 //	                           Functions mode when the host sets
 //	                           FUNCTIONS_CUSTOMHANDLER_PORT, standalone otherwise
 //	handler bootstrap-admin    invite the first administrator
+//	handler sweep              run one lifecycle sweep (optionally as of a time, dry)
 //
 // Configuration comes from the environment only; see
 // local.settings.example.json.
@@ -41,6 +42,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, getenv, stdout)
 	case "bootstrap-admin":
 		return bootstrapAdmin(ctx, args, getenv, stdout, stderr)
+	case "sweep":
+		return sweepCommand(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -51,4 +54,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 const usage = `usage:
   handler [serve]
-  handler bootstrap-admin -email <address> [-first <name>] [-last <name>] [-locale fi|sv|en]`
+  handler bootstrap-admin -email <address> [-first <name>] [-last <name>] [-locale fi|sv|en]
+  handler sweep [-now <RFC 3339 time>] [-dry-run]`

@@ -14,6 +14,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/handlers"
 	"github.com/palvelumanuaali/useradmin/internal/config"
+	"github.com/palvelumanuaali/useradmin/internal/schedule"
 )
 
 // serve runs the HTTP server. It listens first and wires the application
@@ -67,9 +68,28 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	workers.Add(1)
 	go func() { defer workers.Done(); a.relay.Run(workCtx, 2) }()
+	if mode == "standalone" {
+		// In Azure the LifecycleSweep timer function runs the sweep; here
+		// the same schedule runs it in-process.
+		sched, err := schedule.Parse(cfg.LifecycleSchedule)
+		if err != nil {
+			return err
+		}
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			schedule.Run(workCtx, sched, time.Now, schedule.Sleep, func(ctx context.Context, _ time.Time) {
+				_, _ = a.sweep(ctx, time.Now(), false, nil)
+			})
+		}()
+	}
 
 	api := handlers.NewServer(log, handlers.Options{CORSOrigins: cfg.CORSOrigins, MaxBodyBytes: cfg.MaxBodyBytes},
-		handlers.Services{Accounts: a.accounts, Organizations: a.orgs, Notifications: a.consumer, MaxDeliveries: cfg.NotificationMaxDeliveries},
+		handlers.Services{Accounts: a.accounts, Organizations: a.orgs, Notifications: a.consumer, MaxDeliveries: cfg.NotificationMaxDeliveries,
+			Sweep: func(ctx context.Context) (string, error) {
+				sum, err := a.sweep(ctx, time.Now(), false, nil)
+				return summaryLine(sum), err
+			}},
 		detached, a.store.Ping)
 	current.Store(&api)
 	log.Info("ready", "addr", ln.Addr().String(), "mode", mode)

@@ -17,6 +17,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/config"
 	"github.com/palvelumanuaali/useradmin/internal/delivery"
 	"github.com/palvelumanuaali/useradmin/internal/keyvault"
+	"github.com/palvelumanuaali/useradmin/internal/lifecycle"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
@@ -37,6 +38,7 @@ type app struct {
 	relay    *relay.Relay
 	queue    *delivery.MemoryQueue // nil when notifications ride Service Bus
 	consumer *delivery.Consumer
+	sweeper  *lifecycle.Sweeper
 	now      func() time.Time
 }
 
@@ -127,6 +129,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 		ActivityInterval:       cfg.ActivityInterval,
 		PrivacyNoticeVersion:   cfg.PrivacyNoticeVersion,
 		RestoreWindow:          cfg.ErasureDelay,
+		InactivityMonths:       cfg.InactivityMonths,
+		WarningDays:            cfg.WarningDays,
+		SafetyMargin:           cfg.SafetyMargin,
 	})
 	orgs := organizations.NewService(store, late, now, newID)
 	consumer := delivery.NewConsumer(store, store, svc, links, renderer, sender, log, now)
@@ -160,5 +165,29 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 	}
 	late.r = relay.New(store, store, publisher, settle, log, 30*time.Second, now)
 
-	return &app{cfg: cfg, log: log, store: store, accounts: svc, orgs: orgs, relay: late.r, queue: queue, consumer: consumer, now: now}, nil
+	sweeper := lifecycle.New(store, svc, store, time.Since)
+	return &app{cfg: cfg, log: log, store: store, accounts: svc, orgs: orgs, relay: late.r, queue: queue, consumer: consumer,
+		sweeper: sweeper, now: now}, nil
+}
+
+// sweep runs one lifecycle sweep as of now and logs its summary (ids only).
+// It is what the timer function, the standalone schedule and the ops
+// command share.
+func (a *app) sweep(ctx context.Context, now time.Time, dryRun bool, progress func(lifecycle.Summary)) (lifecycle.Summary, error) {
+	sum, err := a.sweeper.Run(ctx, now, lifecycle.Options{
+		DryRun: dryRun, Budget: a.cfg.SweepBudget, AuditRetentionMonths: a.cfg.AuditRetentionMonths,
+		DeliveryRetention: a.cfg.DeliveryRetention, Progress: progress,
+	})
+	attrs := []any{"as_of", now.UTC().Format(time.RFC3339), "dry_run", dryRun, "warned", sum.Warned, "closed", sum.Closed,
+		"erased", sum.Erased, "cleaned", sum.Cleaned, "unchanged", sum.Unchanged, "failed", sum.Failed,
+		"audit_purged", sum.AuditPurged, "deliveries_purged", sum.ClaimsPurged, "complete", sum.Complete}
+	switch {
+	case err != nil:
+		a.log.Error("lifecycle sweep failed", append(attrs, "error", err.Error())...)
+	case sum.Failed > 0:
+		a.log.Error("lifecycle sweep failed for some accounts", append(attrs, "first_failures", sum.FirstFailures)...)
+	default:
+		a.log.Info("lifecycle sweep", attrs...)
+	}
+	return sum, err
 }

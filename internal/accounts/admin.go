@@ -443,7 +443,7 @@ func (s *Service) Settle(ctx context.Context, userID string) error {
 		return err
 	}
 	// File the account under the day its next lifecycle step is due.
-	if err := s.store.SyncLifecycle(ctx, userID, s.PlanFor(agg, s.now()).At); err != nil {
+	if err := s.store.SyncLifecycle(ctx, userID, s.PlanFor(agg, s.now()).Due()); err != nil {
 		return err
 	}
 	if agg.User.Role == RoleAdmin && agg.User.Status == StatusActive && agg.User.ErasingSince.IsZero() {

@@ -40,11 +40,25 @@ const (
 	StepCleanup Step = "cleanup"
 )
 
-// Plan is an account's next lifecycle step and when it is due.
+// Plan is an account's next lifecycle step and when it is due, and when
+// its earliest session or link token expires (housekeeping, done on the
+// side of whatever else is due).
 type Plan struct {
 	Step        Step
 	At          time.Time
 	WarningDays int // for StepWarn: which warning
+	CleanupAt   time.Time
+}
+
+// Due is when the account next needs the sweep: its step or its cleanup.
+func (p Plan) Due() time.Time {
+	switch {
+	case p.CleanupAt.IsZero():
+		return p.At
+	case p.At.IsZero() || p.CleanupAt.Before(p.At):
+		return p.CleanupAt
+	}
+	return p.At
 }
 
 // nominalClose is InactivityMonths calendar months after the last activity.
@@ -123,11 +137,16 @@ func (s *Service) PlanFor(agg Aggregate, now time.Time) Plan {
 	case u.Status == StatusInvited:
 		consider(StepErase, s.invitationExpiry(u).Add(s.opts.RestoreWindow).Add(s.opts.SafetyMargin), 0)
 	}
+	earliest := func(t time.Time) {
+		if p.CleanupAt.IsZero() || t.Before(p.CleanupAt) {
+			p.CleanupAt = t
+		}
+	}
 	for _, sess := range agg.Sessions {
-		consider(StepCleanup, s.sessionEnd(sess), 0)
+		earliest(s.sessionEnd(sess))
 	}
 	for _, t := range agg.Tokens {
-		consider(StepCleanup, t.ExpiresAt, 0)
+		earliest(t.ExpiresAt)
 	}
 	return p
 }
@@ -165,47 +184,60 @@ func (s *Service) ApplyLifecycle(ctx context.Context, userID string, now time.Ti
 		return Outcome{}, err
 	}
 	plan := s.PlanFor(agg, now)
-	out := Outcome{UserID: userID, Step: plan.Step}
-	if plan.Step == StepNone || now.Before(plan.At) {
-		out.Step = StepNone
+	cleanupDue := !plan.CleanupAt.IsZero() && !now.Before(plan.CleanupAt)
+	stepDue := plan.Step != StepNone && !now.Before(plan.At)
+	out := Outcome{UserID: userID}
+	switch {
+	case stepDue:
+		out.Step, out.Done = plan.Step, true
+	case cleanupDue:
+		out.Step, out.Done = StepCleanup, true
+	}
+	if dryRun || !out.Done {
 		if !dryRun {
 			return out, s.Settle(ctx, userID)
 		}
 		return out, nil
 	}
-	out.Done = true
-	if dryRun {
-		return out, nil
-	}
-	m := Meta{RequestID: "lifecycle-" + now.UTC().Format("20060102")}
-	switch plan.Step {
-	case StepWarn:
-		err = s.warn(ctx, agg, plan, m)
-	case StepClose:
-		err = s.close(ctx, agg, "", ClosedInactivity, m)
-		if errors.Is(err, ErrLastAdmin) {
-			// The last active admin is never closed automatically; the
-			// warnings keep coming and ops are told in the log.
-			out.Done, err = false, nil
-		}
-	case StepErase:
-		err = s.erase(ctx, agg, m)
-	case StepCleanup:
-		err = s.cleanup(ctx, agg, now)
-	}
-	if errors.Is(err, ErrConflict) {
-		// The account changed under us (a sign-in, an admin): leave it to
-		// the next sweep, which plans from its new state.
-		out.Done = false
-		err = nil
-	}
-	if err != nil {
-		return Outcome{}, err
-	}
-	if plan.Step != StepErase {
-		if err := s.Settle(ctx, userID); err != nil {
+	if cleanupDue && plan.Step != StepErase {
+		if err := s.cleanup(ctx, agg, now); err != nil && !errors.Is(err, ErrConflict) {
 			return Outcome{}, err
 		}
+		if stepDue {
+			if agg, err = s.store.Aggregate(ctx, userID); err != nil {
+				return Outcome{}, err
+			}
+		}
+	}
+	if stepDue {
+		m := Meta{RequestID: "lifecycle-" + now.UTC().Format("20060102")}
+		switch plan.Step {
+		case StepWarn:
+			err = s.warn(ctx, agg, plan, m)
+		case StepClose:
+			err = s.close(ctx, agg, "", ClosedInactivity, m)
+			if errors.Is(err, ErrLastAdmin) {
+				// The last active admin is never closed automatically; the
+				// warnings have gone out and ops see it in the summary.
+				out.Done, err = false, nil
+			}
+		case StepErase:
+			err = s.erase(ctx, agg, m)
+		}
+		if errors.Is(err, ErrConflict) {
+			// The account changed under us (a sign-in, an admin): the next
+			// sweep plans from its new state.
+			out.Done, err = false, nil
+		}
+		if err != nil {
+			return Outcome{}, err
+		}
+		if plan.Step == StepErase && out.Done {
+			return out, nil
+		}
+	}
+	if err := s.Settle(ctx, userID); err != nil {
+		return Outcome{}, err
 	}
 	return out, nil
 }

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/schedule"
 )
 
 // Config is the validated configuration.
@@ -57,7 +59,16 @@ type Config struct {
 	PrivacyNoticeVersion   string
 	ErasureDelay           time.Duration
 	HashConcurrency        int
-	MaxBodyBytes           int64
+
+	// The lifecycle sweep (P6, P7): its NCRONTAB schedule (UTC) and rules.
+	LifecycleSchedule    string
+	InactivityMonths     int
+	WarningDays          []int
+	SafetyMargin         time.Duration
+	SweepBudget          time.Duration
+	AuditRetentionMonths int
+	DeliveryRetention    time.Duration
+	MaxBodyBytes         int64
 }
 
 // EmailConfig selects and configures the email provider.
@@ -116,6 +127,13 @@ var Settings = []Setting{
 	{"ACTIVITY_INTERVAL", "1h", "lastActiveAt is recorded at most this often"},
 	{"PRIVACY_NOTICE_VERSION", "2026-01", "version of the privacy notice people accept"},
 	{"ERASURE_DELAY", "720h", "a closed account is erased (and can be restored until then) this long after closing"},
+	{"LIFECYCLE_SCHEDULE", "0 0 2 * * *", "NCRONTAB (6 fields, UTC) of the daily lifecycle sweep"},
+	{"INACTIVITY_MONTHS", "6", "an account is closed this many calendar months after its last activity"},
+	{"WARNING_DAYS", "30,7", "inactivity warnings this many days before closing"},
+	{"SAFETY_MARGIN", "1h", "closing and erasing wait this long past their time (clock skew)"},
+	{"SWEEP_BUDGET", "8m", "a sweep stops starting new work after this long (below the function timeout)"},
+	{"AUDIT_RETENTION_MONTHS", "24", "audit events are kept this many months"},
+	{"DELIVERY_RETENTION", "720h", "notification delivery records are kept this long"},
 	{"HASH_CONCURRENCY", "4", "password hashes run at once (each takes about 19 MiB)"},
 	{"MAX_BODY_BYTES", "65536", "largest accepted request body"},
 }
@@ -159,6 +177,13 @@ func Load(getenv func(string) string) (Config, error) {
 		ActivityInterval:           p.duration("ACTIVITY_INTERVAL", time.Hour),
 		PrivacyNoticeVersion:       p.strDefault("PRIVACY_NOTICE_VERSION", "2026-01"),
 		ErasureDelay:               p.duration("ERASURE_DELAY", 30*24*time.Hour),
+		LifecycleSchedule:          p.strDefault("LIFECYCLE_SCHEDULE", "0 0 2 * * *"),
+		InactivityMonths:           p.intDefault("INACTIVITY_MONTHS", 6, 1, 120),
+		WarningDays:                p.days("WARNING_DAYS", []int{30, 7}),
+		SafetyMargin:               p.duration("SAFETY_MARGIN", time.Hour),
+		SweepBudget:                p.duration("SWEEP_BUDGET", 8*time.Minute),
+		AuditRetentionMonths:       p.intDefault("AUDIT_RETENTION_MONTHS", 24, 1, 120),
+		DeliveryRetention:          p.duration("DELIVERY_RETENTION", 30*24*time.Hour),
 		HashConcurrency:            p.intDefault("HASH_CONCURRENCY", 4, 1, 64),
 		MaxBodyBytes:               int64(p.intDefault("MAX_BODY_BYTES", 64<<10, 1<<10, 1<<20)),
 	}
@@ -246,6 +271,12 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Email.From == "" {
 		p.fail("EMAIL_FROM must be set")
 	}
+	if _, err := schedule.Parse(c.LifecycleSchedule); err != nil {
+		p.fail("LIFECYCLE_SCHEDULE: " + err.Error())
+	}
+	if c.SweepBudget >= 10*time.Minute {
+		p.fail("SWEEP_BUDGET must stay below the 10-minute function timeout")
+	}
 	if c.SessionIdleTimeout > c.SessionAbsoluteTimeout {
 		p.fail("SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_TIMEOUT")
 	}
@@ -319,6 +350,24 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// days parses a comma-separated list of whole days ("30,7").
+func (p *parser) days(name string, def []int) []int {
+	raw := p.str(name)
+	if raw == "" {
+		return def
+	}
+	var out []int
+	for _, part := range strings.Split(raw, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 1 || n > 180 {
+			p.fail(name + " must be whole days from 1 to 180, comma-separated, such as 30,7")
+			return def
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func (p *parser) httpsURL(name, v string) {
