@@ -53,6 +53,7 @@ type fixture struct {
 	trips  *roundTrips
 	emails []string
 	ids    []string
+	prefix string
 }
 
 const benchOrg = "org-bench"
@@ -60,7 +61,8 @@ const benchOrg = "org-bench"
 func newFixture(b *testing.B, people int) *fixture {
 	b.Helper()
 	trips := &roundTrips{}
-	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(b), testenv.UniqueName(b), tablestore.WithPolicy(trips))
+	prefix := testenv.UniqueName(b)
+	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(b), prefix, tablestore.WithPolicy(trips), tablestore.WithPolicy(trace))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,8 +79,9 @@ func newFixture(b *testing.B, people int) *fixture {
 		func() string { return fmt.Sprintf("id-%d-%d", time.Now().UnixNano(), seq.Add(1)) },
 		accounts.Options{SessionIdleTimeout: 30 * time.Minute, SessionAbsoluteTimeout: 12 * time.Hour, InvitationTTL: time.Hour,
 			PasswordResetTTL: 30 * time.Minute, LockoutThreshold: 10, LockoutDuration: 15 * time.Minute,
-			ActivityInterval: time.Hour, PrivacyNoticeVersion: "bench", RestoreWindow: 30 * 24 * time.Hour})
-	f := &fixture{svc: svc, trips: trips, store: store}
+			ActivityInterval: time.Hour, PrivacyNoticeVersion: "bench", RestoreWindow: 30 * 24 * time.Hour,
+			InactivityMonths: 6, WarningDays: []int{30, 7}, SafetyMargin: time.Hour})
+	f := &fixture{svc: svc, trips: trips, store: store, prefix: prefix}
 	if err := store.CreateOrganization(ctx, organizations.Organization{ID: benchOrg, Name: organizations.Name{FI: "Penkkikunta"},
 		Type: organizations.TypeMunicipality, CreatedAt: time.Now()}, nil); err != nil {
 		b.Fatal(err)
