@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The LifecycleSweep timer function as the Functions host drives it: the
+// timer payload (IsPastDue, schedule status) in, the protocol's answer
+// with a one-line summary out.
+func TestLifecycleSweepInvocation(t *testing.T) {
+	s := startStack(t)
+	for _, pastDue := range []bool{false, true} {
+		payload := map[string]any{
+			"Data": map[string]any{"timer": map[string]any{
+				"Schedule":       map[string]any{"AdjustForDST": true},
+				"ScheduleStatus": map[string]any{"Last": "2026-11-21T02:00:00+00:00", "Next": "2026-11-22T02:00:00+00:00", "LastUpdated": "2026-11-21T02:00:00.1+00:00"},
+				"IsPastDue":      pastDue,
+			}},
+			"Metadata": map[string]any{"sys": map[string]any{"MethodName": "LifecycleSweep", "UtcNow": time.Now().UTC().Format(time.RFC3339Nano), "RandGuid": "2f6a8b1c-0d4e-4f5a-9b8c-7d6e5f4a3b2c"}},
+		}
+		b, _ := json.Marshal(payload)
+		resp, err := http.Post(s.baseURL+"/LifecycleSweep", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var answer struct {
+			Outputs map[string]any
+			Logs    []string
+		}
+		if err := json.Unmarshal(body, &answer); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("past due %v: %d %s", pastDue, resp.StatusCode, body)
+		}
+		if joined := strings.Join(answer.Logs, " | "); !strings.Contains(joined, "warned 0, closed 0, erased 0") {
+			t.Fatalf("logs %q: want the sweep's summary", joined)
+		}
+	}
+	if !strings.Contains(s.logs.String(), `"msg":"lifecycle sweep"`) {
+		t.Fatal("the sweep left no summary in the log")
+	}
+}
+
+// The ops command: a dry run as of a time prints what it would do and
+// changes nothing.
+func TestSweepCommandDryRun(t *testing.T) {
+	s := startStack(t)
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"handler", "sweep", "-now", "2027-06-01T02:00:00Z", "-dry-run"},
+		func(k string) string { return s.env[k] }, &out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Dry run (nothing changed) as of 2027-06-01T02:00:00Z") {
+		t.Fatalf("output %q", out.String())
+	}
+	if err := run(context.Background(), []string{"handler", "sweep", "-now", "yesterday"}, func(k string) string { return s.env[k] }, io.Discard, io.Discard); err == nil {
+		t.Fatal("a bad -now was accepted")
+	}
+}
