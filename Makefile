@@ -13,6 +13,17 @@ STAGE    := $(BUILD)/app
 BINARY   := $(BUILD)/handler
 TOOLS    := tools/node_modules/.installed
 GOFILES  := $(shell find . -name '*.go' -not -path './tools/*' -not -path './build/*')
+# The deploy package: the static linux/amd64 binary the Functions host runs,
+# staged with host.json and one folder per function (function.json only).
+LINUX_BIN := $(BUILD)/linux-amd64/handler
+PACKAGE   := $(BUILD)/app.zip
+FUNCTIONS := $(wildcard functions/*/function.json)
+# zip keeps the execute bit; without it a small Go zipper does the same.
+ZIPPER   ?= $(shell command -v zip)
+# Against Azure: RG=<resource group> makes bootstrap-admin and sweep use the
+# deployed app's settings (scripts/azure-env.sh) and your az login.
+AZURE_ENV = $(if $(RG),scripts/azure-env.sh '$(RG)')
+PARAMS   ?= infra/main.bicepparam
 
 .PHONY: help
 help: ## list the targets
@@ -31,27 +42,45 @@ $(BINARY): $(GOFILES) go.mod go.sum
 .PHONY: build
 build: $(BINARY) ## build the handler for this machine
 
+$(LINUX_BIN): $(GOFILES) go.mod go.sum
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '-s -w' -o $@ ./cmd/handler
+
 .PHONY: stage
-stage: $(BINARY) ## stage host.json, the function folders and the binary as the Functions host runs them
+stage: $(LINUX_BIN) ## stage host.json, the function folders and the binary as the Functions host runs them
 	rm -rf $(STAGE)
 	mkdir -p $(STAGE)
 	cp host.json $(STAGE)/
-	cp -r functions/. $(STAGE)/
-	cp $(BINARY) $(STAGE)/handler
-	chmod +x $(STAGE)/handler
+	for f in $(FUNCTIONS); do mkdir -p $(STAGE)/$$(basename $$(dirname $$f)) && cp $$f $(STAGE)/$$(basename $$(dirname $$f))/; done
+	cp $(LINUX_BIN) $(STAGE)/handler
+	chmod 0755 $(STAGE)/handler
+
+.PHONY: package
+package: stage ## build/app.zip: host.json, functions, the static linux/amd64 handler (mode 0755)
+	rm -f $(PACKAGE)
+	if [ -n "$(ZIPPER)" ]; then cd $(STAGE) && $(ZIPPER) -q -r -X ../app.zip .; else $(GO) run ./scripts/zipapp $(STAGE) $(PACKAGE); fi
+	@echo "package: $(PACKAGE) ($$(du -h $(PACKAGE) | cut -f1))"
+
+.PHONY: infra-check
+infra-check: tools ## offline checks of infra/*.bicep: syntax (tree-sitter) and the deployment's rules
+	node scripts/infra-check.mjs infra
+
+.PHONY: deploy
+deploy: package infra-check ## deploy to Azure: make deploy RG=<group> [LOCATION=westeurope] [PARAMS=infra/main.bicepparam]
+	@test -n "$(RG)" || { echo "usage: make deploy RG=<resource group> [LOCATION=<EU region>] [PARAMS=infra/main.bicepparam]" >&2; exit 2; }
+	RG='$(RG)' LOCATION='$(LOCATION)' PARAMS='$(PARAMS)' PACKAGE='$(PACKAGE)' scripts/deploy.sh
 
 .PHONY: run
 run: tools build ## start Azurite, MailDev and the handler in standalone mode (Ctrl-C stops all)
 	scripts/run-local.sh
 
 .PHONY: bootstrap-admin
-bootstrap-admin: build ## invite the first admin: make bootstrap-admin EMAIL=a@b.fi [FIRST=..] [LAST=..] [LOCALE=fi|sv|en]
+bootstrap-admin: build ## invite the first admin: make bootstrap-admin EMAIL=a@b.fi [FIRST=..] [LAST=..] [LOCALE=fi|sv|en] [RG=<group>: in Azure]
 	@test -n "$(EMAIL)" || { echo "usage: make bootstrap-admin EMAIL=<address> [FIRST=..] [LAST=..] [LOCALE=fi|sv|en]" >&2; exit 2; }
-	scripts/with-local-env.sh $(BINARY) bootstrap-admin -email '$(EMAIL)' -first '$(FIRST)' -last '$(LAST)' -locale '$(or $(LOCALE),fi)'
+	$(AZURE_ENV) scripts/with-local-env.sh $(BINARY) bootstrap-admin -email '$(EMAIL)' -first '$(FIRST)' -last '$(LAST)' -locale '$(or $(LOCALE),fi)'
 
 .PHONY: sweep
-sweep: build ## one lifecycle sweep: make sweep [NOW=2027-05-22T02:00:00Z] [DRY_RUN=1]
-	scripts/with-local-env.sh $(BINARY) sweep $(if $(NOW),-now '$(NOW)') $(if $(DRY_RUN),-dry-run)
+sweep: build ## one lifecycle sweep: make sweep [NOW=2027-05-22T02:00:00Z] [DRY_RUN=1] [RG=<group>: in Azure]
+	$(AZURE_ENV) scripts/with-local-env.sh $(BINARY) sweep $(if $(NOW),-now '$(NOW)') $(if $(DRY_RUN),-dry-run)
 
 .PHONY: check
 check: ## formatting and vet
@@ -60,7 +89,7 @@ check: ## formatting and vet
 	$(GO) vet ./...
 
 .PHONY: test
-test: tools check stage ## the whole suite (starts its own Azurite and MailDev)
+test: tools check package infra-check ## the whole suite (starts its own Azurite and MailDev)
 	$(GO) test -count=1 -timeout 8m ./...
 
 .PHONY: bench

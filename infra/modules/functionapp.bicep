@@ -1,0 +1,215 @@
+// The Function App: Flex Consumption (FC1, Linux), the Go custom handler
+// (runtime "custom"), system-assigned identity for every connection, HTTPS
+// and TLS 1.2 only. The app settings are every setting the handler reads in
+// Azure (internal/config; local.settings.example.json lists them with their
+// local defaults). Not set here on purpose, because Flex Consumption refuses
+// or ignores them: FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION
+// (functionAppConfig.runtime instead), WEBSITE_RUN_FROM_PACKAGE and the
+// content-share settings (functionAppConfig.deployment instead), WEBSITE_TIME_ZONE/TZ.
+
+param location string
+param tags object
+param planName string
+param appName string
+param maximumInstanceCount int
+param scmBasicAuth bool
+param platformCors bool
+
+param storageAccountName string
+param deploymentContainerUrl string
+param tablesEndpoint string
+param tablePrefix string
+param keyVaultUri string
+param pepperSecretName string
+param serviceBusFqdn string
+param notificationQueueName string
+param notificationMaxDeliveries int
+param appInsightsConnectionString string
+
+param appBaseUrl string
+param corsAllowedOrigins array
+
+param emailProvider string
+param emailFrom string
+param smtpHost string
+param smtpPort int
+param smtpSecurity string
+param smtpUsername string
+param smtpPasswordSecretName string
+param sesRegion string
+param sesConfigurationSet string
+param sesAccessKeyIdSecretName string
+param sesSecretAccessKeySecretName string
+
+param sessionIdleTimeout string
+param sessionAbsoluteTimeout string
+param invitationTtl string
+param passwordResetTtl string
+param lockoutThreshold int
+param lockoutDuration string
+param activityInterval string
+param privacyNoticeVersion string
+param erasureDelay string
+param hashConcurrency int
+param maxBodyBytes int
+
+param lifecycleSchedule string
+param inactivityMonths int
+param warningDays string
+param safetyMargin string
+param sweepBudget string
+param auditRetentionMonths int
+param deliveryRetention string
+
+var baseSettings = [
+  // Functions host storage, keyless (system-assigned identity).
+  { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
+  // Telemetry with the app's identity; local auth is off on the component.
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
+  { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
+
+  // Storage (managed identity instead of TABLES_CONNECTION_STRING).
+  { name: 'TABLES_ENDPOINT', value: tablesEndpoint }
+  { name: 'TABLE_PREFIX', value: tablePrefix }
+  // The pepper (Key Vault instead of PASSWORD_PEPPERS).
+  { name: 'KEY_VAULT_URL', value: keyVaultUri }
+  { name: 'PEPPER_SECRET_NAME', value: pepperSecretName }
+  // Notifications: the trigger's identity-based connection and the app's
+  // own publisher read the same setting.
+  { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: serviceBusFqdn }
+  { name: 'NOTIFICATION_QUEUE', value: notificationQueueName }
+  { name: 'NOTIFICATION_MAX_DELIVERIES', value: string(notificationMaxDeliveries) }
+
+  { name: 'APP_BASE_URL', value: appBaseUrl }
+  { name: 'CORS_ALLOWED_ORIGINS', value: join(corsAllowedOrigins, ',') }
+
+  { name: 'EMAIL_PROVIDER', value: emailProvider }
+  { name: 'EMAIL_FROM', value: emailFrom }
+  { name: 'SES_REGION', value: sesRegion }
+  { name: 'SES_CONFIGURATION_SET', value: sesConfigurationSet }
+
+  { name: 'SESSION_IDLE_TIMEOUT', value: sessionIdleTimeout }
+  { name: 'SESSION_ABSOLUTE_TIMEOUT', value: sessionAbsoluteTimeout }
+  { name: 'INVITATION_TTL', value: invitationTtl }
+  { name: 'PASSWORD_RESET_TTL', value: passwordResetTtl }
+  { name: 'LOCKOUT_THRESHOLD', value: string(lockoutThreshold) }
+  { name: 'LOCKOUT_DURATION', value: lockoutDuration }
+  { name: 'ACTIVITY_INTERVAL', value: activityInterval }
+  { name: 'PRIVACY_NOTICE_VERSION', value: privacyNoticeVersion }
+  { name: 'ERASURE_DELAY', value: erasureDelay }
+  { name: 'HASH_CONCURRENCY', value: string(hashConcurrency) }
+  { name: 'MAX_BODY_BYTES', value: string(maxBodyBytes) }
+
+  // The lifecycle sweep: the LifecycleSweep timer reads its schedule from
+  // LIFECYCLE_SCHEDULE (%LIFECYCLE_SCHEDULE% in its function.json).
+  { name: 'LIFECYCLE_SCHEDULE', value: lifecycleSchedule }
+  { name: 'INACTIVITY_MONTHS', value: string(inactivityMonths) }
+  { name: 'WARNING_DAYS', value: warningDays }
+  { name: 'SAFETY_MARGIN', value: safetyMargin }
+  { name: 'SWEEP_BUDGET', value: sweepBudget }
+  { name: 'AUDIT_RETENTION_MONTHS', value: string(auditRetentionMonths) }
+  { name: 'DELIVERY_RETENTION', value: deliveryRetention }
+]
+
+var smtpSettings = emailProvider != 'smtp' ? [] : [
+  { name: 'SMTP_HOST', value: smtpHost }
+  { name: 'SMTP_PORT', value: string(smtpPort) }
+  { name: 'SMTP_SECURITY', value: smtpSecurity }
+  { name: 'SMTP_USERNAME', value: smtpUsername }
+]
+
+// Secrets are Key Vault references that the platform resolves with the app's
+// identity (Key Vault Secrets User, roles.bicep): no value appears in the
+// template, the deployment history or the app settings. No version = latest.
+var smtpPasswordSetting = emailProvider != 'smtp' || empty(smtpUsername) ? [] : [
+  { name: 'SMTP_PASSWORD', value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${smtpPasswordSecretName}/)' }
+]
+
+// The SES adapter uses the AWS SDK's default credential chain, which reads
+// these two environment variables.
+var sesCredentialSettings = emailProvider != 'ses' ? [] : [
+  { name: 'AWS_ACCESS_KEY_ID', value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${sesAccessKeyIdSecretName}/)' }
+  { name: 'AWS_SECRET_ACCESS_KEY', value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${sesSecretAccessKeySecretName}/)' }
+]
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: appName
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      cors: {
+        allowedOrigins: platformCors ? corsAllowedOrigins : []
+        supportCredentials: false
+      }
+      appSettings: concat(baseSettings, smtpSettings, smtpPasswordSetting, sesCredentialSettings)
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: {
+            type: 'SystemAssignedIdentity'
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: 2048
+      }
+      runtime: {
+        name: 'custom'
+        version: '1.0'
+      }
+    }
+  }
+}
+
+// No FTP, and no publishing-profile passwords unless asked for: deployments
+// go through az with an Entra ID token.
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmBasicAuthPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'scm'
+  properties: {
+    allow: scmBasicAuth
+  }
+}
+
+output appName string = app.name
+output appId string = app.id
+output principalId string = app.identity.principalId
+output defaultHostName string = app.properties.defaultHostName

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# From package to running app in one command (make deploy runs it after
+# make package and make infra-check):
+#
+#   RG=<group> [LOCATION=<EU region>] [PARAMS=infra/main.bicepparam] scripts/deploy.sh
+#
+#  1. checks az (>= 2.60, logged in) and that LOCATION is an EU region;
+#  2. creates the resource group if it does not exist (in LOCATION, default
+#     westeurope; an existing group keeps its own region as the default);
+#  3. deploys infra/main.bicep with PARAMS (location overridden);
+#  4. creates the password pepper in Key Vault if it is missing
+#     (scripts/ensure-pepper.sh) and checks every other secret the app
+#     reads exists (SMTP password, SES credentials), stopping with the
+#     command to create it if not;
+#  5. publishes PACKAGE (build/app.zip) with az functionapp deployment;
+#  6. polls https://<app>/api/health until it answers 200 (HEALTH_TIMEOUT,
+#     default 600 s).
+# Re-running is safe: the template is idempotent, the pepper is only
+# created when missing, the package replaces the previous one.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+rg=${RG:?RG=<resource group> is required}
+params=${PARAMS:-infra/main.bicepparam}
+package=${PACKAGE:-build/app.zip}
+location=${LOCATION:-}
+health_timeout=${HEALTH_TIMEOUT:-600}
+health_interval=${HEALTH_INTERVAL:-10}
+# EU regions where Flex Consumption runs: the same list as @allowed on
+# `location` in infra/main.bicep.
+eu_regions=(northeurope westeurope swedencentral germanywestcentral francecentral italynorth spaincentral)
+
+say() { printf '\n== %s\n' "$*" >&2; }
+die() { printf 'deploy: %s\n' "$*" >&2; exit 1; }
+
+command -v az >/dev/null || die "the Azure CLI (az) is not installed: https://learn.microsoft.com/cli/azure/install-azure-cli"
+command -v node >/dev/null || die "node is not installed"
+[[ -f $package ]] || die "$package is missing: run make package"
+[[ -f $params ]] || die "parameter file $params not found"
+
+az_version=$(az version --query '"azure-cli"' -o tsv)
+node -e '
+const [a, b] = [process.argv[1], "2.60.0"].map(v => v.split(".").map(Number));
+for (let i = 0; i < 3; i++) { if ((a[i] || 0) > b[i]) process.exit(0); if ((a[i] || 0) < b[i]) process.exit(1); }
+' "$az_version" || die "az $az_version is too old: Flex Consumption and .bicepparam need 2.60 or later (az upgrade)"
+az account show --query '{subscription:name, id:id, user:user.name}' -o tsv >/dev/null 2>&1 || die "not logged in: run az login (and az account set -s <subscription>)"
+say "Subscription: $(az account show --query 'name' -o tsv) as $(az account show --query 'user.name' -o tsv)"
+
+if [[ $(az group exists -n "$rg") == true ]]; then
+  rg_location=$(az group show -n "$rg" --query location -o tsv)
+  location=${location:-$rg_location}
+  in_eu=false
+  for r in "${eu_regions[@]}"; do [[ $r == "$rg_location" ]] && in_eu=true; done
+  $in_eu || die "resource group $rg is in $rg_location, outside the EU regions (P12); use a group in one of: ${eu_regions[*]}"
+else
+  location=${location:-westeurope}
+fi
+in_eu=false
+for r in "${eu_regions[@]}"; do [[ $r == "$location" ]] && in_eu=true; done
+$in_eu || die "LOCATION=$location is not allowed (P12): use one of ${eu_regions[*]}"
+
+if [[ $(az group exists -n "$rg") != true ]]; then
+  say "Creating resource group $rg in $location"
+  az group create -n "$rg" -l "$location" --tags application=palvelumanuaali-useradmin -o none
+fi
+
+deployment="useradmin-$(date -u +%Y%m%d-%H%M%S)"
+outputs=${DEPLOY_OUTPUTS:-build/deploy-outputs.json}
+mkdir -p "$(dirname "$outputs")"
+say "Deploying infra/main.bicep to $rg ($location) as deployment $deployment"
+az deployment group create -g "$rg" -n "$deployment" \
+  -f infra/main.bicep -p "$params" -p location="$location" \
+  --query properties.outputs -o json >"$outputs"
+
+out() { node -e 'const o = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); const v = o[process.argv[2]].value; console.log(Array.isArray(v) ? v.join("\n") : v)' "$outputs" "$1"; }
+app=$(out appName)
+host=$(out defaultHostName)
+vault=$(out keyVaultName)
+pepper=$(out pepperSecretName)
+echo "app $app, https://$host, vault $vault, Service Bus $(out serviceBusNamespace), storage $(out storageAccountName)" >&2
+
+say "Password pepper ($vault/$pepper)"
+scripts/ensure-pepper.sh "$vault" "$pepper"
+
+missing=()
+while IFS= read -r secret; do
+  [[ -z $secret || $secret == "$pepper" ]] && continue
+  if [[ -z $(az keyvault secret list-versions --vault-name "$vault" -n "$secret" --query '[?attributes.enabled].id | [0]' -o tsv 2>/dev/null) ]]; then
+    missing+=("$secret")
+  fi
+done < <(out requiredSecrets)
+if ((${#missing[@]} > 0)); then
+  {
+    echo "deploy: these Key Vault secrets are referenced by app settings but do not exist yet:"
+    for s in "${missing[@]}"; do
+      echo "  az keyvault secret set --vault-name $vault -n $s --file /dev/stdin --output none   # type the value, then Ctrl-D"
+    done
+    echo "Create them (you need Key Vault Secrets Officer on the vault), then run make deploy again."
+  } >&2
+  exit 1
+fi
+
+say "Publishing $package to $app"
+az functionapp deployment source config-zip -g "$rg" -n "$app" --src "$package" -o none
+
+health_url=${HEALTH_URL:-https://$host/api/health}
+say "Waiting for $health_url (up to ${health_timeout}s)"
+deadline=$((SECONDS + health_timeout))
+status=000
+while ((SECONDS < deadline)); do
+  status=$(node -e '
+fetch(process.argv[1], { signal: AbortSignal.timeout(10000), redirect: "manual" })
+  .then((r) => console.log(r.status), () => console.log("000"));' "$health_url")
+  [[ $status == 200 ]] && break
+  echo "  health: $status, retrying" >&2
+  sleep "$health_interval"
+done
+if [[ $status != 200 ]]; then
+  cat >&2 <<EOF
+deploy: $health_url did not answer 200 within ${health_timeout}s (last: $status).
+  - A new app's role assignments can take a few minutes to apply; the host restarts the handler,
+    so run "make deploy" again or wait and curl the health URL.
+  - Start-up errors (a missing setting, no access to Key Vault or Storage) are in Application
+    Insights: traces | where message contains "start" or severityLevel >= 3 | order by timestamp desc
+EOF
+  exit 1
+fi
+
+cat >&2 <<EOF
+
+Deployed: https://$host/api (health 200).
+Next, the first administrator (once):
+  make bootstrap-admin RG=$rg EMAIL=<address> FIRST=<first> LAST=<last> LOCALE=fi
+EOF
