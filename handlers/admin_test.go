@@ -844,7 +844,7 @@ func TestLastAdminCannotGo(t *testing.T) {
 		}{
 			{"DELETE /api/me is 409 last_admin", request{method: "DELETE", path: "/api/me"}, http.StatusConflict, "last_admin", admin},
 			{"closing themselves is 409 last_admin", request{method: "DELETE", path: "/api/users/" + a.id}, http.StatusConflict, "last_admin", admin},
-			{"a primary user of their organisation closing them is 409 last_admin", request{method: "DELETE", path: "/api/users/" + a.id}, http.StatusConflict, "last_admin", primary},
+			{"a primary user of their organisation closing them is 403 (removing an admin is for admins)", request{method: "DELETE", path: "/api/users/" + a.id}, http.StatusForbidden, "forbidden", primary},
 			{"demoting themselves is 403 (nobody changes their own role)", request{method: "PATCH", path: "/api/users/" + a.id, body: map[string]string{"role": "primary_user"}}, http.StatusForbidden, "forbidden", admin},
 			{"a primary user demoting them is 403 (never from admin)", request{method: "PATCH", path: "/api/users/" + a.id, body: map[string]string{"role": "editor"}}, http.StatusForbidden, "forbidden", primary},
 		} {

@@ -122,6 +122,9 @@ func (s *Service) UpdateUser(ctx context.Context, actor User, id string, patch U
 		if ifMatch != "" && ifMatch != PublicETag(before.ETag) {
 			return ErrPreconditionFailed
 		}
+		if before.Status == StatusClosed {
+			return ErrClosed // restore it first; a closed account waits for erasure as it was
+		}
 		u, fields, err := s.applyPatch(ctx, actor, before, patch)
 		if err != nil || len(fields) == 0 {
 			result = before
@@ -241,7 +244,8 @@ func (s *Service) CloseUser(ctx context.Context, actor User, id string, m Meta) 
 			return err
 		}
 		u := agg.User
-		if !Allows(actor, PermClose, u.ID, u.OrganizationID) {
+		// Closing an admin removes an admin, which only admins may do (P5).
+		if !Allows(actor, PermClose, u.ID, u.OrganizationID) || (actor.ID != u.ID && !grantable(actor, u.Role)) {
 			return ErrForbidden
 		}
 		if u.Status == StatusClosed {
@@ -420,6 +424,9 @@ func (s *Service) ListAuditEvents(ctx context.Context, actor User, q audit.Query
 		q.OrganizationID = actor.OrganizationID
 	default:
 		return audit.Page{}, ErrForbidden
+	}
+	if q.To.IsZero() {
+		q.To = s.now().Add(time.Minute) // the service's clock, not the store's
 	}
 	return s.store.Events(ctx, q)
 }

@@ -63,6 +63,7 @@ func (s *Service) UpdateProfile(ctx context.Context, p Principal, patch ProfileP
 		if err := s.apply(ctx, Change{UserID: u.ID, User: &u, Events: []audit.Event{ev}}); err != nil {
 			return err
 		}
+		s.settle(ctx, u.ID) // the directory shows the new name at once
 		fresh, err := s.store.Aggregate(ctx, u.ID)
 		if err != nil {
 			return err
