@@ -186,18 +186,7 @@ func (s *Service) applyPatch(ctx context.Context, actor, u User, patch UserPatch
 		if !Allows(actor, PermEditName, u.ID, u.OrganizationID) {
 			return User{}, nil, ErrForbidden
 		}
-		if patch.FirstName != nil {
-			if n := cleanName(v, "firstName", *patch.FirstName, true); n != u.FirstName {
-				u.FirstName = n
-				fields = append(fields, "firstName")
-			}
-		}
-		if patch.LastName != nil {
-			if n := cleanName(v, "lastName", *patch.LastName, true); n != u.LastName {
-				u.LastName = n
-				fields = append(fields, "lastName")
-			}
-		}
+		fields = applyNames(v, &u, patch.FirstName, patch.LastName)
 	}
 	if patch.Role != nil && *patch.Role != u.Role {
 		switch {

@@ -80,3 +80,22 @@ func contextWords(u User) []string {
 	local, _, _ := strings.Cut(u.Email, "@")
 	return []string{local, u.FirstName, u.LastName}
 }
+
+// applyNames sets the given names on u (nil leaves a name as it is),
+// records problems in v and returns the names of the fields that changed.
+func applyNames(v *ValidationError, u *User, first, last *string) []string {
+	var fields []string
+	if first != nil {
+		if n := cleanName(v, "firstName", *first, true); n != u.FirstName {
+			u.FirstName = n
+			fields = append(fields, "firstName")
+		}
+	}
+	if last != nil {
+		if n := cleanName(v, "lastName", *last, true); n != u.LastName {
+			u.LastName = n
+			fields = append(fields, "lastName")
+		}
+	}
+	return fields
+}

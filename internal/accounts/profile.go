@@ -29,19 +29,7 @@ func (s *Service) UpdateProfile(ctx context.Context, p Principal, patch ProfileP
 			return ErrPreconditionFailed
 		}
 		v := &ValidationError{}
-		var fields []string
-		if patch.FirstName != nil {
-			if n := cleanName(v, "firstName", *patch.FirstName, true); n != u.FirstName {
-				u.FirstName = n
-				fields = append(fields, "firstName")
-			}
-		}
-		if patch.LastName != nil {
-			if n := cleanName(v, "lastName", *patch.LastName, true); n != u.LastName {
-				u.LastName = n
-				fields = append(fields, "lastName")
-			}
-		}
+		fields := applyNames(v, &u, patch.FirstName, patch.LastName)
 		if patch.Locale != nil {
 			switch {
 			case !validLocale(*patch.Locale):
