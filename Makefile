@@ -98,7 +98,7 @@ bench: tools ## benchmarks against Azurite (see README for the numbers)
 
 .PHONY: vuln
 vuln: ## govulncheck (needs access to vuln.go.dev)
-	$(GO) run golang.org/x/vuln/cmd/govulncheck@latest ./...
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 ./...
 
 .PHONY: clean
 clean: ## remove build output and local data
