@@ -37,7 +37,7 @@ func (c *roundTrips) Do(req *policy.Request) (*http.Response, error) {
 type nopRelay struct{}
 
 func (nopRelay) Changed(string)                      {}
-func (nopRelay) Record(context.Context, audit.Event) {}
+func (nopRelay) Record(context.Context, audit.Event) error { return nil }
 
 type inline struct{}
 

@@ -15,7 +15,7 @@ import (
 // timer payload (IsPastDue, schedule status) in, the protocol's answer
 // with a one-line summary out.
 func TestLifecycleSweepInvocation(t *testing.T) {
-	s := startStack(t)
+	s := startFunctionsStack(t, nil)
 	for _, pastDue := range []bool{false, true} {
 		payload := map[string]any{
 			"Data": map[string]any{"timer": map[string]any{
@@ -63,5 +63,21 @@ func TestSweepCommandDryRun(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"handler", "sweep", "-now", "yesterday"}, func(k string) string { return s.env[k] }, io.Discard, io.Discard); err == nil {
 		t.Fatal("a bad -now was accepted")
+	}
+}
+
+// Standalone mode has no trigger endpoints: nothing but the Functions host
+// may post a notification or start a sweep.
+func TestStandaloneHasNoTriggerEndpoints(t *testing.T) {
+	s := startStack(t)
+	for _, path := range []string{"/SendNotification", "/LifecycleSweep"} {
+		resp, err := http.Post(s.baseURL+path, "application/json", strings.NewReader(`{"Data":{},"Metadata":{}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("POST %s in standalone mode: %d, want 404", path, resp.StatusCode)
+		}
 	}
 }

@@ -46,6 +46,17 @@ func testEnv(t testing.TB, mail testenv.Mailbox) map[string]string {
 // startStack runs run() on a free port and waits until it is ready.
 func startStack(t *testing.T) *stack { return startStackWith(t, nil) }
 
+// startFunctionsStack runs run() as the Functions host starts it
+// (FUNCTIONS_CUSTOMHANDLER_PORT set), where the trigger endpoints exist.
+func startFunctionsStack(t *testing.T, overrides map[string]string) *stack {
+	t.Helper()
+	env := map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": strconv.Itoa(testenv.FreePort(t))}
+	for k, v := range overrides {
+		env[k] = v
+	}
+	return startStackWith(t, env)
+}
+
 // startStackWith is startStack with some settings overridden.
 func startStackWith(t *testing.T, overrides map[string]string) *stack {
 	t.Helper()

@@ -170,7 +170,7 @@ func TestContractFunctionSettingsAreDeployed(t *testing.T) {
 // the protocol's JSON (Outputs, Logs), not the API's 404: the folders are
 // read here, so a new function without its endpoint fails this test.
 func TestContractInvocationEndpoints(t *testing.T) {
-	s := startStack(t)
+	s := startFunctionsStack(t, nil)
 	for _, f := range functionFolders(t) {
 		if f.trigger() == nil || f.trigger()["type"] == "httpTrigger" {
 			continue

@@ -96,7 +96,7 @@ func failuresFor(t *testing.T, st *tablestore.Store, id string) []delivery.Failu
 // host's real payload shape in, the protocol's answer out, and what the
 // real SMTP catcher received.
 func TestSendNotificationInvocation(t *testing.T) {
-	s := startStack(t)
+	s := startFunctionsStack(t, nil)
 	run := testenv.UniqueName(t)
 
 	t.Run("a message is delivered once, redelivered or not", func(t *testing.T) {
@@ -162,7 +162,7 @@ func TestSendNotificationInvocation(t *testing.T) {
 // A provider that is down fails the invocation (so Service Bus retries),
 // records nothing as sent, and on the last delivery records the failure.
 func TestSendNotificationProviderDown(t *testing.T) {
-	s := startStackWith(t, map[string]string{"SMTP_PORT": strconv.Itoa(testenv.FreePort(t))}) // nothing listens there
+	s := startFunctionsStack(t, map[string]string{"SMTP_PORT": strconv.Itoa(testenv.FreePort(t))}) // nothing listens there
 	id := "down-" + testenv.UniqueName(t)
 	to := id + "@example.fi"
 	a := s.invoke(t, hostPayload(t, id, notice(id, to), 1))

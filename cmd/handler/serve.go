@@ -84,13 +84,19 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		}()
 	}
 
+	services := handlers.Services{Accounts: a.accounts, Organizations: a.orgs}
+	if mode == "functions" {
+		// The trigger endpoints exist only where the Functions host is the
+		// only thing that can reach them (it forwards nothing but /api/...
+		// from outside). Standalone has no such gate, so it has none.
+		services.Notifications, services.MaxDeliveries = a.consumer, cfg.NotificationMaxDeliveries
+		services.Sweep = func(ctx context.Context) (string, error) {
+			sum, err := a.sweep(ctx, time.Now(), false, nil)
+			return summaryLine(sum), err
+		}
+	}
 	api := handlers.NewServer(log, handlers.Options{CORSOrigins: cfg.CORSOrigins, MaxBodyBytes: cfg.MaxBodyBytes},
-		handlers.Services{Accounts: a.accounts, Organizations: a.orgs, Notifications: a.consumer, MaxDeliveries: cfg.NotificationMaxDeliveries,
-			Sweep: func(ctx context.Context) (string, error) {
-				sum, err := a.sweep(ctx, time.Now(), false, nil)
-				return summaryLine(sum), err
-			}},
-		detached, a.store.Ping)
+		services, detached, a.store.Ping)
 	current.Store(&api)
 	log.Info("ready", "addr", ln.Addr().String(), "mode", mode)
 

@@ -37,6 +37,11 @@ func sweepCommand(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
+	if cfg.TablesEndpoint != "" && !*dryRun && now.After(time.Now().Add(time.Minute)) {
+		// Against real people's accounts a sweep "as of" the future would
+		// close and erase them early; only a dry run may look ahead there.
+		return errors.New("sweep: -now in the future against Azure storage needs -dry-run")
+	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a, err := build(ctx, cfg, log, func() time.Time { return now })
 	if err != nil {

@@ -49,8 +49,8 @@ func newID() string { return uuid.NewString() }
 // consumer (which the queue needs). It is set once, before any request.
 type lateRelay struct{ r *relay.Relay }
 
-func (l *lateRelay) Changed(userID string)                     { l.r.Changed(userID) }
-func (l *lateRelay) Record(ctx context.Context, e audit.Event) { l.r.Record(ctx, e) }
+func (l *lateRelay) Changed(userID string)                           { l.r.Changed(userID) }
+func (l *lateRelay) Record(ctx context.Context, e audit.Event) error { return l.r.Record(ctx, e) }
 
 // build wires the application. It makes network calls (Key Vault, table
 // creation), so serve runs it after it already listens.

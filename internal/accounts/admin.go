@@ -73,7 +73,7 @@ func (s *Service) InviteAs(ctx context.Context, actor User, in InviteInput, m Me
 	}
 	ev := s.event(audit.ActionInvitationRefused, actor.ID, User{OrganizationID: in.OrganizationID}, m)
 	ev.Reason = "email_taken"
-	s.relay.Record(ctx, ev)
+	_ = s.relay.Record(ctx, ev) // the refusal stands either way; the relay logs a failure
 	return User{
 		ID: s.newID(), Email: in.Email, FirstName: in.FirstName, LastName: in.LastName,
 		OrganizationID: in.OrganizationID, Role: in.Role, Status: StatusInvited, Locale: in.Locale,
@@ -183,7 +183,7 @@ func (s *Service) applyPatch(ctx context.Context, actor, u User, patch UserPatch
 	v := &ValidationError{}
 	var fields []string
 	if patch.FirstName != nil || patch.LastName != nil {
-		if !Allows(actor, PermEditName, u.ID, u.OrganizationID) {
+		if !Allows(actor, PermEditName, u.ID, u.OrganizationID) || (actor.ID != u.ID && !grantable(actor, u.Role)) {
 			return User{}, nil, ErrForbidden
 		}
 		fields = applyNames(v, &u, patch.FirstName, patch.LastName)
@@ -314,6 +314,7 @@ func (s *Service) RestoreUser(ctx context.Context, actor User, id string, m Meta
 		u.Status = StatusActive
 		if u.ActivatedAt.IsZero() {
 			u.Status = StatusInvited // never set a password: a new invitation is needed
+			u.InvitedAt = now        // and its new link starts a new expiry
 		}
 		u.ClosedAt, u.ClosedReason = time.Time{}, ""
 		// Restoring starts the inactivity clock again; otherwise an account
@@ -348,7 +349,7 @@ func (s *Service) ResendInvitation(ctx context.Context, actor User, id string, m
 		return err
 	}
 	u := agg.User
-	if !Allows(actor, PermResendInvite, u.ID, u.OrganizationID) {
+	if !Allows(actor, PermResendInvite, u.ID, u.OrganizationID) || !grantable(actor, u.Role) {
 		return ErrForbidden
 	}
 	if u.Status != StatusInvited {
@@ -414,9 +415,7 @@ func (s *Service) ListAuditEvents(ctx context.Context, actor User, q audit.Query
 	default:
 		return audit.Page{}, ErrForbidden
 	}
-	if q.To.IsZero() {
-		q.To = s.now().Add(time.Minute) // the service's clock, not the store's
-	}
+	q.Now = s.now() // the service's clock, not the store's
 	return s.store.Events(ctx, q)
 }
 

@@ -116,12 +116,18 @@ func (s *Service) BootstrapAdmin(ctx context.Context, in InviteInput, m Meta) (U
 	if agg.User.Status != StatusInvited || agg.User.Role != RoleAdmin {
 		return User{}, ErrEmailTaken
 	}
-	ev := s.event(audit.ActionInvitationCreated, "", agg.User, m)
+	u = agg.User
+	u.InvitedAt = s.now().UTC() // a new link starts a new expiry
+	ev := s.event(audit.ActionInvitationCreated, "", u, m)
 	ev.Reason = "resent"
 	err = s.apply(ctx, Change{
 		UserID:        id,
+		User:          &u,
 		Events:        []audit.Event{ev},
-		Notifications: []notify.Message{s.notification(notify.KindInvitation, agg.User)},
+		Notifications: []notify.Message{s.notification(notify.KindInvitation, u)},
 	})
-	return agg.User, err
+	if err == nil {
+		s.settle(ctx, id)
+	}
+	return u, err
 }

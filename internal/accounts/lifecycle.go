@@ -207,6 +207,12 @@ func (s *Service) ApplyLifecycle(ctx context.Context, userID string, now time.Ti
 			if agg, err = s.store.Aggregate(ctx, userID); err != nil {
 				return Outcome{}, err
 			}
+			// Plan again from what is stored now: a sign-in in between moved
+			// the schedule, and the step must follow it.
+			plan = s.PlanFor(agg, now)
+			if stepDue = plan.Step != StepNone && !now.Before(plan.At); !stepDue {
+				out.Step = StepCleanup
+			}
 		}
 	}
 	if stepDue {
@@ -301,8 +307,10 @@ func (s *Service) erase(ctx context.Context, agg Aggregate, m Meta) error {
 		return err
 	}
 	ev := s.event(audit.ActionUserErased, "", User{ID: u.ID, OrganizationID: u.OrganizationID}, m)
-	// Recorded before the data goes; an erasure is at least once and the
-	// trail skips an event it has just appended.
-	s.relay.Record(ctx, ev)
+	// Recorded before the data goes: without its event there is no erasure
+	// (the account stays due and the next sweep tries again).
+	if err := s.relay.Record(ctx, ev); err != nil {
+		return err
+	}
 	return s.store.EraseAccount(ctx, u.ID, u.Email)
 }

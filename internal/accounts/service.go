@@ -72,8 +72,8 @@ type Relay interface {
 	// outbox, so the relay can deliver them right away.
 	Changed(userID string)
 	// Record appends an event that belongs to no account (a sign-in with an
-	// unknown email), logging rather than returning a failure.
-	Record(ctx context.Context, e audit.Event)
+	// unknown email, an erasure), logging and returning a failure.
+	Record(ctx context.Context, e audit.Event) error
 }
 
 // Options are the service's tunable periods and limits.

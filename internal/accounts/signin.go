@@ -88,7 +88,7 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 			switch {
 			case err == nil, errors.Is(err, passwords.ErrTooLong):
 			case errors.Is(err, passwords.ErrUnknownPepper), errors.Is(err, passwords.ErrMalformedHash):
-				s.relay.Record(ctx, s.unverifiable(u, m))
+				_ = s.relay.Record(ctx, s.unverifiable(u, m)) // logged by the relay; the answer stays the same
 			default:
 				return err
 			}
@@ -153,7 +153,7 @@ func (s *Service) recordFailedSignIn(ctx context.Context, u User, m Meta) error 
 func (s *Service) recordUnattributed(ctx context.Context, action audit.Action, reason string, m Meta) {
 	ev := s.event(action, "", User{}, m)
 	ev.Reason = reason
-	s.relay.Record(ctx, ev)
+	_ = s.relay.Record(ctx, ev) // logged by the relay; a sign-in answer never depends on it
 }
 
 // Authenticate resolves a session token to its signed-in person. It

@@ -146,6 +146,10 @@ type Query struct {
 	From, To       time.Time
 	Limit          int
 	Cursor         string
+	// Now is the caller's clock: a missing To means "up to now". It is not
+	// part of the query a cursor is bound to, so paging keeps working as
+	// time passes.
+	Now time.Time
 }
 
 // Page is one page of events; Next is the cursor of the next ("" at the end).

@@ -115,12 +115,14 @@ func (r *Relay) Changed(userID string) {
 }
 
 // Record appends an event that belongs to no account directly to the audit
-// trail. A failure is logged: such events (a sign-in with an unknown email)
-// must not turn a request into an error.
-func (r *Relay) Record(ctx context.Context, e audit.Event) {
+// trail. A failure is logged and returned; callers on a request path (a
+// sign-in with an unknown email) go on regardless, an erasure does not.
+func (r *Relay) Record(ctx context.Context, e audit.Event) error {
 	if err := r.audit.Append(context.WithoutCancel(ctx), []audit.Event{e}); err != nil {
 		r.log.Error("audit append failed", "event", e.ID, "action", string(e.Action), "error", err.Error())
+		return err
 	}
+	return nil
 }
 
 // Run delivers woken accounts and runs the periodic catch-up until ctx

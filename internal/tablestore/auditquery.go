@@ -79,6 +79,9 @@ type auditCursor struct {
 const (
 	defaultAuditWindow    = 25 * 31 * 24 * time.Hour // the retention, and a month to spare
 	defaultUnfilteredDays = 31
+	// maxUnfilteredDays bounds the admins' unfiltered view; filter by
+	// organisation or person to look further back.
+	maxUnfilteredDays = 93
 )
 
 // Events implements accounts.Store: audit events newest first. The query
@@ -88,9 +91,15 @@ func (s *Store) Events(ctx context.Context, q audit.Query) (audit.Page, error) {
 	if q.Limit <= 0 || q.Limit > audit.MaxPageSize {
 		q.Limit = audit.DefaultPageSize
 	}
+	now := q.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	// Bounded ranges: no request reads more partitions than the retention
+	// holds (monthly chains) or maxUnfilteredDays (daily index).
 	to := q.To
-	if to.IsZero() {
-		to = time.Now().Add(24 * time.Hour)
+	if to.IsZero() || to.After(now.Add(24*time.Hour)) {
+		to = now.Add(24 * time.Hour)
 	}
 	digest := hashKey(fmt.Sprint(q.OrganizationID, "|", q.ActorID, "|", q.SubjectID, "|", q.UserID, "|", q.From.UnixNano(), "|", q.To.UnixNano()))
 	var cur auditCursor
@@ -115,7 +124,7 @@ func (s *Store) Events(ctx context.Context, q audit.Query) (audit.Page, error) {
 	case q.OrganizationID != "":
 		table = s.audit
 		from := q.From
-		if from.IsZero() {
+		if from.IsZero() || to.Sub(from) > defaultAuditWindow {
 			from = to.Add(-defaultAuditWindow)
 		}
 		for m := time.Date(to.Year(), to.Month(), 1, 0, 0, 0, 0, time.UTC); !m.Before(time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)); m = m.AddDate(0, -1, 0) {
@@ -126,6 +135,9 @@ func (s *Store) Events(ctx context.Context, q audit.Query) (audit.Page, error) {
 		from := q.From
 		if from.IsZero() {
 			from = to.AddDate(0, 0, -defaultUnfilteredDays)
+		}
+		if to.Sub(from) > maxUnfilteredDays*24*time.Hour {
+			from = to.AddDate(0, 0, -maxUnfilteredDays)
 		}
 		for d := to.UTC().Truncate(24 * time.Hour); !d.Before(from.UTC().Truncate(24 * time.Hour)); d = d.AddDate(0, 0, -1) {
 			partitions = append(partitions, idxDayPrefix+d.Format("2006-01-02"))

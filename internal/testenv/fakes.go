@@ -59,10 +59,11 @@ func (r *Relay) Changed(userID string) {
 }
 
 // Record records an event that belongs to no account.
-func (r *Relay) Record(_ context.Context, e audit.Event) {
+func (r *Relay) Record(_ context.Context, e audit.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.recorded = append(r.recorded, e)
+	return nil
 }
 
 // ChangedIDs returns the accounts said to have outbox items, in order.
