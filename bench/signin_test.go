@@ -36,7 +36,7 @@ func (c *roundTrips) Do(req *policy.Request) (*http.Response, error) {
 
 type nopRelay struct{}
 
-func (nopRelay) Changed(string)                      {}
+func (nopRelay) Changed(string)                            {}
 func (nopRelay) Record(context.Context, audit.Event) error { return nil }
 
 type inline struct{}
