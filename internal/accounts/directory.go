@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/palvelumanuaali/useradmin/internal/notify"
 )
 
 // DirectoryPosition is a place in the directory's (organisation, user id)
@@ -120,7 +122,7 @@ func (q ListQuery) validate() (ListQuery, error) {
 		v.add("organizationId", "invalid_id", "")
 	}
 	q.Q = strings.ToLower(strings.TrimSpace(q.Q))
-	if len([]rune(q.Q)) > 100 || hasControl(q.Q) {
+	if len([]rune(q.Q)) > 100 || notify.BreaksLine(q.Q) {
 		v.add("q", "invalid_search", "")
 	}
 	switch {

@@ -3,10 +3,11 @@ package accounts
 import (
 	"net/mail"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/palvelumanuaali/useradmin/internal/notify"
 )
 
 // Limits on what people type.
@@ -23,7 +24,7 @@ const (
 // It returns false when the address is not a plain, valid address.
 func CanonicalEmail(raw string) (string, bool) {
 	e := strings.ToLower(norm.NFKC.String(strings.TrimSpace(raw)))
-	if e == "" || len(e) > MaxEmailLength || hasControl(e) {
+	if e == "" || len(e) > MaxEmailLength || notify.BreaksLine(e) {
 		return "", false
 	}
 	addr, err := mail.ParseAddress(e)
@@ -48,7 +49,7 @@ func cleanName(v *ValidationError, field, raw string, required bool) string {
 		v.add(field, "required", "")
 	case utf8.RuneCountInString(s) > MaxNameLength:
 		v.add(field, "too_long", "")
-	case hasControl(s):
+	case notify.BreaksLine(s):
 		v.add(field, "invalid_characters", "")
 	}
 	return s
@@ -60,15 +61,6 @@ var Locales = []string{"fi", "sv", "en"}
 func validLocale(l string) bool {
 	for _, x := range Locales {
 		if l == x {
-			return true
-		}
-	}
-	return false
-}
-
-func hasControl(s string) bool {
-	for _, r := range s {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return true
 		}
 	}

@@ -11,7 +11,9 @@ package notify
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // Kind names one kind of notification email.
@@ -72,6 +74,16 @@ type Sender interface {
 
 // ErrPermanent marks a delivery failure that retrying cannot fix.
 var ErrPermanent = errors.New("permanent delivery failure")
+
+// BreaksLine reports whether s holds a character that can end a line or
+// start a new header: CR, LF and the other control characters, and the
+// Unicode line and paragraph separators. Every value that may reach an
+// email header is checked with it.
+func BreaksLine(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
+	})
+}
 
 // IsPermanent reports whether err is a permanent delivery failure.
 func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }

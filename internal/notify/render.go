@@ -13,7 +13,6 @@ import (
 	"sync"
 	texttemplate "text/template"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	// The dates in emails are Helsinki dates; a minimal container image has
@@ -274,15 +273,12 @@ func checkName(field, s string, maxRunes int) error {
 // paragraph separators) or make text display in another order than it is
 // stored (bidirectional overrides, used to disguise links and names).
 func hasUnsafeRune(s string) bool {
-	for _, r := range s {
-		switch {
-		case unicode.IsControl(r), r == '\u2028', r == '\u2029':
-			return true
-		case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
-			return true
-		}
+	if BreaksLine(s) {
+		return true
 	}
-	return false
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069'
+	})
 }
 
 // isSafeLink reports whether link is an absolute http(s) URL that can be

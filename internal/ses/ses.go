@@ -134,7 +134,7 @@ func New(ctx context.Context, cfg Config, opts ...func(*sesv2.Options)) (*Sender
 			cfg.Region, ErrRegionNotInEU, strings.Join(allowedRegions, ", "))
 	}
 	from, err := netmail.ParseAddress(cfg.From)
-	if err != nil || hasControl(cfg.From) {
+	if err != nil || notify.BreaksLine(cfg.From) {
 		return nil, errors.New("ses: From is not a valid email address")
 	}
 	if cfg.ConfigurationSet != "" && !validConfigurationSet(cfg.ConfigurationSet) {
@@ -217,14 +217,14 @@ func (s *Sender) Send(ctx context.Context, e notify.Email) error {
 // input builds the SendEmail request for e, refusing what would change the
 // headers or cannot reach anyone.
 func (s *Sender) input(e notify.Email) (*sesv2.SendEmailInput, error) {
-	if hasControl(e.To) {
+	if notify.BreaksLine(e.To) {
 		return nil, fmt.Errorf("ses: recipient address contains a control character: %w", notify.ErrPermanent)
 	}
 	to, err := netmail.ParseAddress(e.To)
 	if err != nil {
 		return nil, fmt.Errorf("ses: recipient address is invalid: %w", notify.ErrPermanent)
 	}
-	if hasControl(e.Subject) {
+	if notify.BreaksLine(e.Subject) {
 		return nil, fmt.Errorf("ses: subject contains a control character: %w", notify.ErrPermanent)
 	}
 	if strings.TrimSpace(e.Subject) == "" {
@@ -441,12 +441,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// hasControl reports whether s contains a control character, such as the
-// CR or LF that would start a new header line.
-func hasControl(s string) bool {
-	return strings.ContainsFunc(s, func(r rune) bool {
-		return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
-	})
 }

@@ -101,7 +101,7 @@ func New(cfg Config) (*Sender, error) {
 	if s.host == "" {
 		return nil, errors.New("smtp: Host is required")
 	}
-	if net.ParseIP(s.host) == nil && (strings.ContainsAny(s.host, ":/@ ") || hasControl(s.host)) {
+	if net.ParseIP(s.host) == nil && (strings.ContainsAny(s.host, ":/@ ") || notify.BreaksLine(s.host)) {
 		return nil, errors.New("smtp: Host must be a host name or IP address, without a scheme or port")
 	}
 	switch s.security {
@@ -135,7 +135,7 @@ func New(cfg Config) (*Sender, error) {
 		s.auth = func() gosmtp.Auth { return &plainOrLogin{user: user, pass: pass, host: host} }
 	}
 	from, err := netmail.ParseAddress(cfg.From)
-	if err != nil || hasControl(cfg.From) {
+	if err != nil || notify.BreaksLine(cfg.From) {
 		return nil, errors.New("smtp: From is not a valid email address")
 	}
 	s.from = from
@@ -198,14 +198,14 @@ func (s *Sender) Send(ctx context.Context, e notify.Email) error {
 // message builds the MIME message for e, refusing what would change the
 // headers or cannot reach anyone.
 func (s *Sender) message(e notify.Email) (*mail.Msg, error) {
-	if hasControl(e.To) {
+	if notify.BreaksLine(e.To) {
 		return nil, fmt.Errorf("smtp: recipient address contains a control character: %w", notify.ErrPermanent)
 	}
 	to, err := netmail.ParseAddress(e.To)
 	if err != nil {
 		return nil, fmt.Errorf("smtp: recipient address is invalid: %w", notify.ErrPermanent)
 	}
-	if hasControl(e.Subject) {
+	if notify.BreaksLine(e.Subject) {
 		return nil, fmt.Errorf("smtp: subject contains a control character: %w", notify.ErrPermanent)
 	}
 	if strings.TrimSpace(e.Subject) == "" {
@@ -413,12 +413,4 @@ func messageIDDomain(from string) string {
 		return d
 	}
 	return "palvelumanuaali"
-}
-
-// hasControl reports whether s contains a control character, such as the
-// CR or LF that would start a new header line.
-func hasControl(s string) bool {
-	return strings.ContainsFunc(s, func(r rune) bool {
-		return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
-	})
 }
