@@ -341,7 +341,7 @@ func (h *harness) deliverAll(t *testing.T) {
 	if h.trail == nil {
 		t.Fatal("deliverAll needs a harness with realRelay")
 	}
-	if err := h.trail.CatchUp(context.Background()); err != nil {
+	if _, err := h.trail.CatchUp(context.Background()); err != nil {
 		t.Fatalf("relay catch-up: %v", err)
 	}
 }

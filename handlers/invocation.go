@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/delivery"
 )
@@ -90,6 +91,7 @@ func messageBody(raw json.RawMessage) []byte {
 // message (binding "msg") to the notification consumer.
 func (s *server) handleSendNotification(receiver NotificationReceiver, maxDeliveries int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.allowInvocationTime(w, r)
 		var req invocationRequest
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxInvocationBytes))
 		if err := dec.Decode(&req); err != nil {
@@ -118,33 +120,48 @@ func (s *server) handleSendNotification(receiver NotificationReceiver, maxDelive
 	})
 }
 
-// timerInfo is the timer trigger's value (binding "timer").
+// allowInvocationTime lifts the server's write deadline, meant for the
+// API, to the function timeout: the host waits that long (plus a minute)
+// for an invocation's answer, and an answer cut by an earlier deadline is
+// a failed invocation even though its work was done.
+func (s *server) allowInvocationTime(w http.ResponseWriter, r *http.Request) {
+	if s.opts.InvocationTimeout <= 0 {
+		return
+	}
+	if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.InvocationTimeout)); err != nil {
+		s.log.Warn("invocation write deadline not lifted", "request_id", requestID(r.Context()), "error", err.Error())
+	}
+}
+
+// timerInfo is a timer trigger's value (binding "timer").
 type timerInfo struct {
 	IsPastDue      bool
 	ScheduleStatus *struct{ Last, Next, LastUpdated string }
 }
 
-// handleLifecycleSweep is the LifecycleSweep timer function. A past-due
-// run (the host was down at the scheduled time) sweeps like any other:
-// the sweep works as of now. A failed sweep fails the invocation; the
-// timer does not retry, the next day's run carries on where it stopped.
-func (s *server) handleLifecycleSweep(sweep func(ctx context.Context) (string, error)) http.Handler {
+// handleTimer is a timer function (LifecycleSweep, OutboxDrain): run does
+// the work as of now and returns a one-line summary (counts only). A
+// past-due run (the host was down at the scheduled time) runs like any
+// other. A failure fails the invocation; a timer is not retried, its next
+// run carries on where this one stopped.
+func (s *server) handleTimer(failed string, run func(ctx context.Context) (string, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.allowInvocationTime(w, r)
 		var req invocationRequest
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxInvocationBytes)).Decode(&req); err != nil {
 			writeJSON(w, http.StatusBadRequest, invocationResponse{Outputs: map[string]any{}, Logs: []string{"invocation body unreadable"}})
 			return
 		}
 		var timer timerInfo
-		_ = json.Unmarshal(unwrap(req.Data["timer"]), &timer) // absent or odd: sweep anyway
+		_ = json.Unmarshal(unwrap(req.Data["timer"]), &timer) // absent or odd: run anyway
 		logs := []string{}
 		if timer.IsPastDue {
-			logs = append(logs, "timer past due; sweeping as of now")
+			logs = append(logs, "timer past due; running as of now")
 		}
-		summary, err := sweep(r.Context())
+		summary, err := run(r.Context())
 		logs = append(logs, summary)
 		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, invocationResponse{Outputs: map[string]any{}, Logs: append(logs, "lifecycle sweep failed")})
+			writeJSON(w, http.StatusInternalServerError, invocationResponse{Outputs: map[string]any{}, Logs: append(logs, failed)})
 			return
 		}
 		writeJSON(w, http.StatusOK, invocationResponse{Outputs: map[string]any{}, Logs: logs})

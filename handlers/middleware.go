@@ -56,6 +56,10 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection (invocations
+// lift their write deadline through it).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 func (r *statusRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
@@ -127,17 +131,35 @@ func secure(next http.Handler) http.Handler {
 	})
 }
 
+// exposedHeaders are the response headers a browser frontend reads.
+const exposedHeaders = "ETag, Retry-After, X-Request-ID, Location"
+
 // cors lets browsers on the configured origins call the API, and nobody
 // else. Bearer tokens travel in a header, so no credentials mode is needed.
-func cors(origins []string, next http.Handler) http.Handler {
+//
+// Under the Functions host (platform true) the platform owns CORS: it
+// answers preflights and sets Access-Control-Allow-Origin from the
+// Function App's siteConfig.cors, and the handler must not set either (two
+// answers would disagree, or duplicate the header). Its policy exposes no
+// response headers, though, so the handler adds only
+// Access-Control-Expose-Headers, which has no effect unless the platform
+// allowed the origin.
+func cors(origins []string, platform bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
-		allowed := origin != "" && slices.Contains(origins, origin)
 		h := w.Header()
+		if platform {
+			if origin != "" {
+				h.Set("Access-Control-Expose-Headers", exposedHeaders)
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		allowed := origin != "" && slices.Contains(origins, origin)
 		h.Add("Vary", "Origin")
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Expose-Headers", "ETag, Retry-After, X-Request-ID, Location")
+			h.Set("Access-Control-Expose-Headers", exposedHeaders)
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			if allowed {

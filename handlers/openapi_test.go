@@ -658,7 +658,7 @@ func (f contractFixture) etagOf(t *testing.T, path, token string) string {
 func (f contractFixture) deliverOutbox(t *testing.T) {
 	t.Helper()
 	trail := relay.New(f.h.store, f.h.store, discardPublisher{}, nil, f.h.log, time.Hour, f.h.clock.Now)
-	if err := trail.CatchUp(context.Background()); err != nil {
+	if _, err := trail.CatchUp(context.Background()); err != nil {
 		t.Fatalf("deliver outbox: %v", err)
 	}
 }

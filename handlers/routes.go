@@ -73,7 +73,10 @@ func (s *server) routes() http.Handler {
 		r.Handle("/SendNotification", s.handleSendNotification(s.svc.Notifications, s.svc.MaxDeliveries)).Methods(http.MethodPost)
 	}
 	if s.svc.Sweep != nil {
-		r.Handle("/LifecycleSweep", s.handleLifecycleSweep(s.svc.Sweep)).Methods(http.MethodPost)
+		r.Handle("/LifecycleSweep", s.handleTimer("lifecycle sweep failed", s.svc.Sweep)).Methods(http.MethodPost)
+	}
+	if s.svc.DrainOutbox != nil {
+		r.Handle("/OutboxDrain", s.handleTimer("outbox drain incomplete", s.svc.DrainOutbox)).Methods(http.MethodPost)
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeProblem(w, req, http.StatusNotFound, "not_found", nil)

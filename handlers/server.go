@@ -16,8 +16,19 @@ import (
 
 // Options are the edge's settings.
 type Options struct {
-	CORSOrigins  []string
+	// CORSOrigins are the browser origins the handler answers CORS for
+	// (standalone). Empty under the Functions host, whose platform answers
+	// CORS itself.
+	CORSOrigins []string
+	// PlatformCORS is true under the Functions host, whose platform
+	// answers CORS (see cors).
+	PlatformCORS bool
 	MaxBodyBytes int64
+	// InvocationTimeout is how long a trigger invocation (timer, Service
+	// Bus) may take to answer: host.json's functionTimeout. Those
+	// endpoints lift the server's write deadline to it; the API keeps the
+	// server's shorter one.
+	InvocationTimeout time.Duration
 }
 
 // Detacher runs work that outlives its request (a reset request's lookup,
@@ -42,6 +53,9 @@ type Services struct {
 	// Sweep runs the lifecycle sweep for the LifecycleSweep timer function
 	// and returns a one-line summary (counts only).
 	Sweep func(ctx context.Context) (string, error)
+	// DrainOutbox delivers every outbox a crash or an outage left behind,
+	// for the OutboxDrain timer function, and returns a one-line summary.
+	DrainOutbox func(ctx context.Context) (string, error)
 }
 
 type server struct {
@@ -57,7 +71,7 @@ type server struct {
 // NewServer returns the HTTP handler for the whole API.
 func NewServer(log *slog.Logger, opts Options, svc Services, detach Detacher, health HealthCheck) http.Handler {
 	s := &server{log: log, opts: opts, svc: svc, accounts: svc.Accounts, orgs: svc.Organizations, detach: detach, health: health}
-	return observe(log, secure(cors(opts.CORSOrigins, s.routes())))
+	return observe(log, secure(cors(opts.CORSOrigins, opts.PlatformCORS, s.routes())))
 }
 
 // handleHealth answers liveness: the process runs and storage answers.
@@ -75,13 +89,4 @@ func (s *server) handleHealth() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, response{Status: "ok"})
 	})
-}
-
-// Starting answers every request while the process is still wiring itself
-// up: 503 problem+json with Retry-After and the usual security headers.
-func Starting() http.Handler {
-	return secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "1")
-		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", nil)
-	}))
 }

@@ -46,11 +46,9 @@ param enableAllowedLocationsPolicy bool = false
 @description('The frontend base URL; every email link starts with it (APP_BASE_URL).')
 param appBaseUrl string
 
-@description('Origins allowed to call the API from a browser (CORS_ALLOWED_ORIGINS). The handler answers CORS itself.')
-param corsAllowedOrigins array
-
-@description('Also let the Functions platform answer CORS with the same origins. Leave off: the platform would answer preflights itself (without If-Match and Accept-Language, without exposing ETag) and add a second Access-Control-Allow-Origin next to the handler\'s.')
-param platformCors bool = false
+@description('Browser origins allowed to call the API, each scheme://host[:port] with no path and no trailing slash, e.g. https://hallinta.example.fi; never \'*\'. The Functions platform answers CORS from these (siteConfig.cors): on Flex Consumption the host handles every preflight itself, and an empty list refuses every browser.')
+@minLength(1)
+param corsAllowedOrigins string[]
 
 @description('Flex Consumption: the most instances the app scales out to.')
 @minValue(40)
@@ -176,6 +174,8 @@ param maxBodyBytes int = 65536
 
 @description('NCRONTAB (6 fields, UTC: Flex Consumption has no time zones) of the daily LifecycleSweep timer.')
 param lifecycleSchedule string = '0 0 2 * * *'
+@description('NCRONTAB (6 fields, UTC) of the OutboxDrain timer, which delivers what a crashed instance left in an outbox: Flex Consumption scales to zero, so this work needs a trigger of its own.')
+param outboxDrainSchedule string = '0 */5 * * * *'
 @description('An account is closed this many calendar months after its last activity (P6).')
 @minValue(1)
 @maxValue(120)
@@ -296,7 +296,6 @@ module functionApp 'modules/functionapp.bicep' = {
     appName: names.functionApp
     maximumInstanceCount: maximumInstanceCount
     scmBasicAuth: scmBasicAuth
-    platformCors: platformCors
     storageAccountName: storage.outputs.accountName
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     tablesEndpoint: storage.outputs.tableEndpoint
@@ -332,6 +331,7 @@ module functionApp 'modules/functionapp.bicep' = {
     hashConcurrency: hashConcurrency
     maxBodyBytes: maxBodyBytes
     lifecycleSchedule: lifecycleSchedule
+    outboxDrainSchedule: outboxDrainSchedule
     inactivityMonths: inactivityMonths
     warningDays: warningDays
     safetyMargin: safetyMargin

@@ -12,8 +12,13 @@
 #     (scripts/ensure-pepper.sh) and checks every other secret the app
 #     reads exists (SMTP password, SES credentials), stopping with the
 #     command to create it if not;
-#  5. publishes PACKAGE (build/app.zip) with az functionapp deployment;
-#  6. polls https://<app>/api/health until it answers 200 (HEALTH_TIMEOUT,
+#  5. publishes PACKAGE (build/app.zip) with az functionapp deployment, each
+#     attempt bounded by PUBLISH_TIMEOUT (default 900 s), up to
+#     PUBLISH_ATTEMPTS (default 5) attempts with growing waits between them
+#     (DEPLOY_RETRY_WAIT_SECONDS, default 30: 30 s, 60 s, 90 s, ...);
+#  6. changes one harmless app setting so that the platform fetches the
+#     Key Vault references again;
+#  7. polls https://<app>/api/health until it answers 200 (HEALTH_TIMEOUT,
 #     default 600 s).
 # Re-running is safe: the template is idempotent, the pepper is only
 # created when missing, the package replaces the previous one.
@@ -27,6 +32,9 @@ package=${PACKAGE:-build/app.zip}
 location=${LOCATION:-}
 health_timeout=${HEALTH_TIMEOUT:-600}
 health_interval=${HEALTH_INTERVAL:-10}
+publish_attempts=${PUBLISH_ATTEMPTS:-5}
+publish_timeout=${PUBLISH_TIMEOUT:-900}
+retry_wait=${DEPLOY_RETRY_WAIT_SECONDS:-30}
 # EU regions where Flex Consumption runs: the same list as @allowed on
 # `location` in infra/main.bicep.
 eu_regions=(northeurope westeurope swedencentral germanywestcentral francecentral italynorth spaincentral)
@@ -34,6 +42,9 @@ eu_regions=(northeurope westeurope swedencentral germanywestcentral francecentra
 say() { printf '\n== %s\n' "$*" >&2; }
 die() { printf 'deploy: %s\n' "$*" >&2; exit 1; }
 
+[[ $publish_attempts =~ ^[1-9][0-9]*$ ]] || die "PUBLISH_ATTEMPTS=$publish_attempts: want a whole number, at least 1"
+[[ $publish_timeout =~ ^[1-9][0-9]*$ ]] || die "PUBLISH_TIMEOUT=$publish_timeout: want whole seconds, at least 1"
+[[ $retry_wait =~ ^[0-9]+$ ]] || die "DEPLOY_RETRY_WAIT_SECONDS=$retry_wait: want whole seconds"
 command -v az >/dev/null || die "the Azure CLI (az) is not installed: https://learn.microsoft.com/cli/azure/install-azure-cli"
 command -v node >/dev/null || die "node is not installed"
 [[ -f $package ]] || die "$package is missing: run make package"
@@ -101,8 +112,68 @@ if ((${#missing[@]} > 0)); then
   exit 1
 fi
 
-say "Publishing $package to $app"
-az functionapp deployment source config-zip -g "$rg" -n "$app" --src "$package" -o none
+# The first publish to a new app races its role assignments: the template
+# has just given the app's identity Storage Blob Data Owner on the deployment
+# container, and until that applies (minutes) the publish fails. So every
+# attempt is bounded and a failed one is retried after a growing wait. az's
+# own --timeout bounds only its wait for the deployment status (two thirds
+# of the attempt here; az refuses less than 30 s); `timeout` bounds the
+# whole attempt, the upload and the host check az makes afterwards included.
+say "Publishing $package to $app (up to $publish_attempts attempts of at most ${publish_timeout}s)"
+limit=()
+if command -v timeout >/dev/null; then
+  limit=(timeout --kill-after=30 "$publish_timeout")
+elif command -v gtimeout >/dev/null; then
+  limit=(gtimeout --kill-after=30 "$publish_timeout")
+else
+  echo "deploy: no timeout command (GNU coreutils): only az's --timeout bounds an attempt" >&2
+fi
+status_timeout=$((publish_timeout * 2 / 3))
+((status_timeout >= 30)) || status_timeout=30
+attempt=1
+while true; do
+  rc=0
+  ${limit[@]+"${limit[@]}"} az functionapp deployment source config-zip -g "$rg" -n "$app" --src "$package" \
+    --timeout "$status_timeout" -o none || rc=$?
+  ((rc == 0)) && break
+  why="exit status $rc"
+  if ((${#limit[@]} > 0 && (rc == 124 || rc == 137))); then why="no result within ${publish_timeout}s"; fi
+  echo "deploy: publish attempt $attempt of $publish_attempts failed ($why)" >&2
+  if ((attempt >= publish_attempts)); then
+    cat >&2 <<EOF
+deploy: publishing $package to $app failed $publish_attempts times; the last attempt's error is above.
+  - On a new app the role assignments may need longer than these attempts waited:
+    run "make deploy" again in a few minutes (re-running is safe).
+  - Otherwise the deployment log names the cause:
+    az functionapp log deployment show -g $rg -n $app
+EOF
+    exit 1
+  fi
+  wait_s=$((attempt * retry_wait))
+  echo "deploy: retrying in ${wait_s}s (a new app's role assignments take a few minutes to apply)" >&2
+  sleep "$wait_s"
+  attempt=$((attempt + 1))
+done
+
+# Key Vault references (SMTP_PASSWORD, the SES keys) that the platform could
+# not resolve reach the app as their literal text and stay cached until the
+# app settings change. The script cannot tell whether a referenced secret
+# appeared since the platform last fetched them (the operator creates them
+# between runs, and a template deployment that sets the same settings again
+# need not count as a change), so every run that gets here, with every
+# secret in place, changes one setting that nothing reads. It comes after
+# the publish: once the publish goes through, the role assignments of the
+# same template deployment (Key Vault Secrets User among them) have most
+# likely applied, so this fetch is not refused as well. The restart it
+# causes also makes the handler read a pepper that ensure-pepper.sh has
+# just created. The next template deployment replaces the app settings and
+# drops this one, which is a change too.
+say "Refreshing the Key Vault references of $app"
+if ! az functionapp config appsettings set -g "$rg" -n "$app" \
+  --settings "KEYVAULT_REFERENCES_REFRESHED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)" -o none; then
+  echo "deploy: warning: the app settings were not changed; if a Key Vault reference stays unresolved, run:" >&2
+  echo "  az functionapp config appsettings set -g $rg -n $app --settings KEYVAULT_REFERENCES_REFRESHED_AT=\$(date -u +%s)" >&2
+fi
 
 health_url=${HEALTH_URL:-https://$host/api/health}
 say "Waiting for $health_url (up to ${health_timeout}s)"

@@ -13,7 +13,10 @@
 //      storage and Service Bus, RBAC Key Vault with purge protection, no
 //      secret in a template, role assignments that are idempotent and
 //      name their principal type, an HTTPS-only custom-handler Function App
-//      whose app settings cover every setting the handler reads in Azure.
+//      whose app settings cover every setting the handler reads in Azure and
+//      keep out of the names the Functions platform owns, browser origins
+//      only in siteConfig.cors and only from a parameter, log alert rules
+//      that skip query validation.
 // .bicepparam files are checked as text (the grammar does not parse them):
 // parameter names exist in the template they use, region literals are EU.
 // What it cannot check: resource types, API versions and property names
@@ -56,15 +59,17 @@ const NON_EU_REGIONS = new Set([
 const GLOBAL_TYPES = new Set(['microsoft.insights/metricalerts', 'microsoft.insights/actiongroups']);
 
 // Settings in local.settings.example.json that must NOT be app settings in
-// Azure: the local stand-ins for what Azure does keylessly.
-const LOCAL_ONLY = new Set([
-  'FUNCTIONS_WORKER_RUNTIME', // Flex: functionAppConfig.runtime instead
-  'AzureWebJobsStorage', // Azure: AzureWebJobsStorage__accountName (identity)
-  'TABLES_CONNECTION_STRING', // Azure: TABLES_ENDPOINT (identity)
-  'PASSWORD_PEPPERS', // Azure: KEY_VAULT_URL
-  'PASSWORD_PEPPER_CURRENT', // Azure: the newest enabled Key Vault version
-  'SERVICEBUS_CONNECTION_STRING', // Azure: ServiceBusConnection__fullyQualifiedNamespace
-  'LISTEN_ADDR', // Functions mode listens on FUNCTIONS_CUSTOMHANDLER_PORT
+// Azure: the local stand-ins for what Azure does keylessly or otherwise,
+// with what takes their place there.
+const LOCAL_ONLY = new Map([
+  ['FUNCTIONS_WORKER_RUNTIME', 'functionAppConfig.runtime (Flex)'],
+  ['AzureWebJobsStorage', 'AzureWebJobsStorage__accountName (identity)'],
+  ['TABLES_CONNECTION_STRING', 'TABLES_ENDPOINT (identity)'],
+  ['PASSWORD_PEPPERS', 'KEY_VAULT_URL'],
+  ['PASSWORD_PEPPER_CURRENT', 'the newest enabled Key Vault version'],
+  ['SERVICEBUS_CONNECTION_STRING', 'ServiceBusConnection__fullyQualifiedNamespace (identity)'],
+  ['LISTEN_ADDR', 'FUNCTIONS_CUSTOMHANDLER_PORT, set by the host'],
+  ['ALLOWED_ORIGINS', 'siteConfig.cors: the platform answers CORS'],
 ]);
 // Provider-specific: present only when EMAIL_PROVIDER=smtp (and SMTP_PASSWORD
 // only with SMTP authentication), so not required.
@@ -74,9 +79,21 @@ const AZURE_ONLY = ['AzureWebJobsStorage__accountName', 'APPLICATIONINSIGHTS_CON
   'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'];
 // Flex Consumption refuses or ignores these (functions-app-settings.md,
 // "Flex Consumption plan deprecations"); plus every local-only setting.
-const FORBIDDEN = new Set([...LOCAL_ONLY, 'FUNCTIONS_EXTENSION_VERSION', 'WEBSITE_RUN_FROM_PACKAGE',
+const FORBIDDEN = new Set([...LOCAL_ONLY.keys(), 'FUNCTIONS_EXTENSION_VERSION', 'WEBSITE_RUN_FROM_PACKAGE',
   'WEBSITE_CONTENTSHARE', 'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING', 'SCM_DO_BUILD_DURING_DEPLOYMENT',
   'ENABLE_ORYX_BUILD', 'WEBSITE_TIME_ZONE', 'TZ', 'WEBSITE_NODE_DEFAULT_VERSION']);
+// Name prefixes the Functions platform owns (azure-functions-host
+// EnvironmentSettingNames): it sets or overwrites these itself, e.g.
+// CORS_ALLOWED_ORIGINS from siteConfig.cors as a JSON array. Compared
+// without case. The app's own settings are named outside them, except the
+// names the platform defines for the app to set.
+const PLATFORM_PREFIXES = ['FUNCTIONS_', 'WEBSITE_', 'AzureWebJobs', 'CORS_', 'SCM_', 'APPSETTING_'];
+const PLATFORM_DEFINED_PREFIXES = ['AzureWebJobsStorage__']; // identity-based host storage
+function platformPrefix(name) {
+  const upper = name.toUpperCase();
+  if (PLATFORM_DEFINED_PREFIXES.some((p) => upper.startsWith(p.toUpperCase()))) return null;
+  return PLATFORM_PREFIXES.find((p) => upper.startsWith(p.toUpperCase())) ?? null;
+}
 // Values that must come from Key Vault when they are set at all.
 const SECRET_SETTINGS = new Set(['SMTP_PASSWORD', 'AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID']);
 // Text that means a key or a connection string is in a template.
@@ -394,6 +411,9 @@ function checkResource(file, r, ctx) {
       if (sd && bool(sd.value) === false) report(file, sd.value, `Key Vault ${label}: enableSoftDelete must not be false`);
       break;
     }
+    case 'microsoft.insights/scheduledqueryrules':
+      need(file, r, props('properties.skipQueryValidation'), isTrue, `log alert rule ${label}: properties.skipQueryValidation must be true (the App Insights tables its query names exist only once the app has logged, so validation fails a first deployment)`);
+      break;
     case 'microsoft.keyvault/vaults/secrets':
       if (props('properties.value')) {
         report(file, props('properties.value').prop, `Key Vault secret ${label} sets a value in the template (secrets never go through a template, CONF-3)`);
@@ -404,6 +424,7 @@ function checkResource(file, r, ctx) {
       if (!kind.includes('functionapp')) break;
       ctx.seen.add(r.type);
       ctx.siteFiles.add(file);
+      ctx.sites.push({ file, r });
       need(file, r, props('properties.httpsOnly'), isTrue, `Function App ${label}: httpsOnly must be true (CONF-1)`);
       need(file, r, props('properties.siteConfig.minTlsVersion'), isText('1.2', '1.3'), `Function App ${label}: siteConfig.minTlsVersion must be '1.2' (CONF-1)`);
       need(file, r, props('properties.siteConfig.ftpsState'), isText('Disabled'), `Function App ${label}: siteConfig.ftpsState must be 'Disabled'`);
@@ -432,9 +453,12 @@ function checkAppSettings(file, tree, required) {
     if (!found.has(name)) report(file, tree.rootNode, `app setting ${name} missing: the handler reads it in Azure (local.settings.example.json)`);
   }
   for (const [name, { node, value }] of found) {
+    const prefix = platformPrefix(name);
     if (FORBIDDEN.has(name)) {
-      const why = LOCAL_ONLY.has(name) ? 'local only; Azure uses its keyless counterpart' : 'not allowed on Flex Consumption';
+      const why = LOCAL_ONLY.has(name) ? `local only; in Azure: ${LOCAL_ONLY.get(name)}` : 'not allowed on Flex Consumption';
       report(file, node, `app setting ${name} must not be set in Azure (${why})`);
+    } else if (prefix) {
+      report(file, node, `app setting ${name}: names starting with ${prefix} belong to the Functions platform, which sets or overwrites them (it writes CORS_ALLOWED_ORIGINS from siteConfig.cors); name the app's own settings outside ${PLATFORM_PREFIXES.join(', ')}`);
     }
     if (SECRET_SETTINGS.has(name) && !value.text.includes('@Microsoft.KeyVault(')) {
       report(file, node, `app setting ${name} must be a Key Vault reference @Microsoft.KeyVault(SecretUri=...) (CONF-3)`);
@@ -444,8 +468,96 @@ function checkAppSettings(file, tree, required) {
 
 function requiredSettings() {
   const example = path.join(root, 'local.settings.example.json');
-  const values = JSON.parse(fs.readFileSync(example, 'utf8')).Values ?? {};
-  return [...Object.keys(values).filter((k) => !LOCAL_ONLY.has(k) && !OPTIONAL.has(k)), ...AZURE_ONLY];
+  const text = fs.readFileSync(example, 'utf8');
+  const values = JSON.parse(text).Values ?? {};
+  // A setting the handler reads in Azure cannot have a name the platform
+  // owns: the template must not set it, so it is reported here instead.
+  const owned = Object.keys(values).filter((k) => !LOCAL_ONLY.has(k) && platformPrefix(k));
+  for (const k of owned) {
+    const at = text.indexOf(JSON.stringify(k));
+    const before = text.slice(0, Math.max(at, 0)).split('\n');
+    reportAt(example, before.length - 1, before[before.length - 1].length,
+      `${k} is read in Azure but its name starts with ${platformPrefix(k)}, which the Functions platform owns: rename it, or list it in LOCAL_ONLY (scripts/infra-check.mjs) if it is for local runs only`);
+  }
+  return [...Object.keys(values).filter((k) => !LOCAL_ONLY.has(k) && !OPTIONAL.has(k) && !owned.includes(k)), ...AZURE_ONLY];
+}
+
+// ------------------------------------------------------------------ CORS
+
+// On Flex Consumption the host answers CORS, preflights included, from
+// siteConfig.cors.allowedOrigins; an empty list refuses every browser. So
+// each Function App takes the list from a parameter, passed through every
+// module unchanged (no literal, no condition that can empty it), the entry
+// template's parameter has @minLength(1), and no origin is '*'.
+function checkStarOrigins(file, node, where) {
+  for (const n of descendants(node)) {
+    if (n.type === 'string' && (literal(n) ?? '').trim() === '*') {
+      report(file, n, `'*' as a CORS origin ${where}: any site could call the API from a browser; list the frontend origins (https://host)`);
+    }
+  }
+}
+
+function checkCors(site, trees, callers, paramFiles) {
+  const { file, r } = site;
+  const label = `'${r.symbol}'`;
+  const cors = getPath(r.body, 'properties.siteConfig.cors');
+  const origins = getPath(r.body, 'properties.siteConfig.cors.allowedOrigins');
+  if (cors) checkStarOrigins(file, cors.value, `in siteConfig.cors of Function App ${label}`);
+  if (!origins) {
+    report(file, r.node, `Function App ${label}: siteConfig.cors.allowedOrigins must be set from a parameter (on Flex the platform answers CORS from it; not set, browsers are refused)`);
+    return;
+  }
+  const v = origins.value;
+  if (v.type !== 'identifier' || !params(trees.get(file)).has(v.text)) {
+    report(file, v, `Function App ${label}: siteConfig.cors.allowedOrigins must be a parameter, used as it is, not ${JSON.stringify(v.text.slice(0, 60))} (a literal or a condition can leave browsers without CORS)`);
+    return;
+  }
+  traceOrigins(file, v.text, trees, callers, paramFiles, new Set());
+}
+
+// Follows the parameter that feeds allowedOrigins up through the modules
+// to the entry template and the .bicepparam files that use it.
+function traceOrigins(file, name, trees, callers, paramFiles, seen) {
+  const key = `${file}#${name}`;
+  if (seen.has(key)) return;
+  seen.add(key);
+  const p = params(trees.get(file)).get(name);
+  const where = `(param ${name}, which feeds siteConfig.cors.allowedOrigins)`;
+  if (p.defaultValue) {
+    checkStarOrigins(file, p.defaultValue, `in the default of param ${name}`);
+    if (p.defaultValue.type === 'array' && named(p.defaultValue).length === 0) {
+      report(file, p.defaultValue, `param ${name} defaults to an empty list ${where}: browsers would be refused`);
+    }
+  }
+  const uses = callers.get(file) ?? [];
+  for (const { file: caller, body: b } of uses) {
+    const arg = getPath(b, `params.${name}`);
+    if (!arg) continue; // the default applies, checked above
+    checkStarOrigins(caller, arg.value, `passed as ${name}`);
+    if (arg.value.type === 'identifier' && params(trees.get(caller)).has(arg.value.text)) {
+      traceOrigins(caller, arg.value.text, trees, callers, paramFiles, seen);
+    } else {
+      report(caller, arg.value, `module param ${name} ${where} must be passed a parameter, used as it is, not ${JSON.stringify(arg.value.text.slice(0, 60))} (a literal or a condition can leave browsers without CORS)`);
+    }
+  }
+  if (uses.length > 0) return;
+  // The entry template: the deployer gives the origins.
+  const minLength = p.decorators.minLength ? named(p.decorators.minLength)[0] : null;
+  if (!(Number(minLength?.text) >= 1)) report(file, p.node, `param ${name} ${where} needs @minLength(1): an empty list refuses every browser`);
+  for (const [pf, { text, template }] of paramFiles) {
+    if (template !== file) continue;
+    const lines = text.split('\n');
+    const start = lines.findIndex((l) => new RegExp(`^\\s*param\\s+${name}\\s*=`).test(l));
+    if (start < 0) continue;
+    for (let row = start; row < lines.length; row++) {
+      if (row > start && /^\s*(param|using|var|type|import)\b/.test(lines[row])) break;
+      if (/^\s*\/\//.test(lines[row])) continue;
+      const star = /'\s*\*\s*'/.exec(lines[row]);
+      if (star) reportAt(pf, row, star.index, `'*' as a CORS origin in param ${name}: any site could call the API from a browser; list the frontend origins (https://host)`);
+      const empty = row === start ? /=\s*\[\s*\]/.exec(lines[row]) : null;
+      if (empty) reportAt(pf, row, empty.index, `param ${name} is an empty list ${where}: browsers would be refused`);
+    }
+  }
 }
 
 // .bicepparam: the grammar does not parse `param x = value`, so text.
@@ -494,16 +606,22 @@ async function main() {
   for (const f of bicep) trees.set(f, parser.parse(fs.readFileSync(f, 'utf8')));
 
   // Files some other template uses as a module; the rest are entry points.
+  // callers: module file -> the declarations that use it, with their bodies.
   const modules = new Set();
+  const callers = new Map();
   for (const [f, tree] of trees) {
     for (const n of descendants(tree.rootNode)) {
       if (n.type !== 'module_declaration') continue;
       const p = literal(named(n).find((c) => c.type === 'string'));
-      if (p && !p.includes(':')) modules.add(path.resolve(path.dirname(f), p));
+      if (!p || p.includes(':')) continue;
+      const m = path.resolve(path.dirname(f), p);
+      modules.add(m);
+      if (!callers.has(m)) callers.set(m, []);
+      callers.get(m).push({ file: f, body: body(n) });
     }
   }
 
-  const ctx = { seen: new Set(), siteFiles: new Set() };
+  const ctx = { seen: new Set(), siteFiles: new Set(), sites: [] };
   let resourceCount = 0;
   for (const [f, tree] of trees) {
     const text = fs.readFileSync(f, 'utf8');
@@ -518,12 +636,17 @@ async function main() {
       checkResource(f, r, ctx);
     }
   }
+  const paramFiles = new Map();
   for (const f of files.filter((x) => x.endsWith('.bicepparam'))) {
-    checkParamFile(f, fs.readFileSync(f, 'utf8'), trees);
+    const text = fs.readFileSync(f, 'utf8');
+    checkParamFile(f, text, trees);
+    const using = /^\s*using\s+'([^']+)'/m.exec(text);
+    paramFiles.set(f, { text, template: using ? path.resolve(path.dirname(f), using[1]) : null });
   }
 
   const required = requiredSettings();
   for (const f of ctx.siteFiles) checkAppSettings(f, trees.get(f), required);
+  for (const site of ctx.sites) checkCors(site, trees, callers, paramFiles);
 
   const expected = {
     'microsoft.web/sites': 'a Function App (Microsoft.Web/sites, kind functionapp)',

@@ -35,7 +35,7 @@ func bootstrapAdmin(ctx context.Context, args []string, getenv func(string) stri
 	}
 	// Logs go to stderr here: stdout is for the operator's answer.
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := build(ctx, cfg, log, time.Now)
+	a, err := build(ctx, cfg, log, time.Now, outsideParts{})
 	if err != nil {
 		return err
 	}

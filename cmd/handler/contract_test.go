@@ -2,10 +2,19 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/palvelumanuaali/useradmin/internal/config"
+	"github.com/palvelumanuaali/useradmin/internal/tablestore"
+	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
 
 // hostJSON is the part of host.json the handler depends on.
@@ -96,5 +105,53 @@ func TestHTTPFunctionIsOneProxiedCatchAll(t *testing.T) {
 		if !found {
 			t.Errorf("method %s not routed to the handler", m)
 		}
+	}
+}
+
+// The handler lifts an invocation's write deadline to config.FunctionTimeout,
+// and the sweep's budget stays below it: both must be host.json's
+// functionTimeout, or the host and the handler disagree on how long an
+// invocation may run.
+func TestFunctionTimeoutMatchesHostJSON(t *testing.T) {
+	var h hostJSON
+	readJSON(t, "../../host.json", &h)
+	var hh, mm, ss int
+	if _, err := fmt.Sscanf(h.FunctionTimeout, "%d:%d:%d", &hh, &mm, &ss); err != nil {
+		t.Fatalf("functionTimeout %q: %v", h.FunctionTimeout, err)
+	}
+	got := time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute + time.Duration(ss)*time.Second
+	if got != config.FunctionTimeout {
+		t.Errorf("host.json functionTimeout = %s, config.FunctionTimeout = %s", got, config.FunctionTimeout)
+	}
+	if got := defaultServeOptions().invocationTimeout; got != config.FunctionTimeout {
+		t.Errorf("invocation write deadline %s, want the function timeout %s", got, config.FunctionTimeout)
+	}
+}
+
+// In Azure the handler does not create its tables at start (a cold start
+// spends no storage calls on them): the deployment does. So the Bicep must
+// create every table the store uses.
+func TestBicepCreatesEveryTable(t *testing.T) {
+	raw, err := os.ReadFile("../../infra/modules/storage.bicep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)var tableSuffixes = \[(.*?)\]`).FindSubmatch(raw)
+	if block == nil {
+		t.Fatal("storage.bicep: no tableSuffixes array")
+	}
+	var inBicep []string
+	for _, m := range regexp.MustCompile(`'([a-z0-9]+)'`).FindAllSubmatch(block[1], -1) {
+		inBicep = append(inBicep, "ua"+string(m[1]))
+	}
+	st, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionStringFor("http://127.0.0.1:1/devstoreaccount1"), "ua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := st.TableNames()
+	slices.Sort(want)
+	slices.Sort(inBicep)
+	if diff := cmp.Diff(want, inBicep); diff != "" {
+		t.Errorf("tables the store uses vs tables storage.bicep creates (-store +bicep):\n%s", diff)
 	}
 }

@@ -32,7 +32,7 @@ func testEnv(t testing.TB, mail testenv.Mailbox) map[string]string {
 		"TABLES_CONNECTION_STRING": testenv.AzuriteConnectionString(t),
 		"TABLE_PREFIX":             testenv.UniqueName(t),
 		"APP_BASE_URL":             "http://localhost:3000",
-		"CORS_ALLOWED_ORIGINS":     "http://localhost:3000",
+		"ALLOWED_ORIGINS":          "http://localhost:3000",
 		"LISTEN_ADDR":              "127.0.0.1:0",
 		"PASSWORD_PEPPERS":         "v1:" + "dGVzdC1wZXBwZXItdGVzdC1wZXBwZXItdGVzdC1wZXBwZXI=",
 		"PASSWORD_PEPPER_CURRENT":  "v1",
@@ -65,12 +65,21 @@ func startStackWith(t *testing.T, overrides map[string]string) *stack {
 	for k, v := range overrides {
 		env[k] = v
 	}
+	return launch(t, env, mail, func(ctx context.Context, stdout io.Writer) error {
+		return run(ctx, []string{"handler", "serve"}, func(k string) string { return env[k] }, stdout, io.Discard)
+	})
+}
+
+// launch runs start (run() or serveWith) until the test ends and returns
+// once it logged "ready".
+func launch(t *testing.T, env map[string]string, mail testenv.Mailbox, start func(ctx context.Context, stdout io.Writer) error) *stack {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	logs := &testenv.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"handler", "serve"}, func(k string) string { return env[k] }, io.MultiWriter(pw, logs), io.Discard)
+		done <- start(ctx, io.MultiWriter(pw, logs))
 		pw.Close()
 	}()
 	t.Cleanup(func() {

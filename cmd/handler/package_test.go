@@ -334,6 +334,14 @@ func checkPackage(t *testing.T, root, zipPath string) {
 func infraCheck(t *testing.T, dir string) (int, string) {
 	t.Helper()
 	root := repoRoot(t)
+	return runInfraCheck(t, filepath.Join(root, "scripts/infra-check.mjs"), dir)
+}
+
+// runInfraCheck runs the infra-check.mjs at script on dir; the script reads
+// tools/ and local.settings.example.json from the folder above its own.
+func runInfraCheck(t *testing.T, script, dir string) (int, string) {
+	t.Helper()
+	root := repoRoot(t)
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatal("node is not installed: make infra-check needs Node.js (see README)")
@@ -345,7 +353,7 @@ func infraCheck(t *testing.T, dir string) (int, string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "scripts/infra-check.mjs"), dir)
+	cmd := exec.CommandContext(ctx, node, script, dir)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
@@ -391,6 +399,10 @@ func copyInfra(t *testing.T) string {
 	}
 	return dst
 }
+
+// appBaseURLSetting is an app setting line of functionapp.bicep that the
+// cases below add a setting after.
+const appBaseURLSetting = "  { name: 'APP_BASE_URL', value: appBaseUrl }\n"
 
 // Each broken template is refused, with a message that names the rule.
 func TestInfraCheckRefusesBrokenTemplates(t *testing.T) {
@@ -443,12 +455,52 @@ func TestInfraCheckRefusesBrokenTemplates(t *testing.T) {
 			"app setting KEY_VAULT_URL missing"},
 		{"local-only setting", "modules/functionapp.bicep", "  { name: 'TABLE_PREFIX', value: tablePrefix }\n", "  { name: 'TABLE_PREFIX', value: tablePrefix }\n  { name: 'PASSWORD_PEPPERS', value: 'v1:eA==' }\n",
 			"app setting PASSWORD_PEPPERS must not be set in Azure"},
+		{"standalone CORS setting", "modules/functionapp.bicep", appBaseURLSetting, appBaseURLSetting + "  { name: 'ALLOWED_ORIGINS', value: join(corsAllowedOrigins, ',') }\n",
+			"app setting ALLOWED_ORIGINS must not be set in Azure (local only; in Azure: siteConfig.cors"},
 		{"setting Flex refuses", "modules/functionapp.bicep", "  { name: 'TABLE_PREFIX', value: tablePrefix }\n", "  { name: 'TABLE_PREFIX', value: tablePrefix }\n  { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'custom' }\n",
 			"app setting FUNCTIONS_WORKER_RUNTIME must not be set in Azure"},
 		{"plain SMTP password", "modules/functionapp.bicep", "'@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${smtpPasswordSecretName}/)'", "smtpUsername",
 			"app setting SMTP_PASSWORD must be a Key Vault reference"},
 		{"syntax error", "modules/alerts.bicep", "param location string\n", "param location string = \n",
 			"syntax error"},
+
+		// Names the Functions platform owns and sets itself: one case per prefix.
+		{"CORS_ setting", "modules/functionapp.bicep", appBaseURLSetting, appBaseURLSetting + "  { name: 'CORS_ALLOWED_ORIGINS', value: join(corsAllowedOrigins, ',') }\n",
+			"app setting CORS_ALLOWED_ORIGINS: names starting with CORS_ belong to the Functions platform"},
+		{"WEBSITE_ setting", "modules/functionapp.bicep", appBaseURLSetting, appBaseURLSetting + "  { name: 'WEBSITE_FOO', value: 'bar' }\n",
+			"app setting WEBSITE_FOO: names starting with WEBSITE_ belong to the Functions platform"},
+		{"FUNCTIONS_ setting", "modules/functionapp.bicep", appBaseURLSetting, appBaseURLSetting + "  { name: 'FUNCTIONS_CUSTOMHANDLER_PORT', value: '8080' }\n",
+			"app setting FUNCTIONS_CUSTOMHANDLER_PORT: names starting with FUNCTIONS_ belong to the Functions platform"},
+		{"AzureWebJobs setting", "modules/functionapp.bicep", appBaseURLSetting, appBaseURLSetting + "  { name: 'AzureWebJobsFeatureFlags', value: 'EnableWorkerIndexing' }\n",
+			"app setting AzureWebJobsFeatureFlags: names starting with AzureWebJobs belong to the Functions platform"},
+		{"SCM_ setting in lower case", "modules/functionapp.bicep", appBaseURLSetting, appBaseURLSetting + "  { name: 'scm_command_idle_timeout', value: '600' }\n",
+			"app setting scm_command_idle_timeout: names starting with SCM_ belong to the Functions platform"},
+		{"APPSETTING_ setting", "modules/functionapp.bicep", appBaseURLSetting, appBaseURLSetting + "  { name: 'APPSETTING_ORIGINS', value: 'x' }\n",
+			"app setting APPSETTING_ORIGINS: names starting with APPSETTING_ belong to the Functions platform"},
+
+		// Browser origins: only siteConfig.cors, only from a parameter.
+		{"no platform CORS", "modules/functionapp.bicep", "      cors: {\n        allowedOrigins: corsAllowedOrigins\n        supportCredentials: false\n      }\n", "",
+			"siteConfig.cors.allowedOrigins must be set from a parameter"},
+		{"platform CORS emptied", "modules/functionapp.bicep", "allowedOrigins: corsAllowedOrigins", "allowedOrigins: []",
+			"siteConfig.cors.allowedOrigins must be a parameter, used as it is"},
+		{"platform CORS behind a condition", "modules/functionapp.bicep", "allowedOrigins: corsAllowedOrigins", "allowedOrigins: empty(appBaseUrl) ? [] : corsAllowedOrigins",
+			"siteConfig.cors.allowedOrigins must be a parameter, used as it is"},
+		{"wildcard origin in siteConfig", "modules/functionapp.bicep", "allowedOrigins: corsAllowedOrigins", "allowedOrigins: concat(corsAllowedOrigins, [\n          '*'\n        ])",
+			"'*' as a CORS origin in siteConfig.cors"},
+		{"origins passed to the module behind a condition", "main.bicep", "    corsAllowedOrigins: corsAllowedOrigins\n", "    corsAllowedOrigins: empty(appBaseUrl) ? [] : corsAllowedOrigins\n",
+			"module param corsAllowedOrigins (param corsAllowedOrigins, which feeds siteConfig.cors.allowedOrigins) must be passed a parameter, used as it is"},
+		{"origins may be empty", "main.bicep", "@minLength(1)\nparam corsAllowedOrigins", "param corsAllowedOrigins",
+			"needs @minLength(1)"},
+		{"wildcard origin as the default", "main.bicep", "param corsAllowedOrigins string[]\n", "param corsAllowedOrigins string[] = [\n  '*'\n]\n",
+			"'*' as a CORS origin in the default of param corsAllowedOrigins"},
+		{"wildcard origin in the parameters", "main.bicepparam", "  'https://palvelumanuaali.example.fi'\n]", "  '*'\n]",
+			"'*' as a CORS origin in param corsAllowedOrigins"},
+		{"no origins in the parameters", "main.bicepparam", "param corsAllowedOrigins = [\n  'https://palvelumanuaali.example.fi'\n]", "param corsAllowedOrigins = []",
+			"param corsAllowedOrigins is an empty list"},
+
+		// Log alerts on App Insights tables that do not exist yet.
+		{"log alert validates its query", "modules/alerts.bicep", "    skipQueryValidation: true\n", "",
+			"properties.skipQueryValidation must be true"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -479,8 +531,70 @@ func TestInfraCheckRefusesBrokenTemplates(t *testing.T) {
 	}
 }
 
-// fakeAz is an az stand-in for TestPackageDeployScript: it logs every call
-// and keeps the resource group and Key Vault secrets as files.
+// A setting local.settings.example.json lists for Azure under a name the
+// platform owns is reported there, not asked of the template: the template
+// cannot set it, and in Azure the handler would read the platform's value.
+// Local-only names (FUNCTIONS_WORKER_RUNTIME,
+// AzureWebJobsStorage) stay allowed. The check runs a copy of the script
+// next to an edited copy of the example.
+func TestInfraCheckRefusesPlatformNamesInSettings(t *testing.T) {
+	root := repoRoot(t)
+	raw, err := os.ReadFile(filepath.Join(root, "local.settings.example.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile(filepath.Join(root, "scripts/infra-check.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(t *testing.T, example []byte) (int, string) {
+		t.Helper()
+		fake := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(fake, "scripts"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(fake, "scripts/infra-check.mjs"), script, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(root, "tools"), filepath.Join(fake, "tools")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(fake, "local.settings.example.json"), example, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return runInfraCheck(t, filepath.Join(fake, "scripts/infra-check.mjs"), copyInfra(t))
+	}
+
+	t.Run("as it is", func(t *testing.T) {
+		if code, out := check(t, raw); code != 0 {
+			t.Fatalf("exit %d with the repository's example:\n%s", code, out)
+		}
+	})
+	t.Run("CORS_ALLOWED_ORIGINS", func(t *testing.T) {
+		const anchor = `"APP_BASE_URL": "http://localhost:3000",`
+		if !bytes.Contains(raw, []byte(anchor)) {
+			t.Fatalf("local.settings.example.json no longer contains %s: update this test", anchor)
+		}
+		edited := bytes.Replace(raw, []byte(anchor), []byte(anchor+"\n    \"CORS_ALLOWED_ORIGINS\": \"http://localhost:3000\","), 1)
+		code, out := check(t, edited)
+		if code != 1 {
+			t.Fatalf("exit %d, want 1\n%s", code, out)
+		}
+		want := regexp.MustCompile(`local\.settings\.example\.json:\d+:\d+: CORS_ALLOWED_ORIGINS is read in Azure but its name starts with CORS_`)
+		if !want.MatchString(out) {
+			t.Errorf("output does not match %v:\n%s", want, out)
+		}
+		if strings.Contains(out, "app setting CORS_ALLOWED_ORIGINS missing") {
+			t.Errorf("the template is asked for a setting it must not set:\n%s", out)
+		}
+	})
+}
+
+// fakeAz is an az stand-in for the deploy script tests: it logs every call
+// and keeps the resource group, the Key Vault secrets and the publish
+// attempts as files. FAKE_AZ_PUBLISH_FAILURES=n fails the first n publish
+// attempts (as a publish that races its role assignment does);
+// FAKE_AZ_PUBLISH_HANGS=n makes the first n attempts never answer.
 const fakeAz = `#!/usr/bin/env bash
 set -euo pipefail
 printf '%s\n' "$*" >>"$FAKE_AZ_LOG"
@@ -507,16 +621,35 @@ case "$1 ${2:-}" in
   set) cp "$file" "$FAKE_AZ_STATE/secret-$name" ;;
   *) exit 1 ;;
   esac ;;
-"functionapp deployment") touch "$FAKE_AZ_STATE/published" ;;
+"functionapp deployment")
+  attempt=$(($(cat "$FAKE_AZ_STATE/publish-attempts" 2>/dev/null || echo 0) + 1))
+  echo "$attempt" >"$FAKE_AZ_STATE/publish-attempts"
+  if ((attempt <= ${FAKE_AZ_PUBLISH_HANGS:-0})); then exec sleep 120; fi
+  if ((attempt <= ${FAKE_AZ_PUBLISH_FAILURES:-0})); then
+    echo "ERROR: An error occured during deployment. Status Code: 403, Details: fake refusal $attempt" >&2
+    exit 1
+  fi
+  touch "$FAKE_AZ_STATE/published" ;;
+"functionapp config")
+  [[ ${3:-} == appsettings && ${4:-} == set ]] || { echo "fake az: unexpected: $*" >&2; exit 1; }
+  touch "$FAKE_AZ_STATE/appsettings" ;;
 *) echo "fake az: unexpected: $*" >&2; exit 1 ;;
 esac
 `
 
-// make deploy's script, offline against a fake az: it refuses a non-EU
-// region before touching Azure, creates the pepper only when missing and
-// never on a command line, stops before publishing while a referenced
-// secret is missing, then publishes and waits for /api/health.
-func TestPackageDeployScript(t *testing.T) {
+// deployHarness runs scripts/deploy.sh offline: az is fakeAz on PATH, the
+// health URL is a local server, and retries do not wait.
+type deployHarness struct {
+	t            *testing.T
+	root         string
+	state, azLog string
+	pkg          string
+	env          []string
+	limit        time.Duration // one run of the script
+}
+
+func newDeployHarness(t *testing.T, health http.HandlerFunc) *deployHarness {
+	t.Helper()
 	root := repoRoot(t)
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatal("node is not installed: scripts/deploy.sh needs it")
@@ -550,87 +683,234 @@ func TestPackageDeployScript(t *testing.T) {
 	if err := os.WriteFile(pkg, []byte("PK"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if health == nil {
+		health = func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"status":"ok"}`)) }
+	}
+	azLog := filepath.Join(dir, "az.log")
+	return &deployHarness{t: t, root: root, state: state, azLog: azLog, pkg: pkg, limit: time.Minute, env: []string{
+		"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"RG=rg-useradmin-test", "PACKAGE=" + pkg, "PARAMS=infra/main.bicepparam",
+		"DEPLOY_OUTPUTS=" + filepath.Join(dir, "deploy-outputs.json"),
+		"HEALTH_URL=" + httptestServer(t, health) + "/api/health", "HEALTH_INTERVAL=0", "HEALTH_TIMEOUT=30",
+		"DEPLOY_RETRY_WAIT_SECONDS=0",
+		"FAKE_AZ_LOG=" + azLog, "FAKE_AZ_STATE=" + state, "FAKE_AZ_OUTPUTS=" + outputsFile,
+	}}
+}
+
+// deploy runs the script; extra environment entries come last and win.
+func (h *deployHarness) deploy(extra ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "scripts/deploy.sh")
+	cmd.Dir = h.root
+	cmd.Env = append(append(os.Environ(), h.env...), extra...)
+	// A fake az left behind by a killed script must not hold the output open.
+	cmd.WaitDelay = 2 * time.Second
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// calls is every az command line so far, one a line.
+func (h *deployHarness) calls() string {
+	b, _ := os.ReadFile(h.azLog)
+	return string(b)
+}
+
+// secret puts a Key Vault secret in place, as an operator would.
+func (h *deployHarness) secret(name string) {
+	h.t.Helper()
+	if err := os.WriteFile(filepath.Join(h.state, "secret-"+name), []byte("x"), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// published reports whether a publish went through.
+func (h *deployHarness) published() bool {
+	_, err := os.Stat(filepath.Join(h.state, "published"))
+	return err == nil
+}
+
+const publishCall = "functionapp deployment source config-zip"
+
+// make deploy's script, offline against a fake az: it refuses a non-EU
+// region before touching Azure, creates the pepper only when missing and
+// never on a command line, stops before publishing while a referenced
+// secret is missing, then publishes and waits for /api/health.
+func TestPackageDeployScript(t *testing.T) {
 	var healthCalls atomic.Int32
-	health := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+	h := newDeployHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		if healthCalls.Add(1) < 3 {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte(`{"status":"ok"}`))
 	})
-	azLog := filepath.Join(dir, "az.log")
-	deploy := func(extra ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", "scripts/deploy.sh")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(),
-			"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-			"RG=rg-useradmin-test", "PACKAGE="+pkg, "PARAMS=infra/main.bicepparam",
-			"DEPLOY_OUTPUTS="+filepath.Join(dir, "deploy-outputs.json"),
-			"HEALTH_URL="+health+"/api/health", "HEALTH_INTERVAL=0", "HEALTH_TIMEOUT=30",
-			"FAKE_AZ_LOG="+azLog, "FAKE_AZ_STATE="+state, "FAKE_AZ_OUTPUTS="+outputsFile)
-		cmd.Env = append(cmd.Env, extra...)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	calls := func() string {
-		b, _ := os.ReadFile(azLog)
-		return string(b)
-	}
 
 	// P12: a region outside the EU stops everything before az deploys.
-	if out, err := deploy("LOCATION=uksouth"); err == nil || !strings.Contains(out, "LOCATION=uksouth is not allowed") {
+	if out, err := h.deploy("LOCATION=uksouth"); err == nil || !strings.Contains(out, "LOCATION=uksouth is not allowed") {
 		t.Fatalf("LOCATION=uksouth: %v\n%s", err, out)
 	}
-	if strings.Contains(calls(), "deployment group create") || strings.Contains(calls(), "group create") {
-		t.Fatalf("az was asked to create something for a non-EU region:\n%s", calls())
+	if strings.Contains(h.calls(), "deployment group create") || strings.Contains(h.calls(), "group create") {
+		t.Fatalf("az was asked to create something for a non-EU region:\n%s", h.calls())
 	}
 
 	// First run: the pepper is created; the SMTP password is missing, so
 	// nothing is published and the operator is told how to create it.
-	out, err := deploy()
+	out, err := h.deploy()
 	if err == nil || !strings.Contains(out, "az keyvault secret set --vault-name kv-usera-x -n smtp-password") {
 		t.Fatalf("first deploy without the SMTP secret: %v\n%s", err, out)
 	}
-	if _, err := os.Stat(filepath.Join(state, "published")); err == nil {
+	if h.published() || strings.Contains(h.calls(), publishCall) {
 		t.Fatal("published although a referenced secret is missing")
 	}
-	pepper, err := os.ReadFile(filepath.Join(state, "secret-password-pepper"))
+	if strings.Contains(h.calls(), "appsettings set") {
+		t.Errorf("app settings changed while a referenced secret is missing (the platform would only cache the failure again):\n%s", h.calls())
+	}
+	pepper, err := os.ReadFile(filepath.Join(h.state, "secret-password-pepper"))
 	if err != nil {
 		t.Fatalf("pepper not created: %v\n%s", err, out)
 	}
 	if key, err := base64.StdEncoding.Strict().DecodeString(string(pepper)); err != nil || len(key) < 32 {
 		t.Fatalf("pepper is not standard base64 of at least 32 bytes (%d bytes, %v)", len(key), err)
 	}
-	if strings.Contains(calls(), string(pepper)) || strings.Contains(out, string(pepper)) {
+	if strings.Contains(h.calls(), string(pepper)) || strings.Contains(out, string(pepper)) {
 		t.Fatal("the pepper value appeared on an az command line or in the output")
 	}
-	if !strings.Contains(calls(), "deployment group create -g rg-useradmin-test") || !strings.Contains(calls(), "location=westeurope") {
-		t.Errorf("deployment not created in westeurope:\n%s", calls())
+	if !strings.Contains(h.calls(), "deployment group create -g rg-useradmin-test") || !strings.Contains(h.calls(), "location=westeurope") {
+		t.Errorf("deployment not created in westeurope:\n%s", h.calls())
 	}
 
 	// Second run, with the secret in place: the pepper is left alone, the
 	// package is published and the script waits for health.
-	if err := os.WriteFile(filepath.Join(state, "secret-smtp-password"), []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err = deploy()
+	h.secret("smtp-password")
+	out, err = h.deploy()
 	if err != nil {
 		t.Fatalf("second deploy: %v\n%s", err, out)
 	}
-	if n := strings.Count(calls(), "keyvault secret set"); n != 1 {
+	if n := strings.Count(h.calls(), "keyvault secret set"); n != 1 {
 		t.Errorf("keyvault secret set called %d times over two deploys, want 1 (the pepper exists the second time)", n)
 	}
-	again, _ := os.ReadFile(filepath.Join(state, "secret-password-pepper"))
+	again, _ := os.ReadFile(filepath.Join(h.state, "secret-password-pepper"))
 	if !bytes.Equal(again, pepper) {
 		t.Error("the second deploy replaced the pepper")
 	}
-	if !strings.Contains(calls(), "functionapp deployment source config-zip -g rg-useradmin-test -n func-useradmin-x --src "+pkg) {
-		t.Errorf("package not published with config-zip:\n%s", calls())
+	// az's own wait for the deployment status: two thirds of the default
+	// 900 s attempt.
+	if !strings.Contains(h.calls(), publishCall+" -g rg-useradmin-test -n func-useradmin-x --src "+h.pkg+" --timeout 600") {
+		t.Errorf("package not published with config-zip and --timeout 600:\n%s", h.calls())
 	}
 	if healthCalls.Load() < 3 || !strings.Contains(out, "health 200") {
 		t.Errorf("health polled %d times; output:\n%s", healthCalls.Load(), out)
+	}
+}
+
+// The first publish to a new app races its role assignments, so a failed
+// or silent attempt is retried after a growing wait, and the script gives
+// up with a clear message after the last one.
+func TestPackageDeployScriptRetriesPublish(t *testing.T) {
+	t.Run("fails twice, then succeeds", func(t *testing.T) {
+		h := newDeployHarness(t, nil)
+		h.secret("smtp-password")
+		out, err := h.deploy("FAKE_AZ_PUBLISH_FAILURES=2", "DEPLOY_RETRY_WAIT_SECONDS=1")
+		if err != nil {
+			t.Fatalf("deploy: %v\n%s", err, out)
+		}
+		if n := strings.Count(h.calls(), publishCall); n != 3 || !h.published() {
+			t.Fatalf("%d publish calls (published: %v), want 3:\n%s", n, h.published(), h.calls())
+		}
+		for _, want := range []string{
+			"fake refusal 1", "deploy: publish attempt 1 of 5 failed (exit status 1)", "retrying in 1s",
+			"fake refusal 2", "deploy: publish attempt 2 of 5 failed (exit status 1)", "retrying in 2s",
+			"health 200",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output does not say %q:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "attempt 3 of 5 failed") {
+			t.Errorf("the third attempt succeeded but was reported as failed:\n%s", out)
+		}
+	})
+
+	t.Run("always fails", func(t *testing.T) {
+		h := newDeployHarness(t, nil)
+		h.secret("smtp-password")
+		out, err := h.deploy("FAKE_AZ_PUBLISH_FAILURES=99")
+		if err == nil {
+			t.Fatalf("deploy succeeded although every publish failed:\n%s", out)
+		}
+		if n := strings.Count(h.calls(), publishCall); n != 5 {
+			t.Errorf("%d publish calls, want 5 (the default PUBLISH_ATTEMPTS):\n%s", n, h.calls())
+		}
+		for _, want := range []string{"fake refusal 5", "deploy: publish attempt 5 of 5 failed (exit status 1)",
+			"deploy: publishing " + h.pkg + " to func-useradmin-x failed 5 times"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output does not say %q:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "health 200") || strings.Contains(h.calls(), "appsettings set") {
+			t.Errorf("the script went on after the last failed publish:\n%s", out)
+		}
+	})
+
+	t.Run("an attempt that never answers", func(t *testing.T) {
+		if _, err := exec.LookPath("timeout"); err != nil {
+			t.Skip("no timeout command: deploy.sh relies on az's --timeout alone")
+		}
+		h := newDeployHarness(t, nil)
+		h.limit = 20 * time.Second
+		h.secret("smtp-password")
+		started := time.Now()
+		out, err := h.deploy("FAKE_AZ_PUBLISH_HANGS=1", "PUBLISH_TIMEOUT=2")
+		if err != nil {
+			t.Fatalf("deploy: %v\n%s", err, out)
+		}
+		if elapsed := time.Since(started); elapsed > 15*time.Second {
+			t.Errorf("deploy took %v: the silent attempt was not cut off after 2 s", elapsed)
+		}
+		if n := strings.Count(h.calls(), publishCall); n != 2 || !h.published() {
+			t.Errorf("%d publish calls (published: %v), want 2:\n%s", n, h.published(), h.calls())
+		}
+		if !strings.Contains(out, "deploy: publish attempt 1 of 5 failed (no result within 2s)") {
+			t.Errorf("output does not name the timeout:\n%s", out)
+		}
+		// az refuses a --timeout below 30 s.
+		if !strings.Contains(h.calls(), "--timeout 30 ") {
+			t.Errorf("az's --timeout not raised to its minimum of 30:\n%s", h.calls())
+		}
+	})
+}
+
+// Key Vault references the platform could not resolve stay cached until the
+// app settings change: once every secret exists, here after the
+// pepper was created, the script changes one setting, after the publish.
+func TestPackageDeployScriptRefreshesKeyVaultReferences(t *testing.T) {
+	h := newDeployHarness(t, nil)
+	h.secret("smtp-password")
+	out, err := h.deploy()
+	if err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(h.state, "secret-password-pepper")); err != nil {
+		t.Fatalf("pepper not created: %v\n%s", err, out)
+	}
+	calls := h.calls()
+	refresh := regexp.MustCompile(`(?m)^functionapp config appsettings set -g rg-useradmin-test -n func-useradmin-x --settings KEYVAULT_REFERENCES_REFRESHED_AT=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ -o none$`)
+	at := refresh.FindStringIndex(calls)
+	if at == nil {
+		t.Fatalf("no app settings change after the pepper was created:\n%s", calls)
+	}
+	if created := strings.Index(calls, "keyvault secret set"); created < 0 || created > at[0] {
+		t.Errorf("the app settings changed before the pepper was created:\n%s", calls)
+	}
+	if published := strings.LastIndex(calls, publishCall); published < 0 || published > at[0] {
+		t.Errorf("the app settings changed before the publish (role assignments may not have applied yet):\n%s", calls)
+	}
+	if n := len(refresh.FindAllStringIndex(calls, -1)); n != 1 {
+		t.Errorf("%d app settings changes, want 1:\n%s", n, calls)
+	}
+	if !strings.Contains(out, "health 200") {
+		t.Errorf("deploy did not wait for health after the change:\n%s", out)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/handlers"
@@ -17,49 +16,99 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/schedule"
 )
 
-// serve runs the HTTP server. It listens first and wires the application
-// after, because the Functions host gives a custom handler about 30 s to
-// answer its first request and wiring makes network calls (Key Vault,
-// table creation). Until wiring is done every request gets a 503 with
-// Retry-After; a wiring failure stops the process with the reason.
+// serveOptions are the server's limits and the outside parts it wires.
+// Tests shorten the limits and replace the parts that have no local
+// stand-in (Key Vault).
+type serveOptions struct {
+	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
+	// writeTimeout bounds an API answer. The invocation endpoints lift it
+	// to invocationTimeout for themselves.
+	writeTimeout      time.Duration
+	idleTimeout       time.Duration
+	invocationTimeout time.Duration
+	// wiringTimeout bounds start-up: requests that arrive meanwhile wait
+	// at most this long. Well inside the host's 30 s initialisation limit
+	// and far inside its invocation timeout.
+	wiringTimeout time.Duration
+	outside       outsideParts
+}
+
+func defaultServeOptions() serveOptions {
+	return serveOptions{
+		readHeaderTimeout: 10 * time.Second,
+		readTimeout:       30 * time.Second,
+		writeTimeout:      60 * time.Second,
+		idleTimeout:       120 * time.Second,
+		invocationTimeout: config.FunctionTimeout,
+		wiringTimeout:     20 * time.Second,
+	}
+}
+
+// newHTTPServer is the one place the server's limits are set.
+func newHTTPServer(h http.Handler, o serveOptions) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: o.readHeaderTimeout,
+		ReadTimeout:       o.readTimeout,
+		WriteTimeout:      o.writeTimeout,
+		IdleTimeout:       o.idleTimeout,
+		MaxHeaderBytes:    32 << 10,
+	}
+}
+
+// serve runs the HTTP server with the configuration from the environment.
 func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
+	return serveWith(ctx, cfg, log, defaultServeOptions())
+}
+
+// serveWith listens first and wires the application after, because the
+// Functions host gives a custom handler about 30 s to answer its first
+// request and wiring makes network calls (Key Vault, storage). Requests
+// that arrive meanwhile wait for wiring (handlers.StartGate) and are then
+// served; a wiring failure answers them 503 and stops the process with
+// the reason.
+func serveWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts serveOptions) error {
 	addr, mode := cfg.ListenAddr, "standalone"
-	if port := getenv("FUNCTIONS_CUSTOMHANDLER_PORT"); port != "" {
+	if cfg.FunctionsEnv {
 		// The host connects to 127.0.0.1 on the port it chose.
-		addr, mode = net.JoinHostPort("127.0.0.1", port), "functions"
+		addr, mode = net.JoinHostPort("127.0.0.1", cfg.FunctionsPort), "functions"
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-
-	var current atomic.Pointer[http.Handler]
-	starting := handlers.Starting()
-	current.Store(&starting)
-	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*current.Load()).ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-	}
+	gate := handlers.NewStartGate()
+	srv := newHTTPServer(gate, opts)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "mode", mode)
 
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
-	a, err := build(ctx, cfg, log, time.Now)
-	if err != nil {
+	a, err := wireWithin(ctx, cfg, log, opts)
+	if err != nil && ctx.Err() != nil {
+		// Told to stop while starting: nothing failed.
+		gate.Fail()
 		_ = srv.Close()
+		log.Info("stopped before ready")
+		return nil
+	}
+	if err != nil {
+		gate.Fail()
+		// Let the requests that waited get their 503 before the process
+		// goes; the host starts a new one.
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = srv.Shutdown(shutdownCtx)
+		cancel()
 		return fmt.Errorf("start: %w", err)
 	}
+
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
 	detached := &detacher{ctx: workCtx}
 	var workers sync.WaitGroup
 	if a.queue != nil {
@@ -94,10 +143,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			sum, err := a.sweep(ctx, time.Now(), false, nil)
 			return summaryLine(sum), err
 		}
+		services.DrainOutbox = a.drainOutbox
 	}
-	api := handlers.NewServer(log, handlers.Options{CORSOrigins: cfg.CORSOrigins, MaxBodyBytes: cfg.MaxBodyBytes},
-		services, detached, a.store.Ping)
-	current.Store(&api)
+	api := handlers.NewServer(log, handlers.Options{CORSOrigins: cfg.CORSOrigins, PlatformCORS: cfg.FunctionsEnv, MaxBodyBytes: cfg.MaxBodyBytes,
+		InvocationTimeout: opts.invocationTimeout}, services, detached, a.store.Ping)
+	gate.Open(api)
 	log.Info("ready", "addr", ln.Addr().String(), "mode", mode)
 
 	select {
@@ -118,6 +168,29 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 	return nil
+}
+
+// wireWithin wires the application within opts.wiringTimeout, so a
+// request held by the start gate never waits longer than that.
+func wireWithin(ctx context.Context, cfg config.Config, log *slog.Logger, opts serveOptions) (*app, error) {
+	wireCtx, cancel := context.WithTimeout(ctx, opts.wiringTimeout)
+	defer cancel()
+	type result struct {
+		a   *app
+		err error
+	}
+	wired := make(chan result, 1)
+	go func() {
+		a, err := build(wireCtx, cfg, log, time.Now, opts.outside)
+		wired <- result{a, err}
+	}()
+	select {
+	case r := <-wired:
+		return r.a, r.err
+	case <-wireCtx.Done():
+		// A part that ignores its context must not keep requests waiting.
+		return nil, fmt.Errorf("wiring did not finish within %s: %w", opts.wiringTimeout, wireCtx.Err())
+	}
 }
 
 // detacher runs work that outlives its request and lets shutdown wait for it.

@@ -43,7 +43,7 @@ func sweepCommand(ctx context.Context, args []string, getenv func(string) string
 		return errors.New("sweep: -now in the future against Azure storage needs -dry-run")
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := build(ctx, cfg, log, func() time.Time { return now })
+	a, err := build(ctx, cfg, log, func() time.Time { return now }, outsideParts{})
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func sweepCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	sum, sweepErr := a.sweep(ctx, now, *dryRun, progress)
 	if !*dryRun {
-		if err := a.relay.CatchUp(ctx); err != nil {
+		if _, err := a.relay.CatchUp(ctx); err != nil {
 			fmt.Fprintf(stderr, "some notifications stay queued for the running system: %v\n", err)
 		}
 		if a.queue != nil {

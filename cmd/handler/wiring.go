@@ -52,9 +52,23 @@ type lateRelay struct{ r *relay.Relay }
 func (l *lateRelay) Changed(userID string)                           { l.r.Changed(userID) }
 func (l *lateRelay) Record(ctx context.Context, e audit.Event) error { return l.r.Record(ctx, e) }
 
-// build wires the application. It makes network calls (Key Vault, table
-// creation), so serve runs it after it already listens.
-func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (*app, error) {
+// outsideParts replaces outside systems that have no local stand-in; the
+// zero value uses the real ones.
+type outsideParts struct {
+	// secrets opens the Key Vault holding the pepper.
+	secrets func(vaultURL string, cred azcore.TokenCredential) (keyvault.SecretClient, error)
+}
+
+// catchUpInterval is how often the relay looks for outboxes a crash or an
+// outage left behind, in standalone mode. Under the Functions host the
+// OutboxDrain timer does it (OUTBOX_DRAIN_SCHEDULE), because an app that
+// scaled to zero runs no loop.
+const catchUpInterval = 30 * time.Second
+
+// build wires the application. It makes network calls (Key Vault; table
+// creation against the emulator), so serve runs it after it already
+// listens.
+func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time, outside outsideParts) (*app, error) {
 	var cred azcore.TokenCredential
 	if cfg.TablesEndpoint != "" || cfg.KeyVaultURL != "" || cfg.ServiceBusNamespace != "" {
 		c, err := azidentity.NewDefaultAzureCredential(nil)
@@ -91,13 +105,24 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 	if err != nil {
 		return nil, err
 	}
-	if err := store.EnsureTables(ctx); err != nil {
-		return nil, err
+	if cfg.TablesConnectionString != "" {
+		// Azurite, or a developer's account: create what is missing. In
+		// Azure the deployment made the tables (infra/modules/storage.bicep),
+		// so a cold start spends no calls on them.
+		if err := store.EnsureTables(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	peppers := passwords.Peppers{Current: cfg.LocalPepperCurrent, Keys: cfg.LocalPeppers}
 	if cfg.KeyVaultURL != "" {
-		client, err := keyvault.NewClient(cfg.KeyVaultURL, cred)
+		openVault := outside.secrets
+		if openVault == nil {
+			openVault = func(vaultURL string, cred azcore.TokenCredential) (keyvault.SecretClient, error) {
+				return keyvault.NewClient(vaultURL, cred)
+			}
+		}
+		client, err := openVault(cfg.KeyVaultURL, cred)
 		if err != nil {
 			return nil, err
 		}
@@ -119,20 +144,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 		return nil, err
 	}
 	late := &lateRelay{}
-	svc := accounts.NewService(store, hasher, passwords.DefaultPolicy(), late, now, newID, accounts.Options{
-		SessionIdleTimeout:     cfg.SessionIdleTimeout,
-		SessionAbsoluteTimeout: cfg.SessionAbsoluteTimeout,
-		InvitationTTL:          cfg.InvitationTTL,
-		PasswordResetTTL:       cfg.PasswordResetTTL,
-		LockoutThreshold:       cfg.LockoutThreshold,
-		LockoutDuration:        cfg.LockoutDuration,
-		ActivityInterval:       cfg.ActivityInterval,
-		PrivacyNoticeVersion:   cfg.PrivacyNoticeVersion,
-		RestoreWindow:          cfg.ErasureDelay,
-		InactivityMonths:       cfg.InactivityMonths,
-		WarningDays:            cfg.WarningDays,
-		SafetyMargin:           cfg.SafetyMargin,
-	})
+	svc := accounts.NewService(store, hasher, passwords.DefaultPolicy(), late, now, newID, accountOptions(cfg))
 	orgs := organizations.NewService(store, late, now, newID)
 	consumer := delivery.NewConsumer(store, store, svc, links, renderer, sender, log, now)
 	// Notifications ride Service Bus when it is configured (Azure); the
@@ -163,11 +175,45 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 		}
 		return svc.Settle(ctx, owner)
 	}
-	late.r = relay.New(store, store, publisher, settle, log, 30*time.Second, now)
+	interval := catchUpInterval
+	if cfg.FunctionsEnv {
+		interval = 0
+	}
+	late.r = relay.New(store, store, publisher, settle, log, interval, now)
 
 	sweeper := lifecycle.New(store, svc, store, time.Since)
 	return &app{cfg: cfg, log: log, store: store, accounts: svc, orgs: orgs, relay: late.r, queue: queue, consumer: consumer,
 		sweeper: sweeper, now: now}, nil
+}
+
+// accountOptions are the account rules from the configuration.
+func accountOptions(cfg config.Config) accounts.Options {
+	return accounts.Options{
+		SessionIdleTimeout:     cfg.SessionIdleTimeout,
+		SessionAbsoluteTimeout: cfg.SessionAbsoluteTimeout,
+		InvitationTTL:          cfg.InvitationTTL,
+		PasswordResetTTL:       cfg.PasswordResetTTL,
+		LockoutThreshold:       cfg.LockoutThreshold,
+		LockoutDuration:        cfg.LockoutDuration,
+		ActivityInterval:       cfg.ActivityInterval,
+		PrivacyNoticeVersion:   cfg.PrivacyNoticeVersion,
+		RestoreWindow:          cfg.ErasureDelay,
+		InactivityMonths:       cfg.InactivityMonths,
+		WarningDays:            cfg.WarningDays,
+		SafetyMargin:           cfg.SafetyMargin,
+	}
+}
+
+// drainOutbox delivers every outbox a crash or an outage left behind: the
+// OutboxDrain timer function.
+func (a *app) drainOutbox(ctx context.Context) (string, error) {
+	visited, err := a.relay.CatchUp(ctx)
+	if err != nil {
+		a.log.Error("outbox drain incomplete", "accounts", visited, "error", err.Error())
+	} else if visited > 0 {
+		a.log.Info("outbox drained", "accounts", visited)
+	}
+	return fmt.Sprintf("outbox drain: %d marked accounts visited", visited), err
 }
 
 // sweep runs one lifecycle sweep as of now and logs its summary (ids only).

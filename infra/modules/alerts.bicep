@@ -10,6 +10,9 @@
 // as a trace whose message is that line, so the log alerts match its text.
 // Metric alert rules and action groups are 'global' Azure Monitor resources:
 // rule definitions and a mailbox, no personal data of the app's users.
+// The log alert rules skip query validation: App Insights creates the
+// traces and requests tables only when the app first logs, and a rule whose
+// query names a missing table is refused at creation otherwise.
 
 param location string
 param tags object
@@ -113,6 +116,7 @@ resource failedNotificationAlert 'Microsoft.Insights/scheduledQueryRules@2023-12
       ]
     }
     autoMitigate: false
+    skipQueryValidation: true
     actions: {
       actionGroups: [
         actionGroup.id
@@ -151,6 +155,7 @@ resource sweepFailedAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = 
       ]
     }
     autoMitigate: false
+    skipQueryValidation: true
     actions: {
       actionGroups: [
         actionGroup.id

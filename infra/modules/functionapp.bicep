@@ -6,6 +6,12 @@
 // or ignores them: FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION
 // (functionAppConfig.runtime instead), WEBSITE_RUN_FROM_PACKAGE and the
 // content-share settings (functionAppConfig.deployment instead), WEBSITE_TIME_ZONE/TZ.
+// No app setting here has a name under a prefix the platform owns
+// (FUNCTIONS_, WEBSITE_, AzureWebJobs, CORS_, SCM_, APPSETTING_) apart from
+// AzureWebJobsStorage__*, which the platform defines for the app to set: the
+// host writes CORS_ALLOWED_ORIGINS itself, from siteConfig.cors, as a JSON array.
+// The browser origins therefore go only into siteConfig.cors; the handler's
+// own ALLOWED_ORIGINS is for standalone mode and is not set here.
 
 param location string
 param tags object
@@ -13,7 +19,6 @@ param planName string
 param appName string
 param maximumInstanceCount int
 param scmBasicAuth bool
-param platformCors bool
 
 param storageAccountName string
 param deploymentContainerUrl string
@@ -27,7 +32,7 @@ param notificationMaxDeliveries int
 param appInsightsConnectionString string
 
 param appBaseUrl string
-param corsAllowedOrigins array
+param corsAllowedOrigins string[]
 
 param emailProvider string
 param emailFrom string
@@ -54,6 +59,7 @@ param hashConcurrency int
 param maxBodyBytes int
 
 param lifecycleSchedule string
+param outboxDrainSchedule string
 param inactivityMonths int
 param warningDays string
 param safetyMargin string
@@ -81,7 +87,6 @@ var baseSettings = [
   { name: 'NOTIFICATION_MAX_DELIVERIES', value: string(notificationMaxDeliveries) }
 
   { name: 'APP_BASE_URL', value: appBaseUrl }
-  { name: 'CORS_ALLOWED_ORIGINS', value: join(corsAllowedOrigins, ',') }
 
   { name: 'EMAIL_PROVIDER', value: emailProvider }
   { name: 'EMAIL_FROM', value: emailFrom }
@@ -103,6 +108,9 @@ var baseSettings = [
   // The lifecycle sweep: the LifecycleSweep timer reads its schedule from
   // LIFECYCLE_SCHEDULE (%LIFECYCLE_SCHEDULE% in its function.json).
   { name: 'LIFECYCLE_SCHEDULE', value: lifecycleSchedule }
+  // The OutboxDrain timer (%OUTBOX_DRAIN_SCHEDULE%) delivers what a crashed
+  // instance left in an outbox; nothing else runs while the app is scaled to zero.
+  { name: 'OUTBOX_DRAIN_SCHEDULE', value: outboxDrainSchedule }
   { name: 'INACTIVITY_MONTHS', value: string(inactivityMonths) }
   { name: 'WARNING_DAYS', value: warningDays }
   { name: 'SAFETY_MARGIN', value: safetyMargin }
@@ -163,8 +171,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      // On Flex the host answers CORS, preflights included, from this list.
       cors: {
-        allowedOrigins: platformCors ? corsAllowedOrigins : []
+        allowedOrigins: corsAllowedOrigins
         supportCredentials: false
       }
       appSettings: concat(baseSettings, smtpSettings, smtpPasswordSetting, sesCredentialSettings)

@@ -12,8 +12,9 @@ param deploymentContainerName string
 param tablePrefix string
 
 // The tables the app owns: prefix + these suffixes (internal/tablestore).
-// The app also creates them at start (EnsureTables); creating them here
-// makes the deployment complete on its own and shows them in the portal.
+// In Azure the app does not create tables at start (a cold start spends no
+// storage calls on them): this list must hold every table the store uses
+// (a contract test in cmd/handler compares them).
 var tableSuffixes = [
   'users'
   'emails'
@@ -24,6 +25,7 @@ var tableSuffixes = [
   'pending'
   'deliveries'
   'failed'
+  'lifecycle'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {

@@ -27,10 +27,17 @@ type Config struct {
 	TablesEndpoint         string
 	TablePrefix            string
 
-	AppBaseURL   string
-	CORSOrigins  []string
-	ListenAddr   string // standalone mode; Functions mode listens on FUNCTIONS_CUSTOMHANDLER_PORT
-	FunctionsEnv bool   // true when the Functions host started us
+	AppBaseURL string
+	// CORSOrigins are the browser origins the handler answers CORS for, in
+	// standalone mode only. Under the Functions host the platform answers
+	// CORS from the Function App's siteConfig.cors, so the handler adds
+	// nothing there and this is empty.
+	CORSOrigins []string
+	ListenAddr  string // standalone mode
+	// FunctionsPort is the port the Functions host told us to listen on;
+	// empty when we run standalone.
+	FunctionsPort string
+	FunctionsEnv  bool // true when the Functions host started us
 
 	// Pepper: from Key Vault (KeyVaultURL + PepperSecretName) or, locally,
 	// from LocalPeppers (version -> key) with LocalPepperCurrent.
@@ -61,7 +68,10 @@ type Config struct {
 	HashConcurrency        int
 
 	// The lifecycle sweep (P6, P7): its NCRONTAB schedule (UTC) and rules.
-	LifecycleSchedule    string
+	LifecycleSchedule string
+	// OutboxDrainSchedule is the OutboxDrain timer's NCRONTAB schedule
+	// (Azure); standalone mode drains in-process instead.
+	OutboxDrainSchedule  string
 	InactivityMonths     int
 	WarningDays          []int
 	SafetyMargin         time.Duration
@@ -99,7 +109,7 @@ var Settings = []Setting{
 	{"TABLES_ENDPOINT", "", "https://<account>.table.core.windows.net (managed identity)"},
 	{"TABLE_PREFIX", "ua", "prefix of every table name (letters and digits)"},
 	{"APP_BASE_URL", "http://localhost:3000", "frontend base URL; every email link starts with it"},
-	{"CORS_ALLOWED_ORIGINS", "http://localhost:3000", "comma-separated origins allowed to call the API from a browser"},
+	{"ALLOWED_ORIGINS", "http://localhost:3000", "standalone mode only: comma-separated browser origins allowed to call the API; in Azure the platform's CORS (siteConfig.cors) answers"},
 	{"LISTEN_ADDR", "127.0.0.1:7071", "standalone mode listen address"},
 	{"KEY_VAULT_URL", "", "https://<vault>.vault.azure.net (Azure); leave empty locally"},
 	{"PEPPER_SECRET_NAME", "password-pepper", "Key Vault secret holding the password pepper versions"},
@@ -128,6 +138,7 @@ var Settings = []Setting{
 	{"PRIVACY_NOTICE_VERSION", "2026-01", "version of the privacy notice people accept"},
 	{"ERASURE_DELAY", "720h", "a closed account is erased (and can be restored until then) this long after closing"},
 	{"LIFECYCLE_SCHEDULE", "0 0 2 * * *", "NCRONTAB (6 fields, UTC) of the daily lifecycle sweep"},
+	{"OUTBOX_DRAIN_SCHEDULE", "0 */5 * * * *", "NCRONTAB (6 fields, UTC) of the OutboxDrain timer (Azure): delivers what a crash left in an outbox"},
 	{"INACTIVITY_MONTHS", "6", "an account is closed this many calendar months after its last activity"},
 	{"WARNING_DAYS", "30,7", "inactivity warnings this many days before closing"},
 	{"SAFETY_MARGIN", "1h", "closing and erasing wait this long past their time (clock skew)"},
@@ -138,6 +149,44 @@ var Settings = []Setting{
 	{"MAX_BODY_BYTES", "65536", "largest accepted request body"},
 }
 
+// FunctionsPortVariable is the variable the Functions host sets on the
+// custom handler's process: the port to listen on. It is the only name
+// from the platform's namespaces the handler reads (see PlatformOwned).
+const FunctionsPortVariable = "FUNCTIONS_CUSTOMHANDLER_PORT"
+
+// FunctionTimeout is host.json's functionTimeout: the longest an
+// invocation may run. The host waits this plus a minute for the answer.
+const FunctionTimeout = 10 * time.Minute
+
+// PlatformOwned reports whether an environment variable's name belongs to
+// the Azure Functions platform (the host and App Service write or read
+// these): an app setting of such a name is overwritten, or breaks the
+// host. The app's own settings live outside these prefixes, except the
+// ones the platform defines for an app to set: AzureWebJobsStorage__*
+// (identity-based host storage).
+func PlatformOwned(name string) bool {
+	if strings.HasPrefix(name, "AzureWebJobsStorage__") {
+		return false
+	}
+	for _, prefix := range []string{"FUNCTIONS_", "WEBSITE_", "AzureWebJobs", "CORS_", "SCM_", "APPSETTING_"} {
+		if strings.HasPrefix(strings.ToUpper(name), strings.ToUpper(prefix)) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyVaultReferencePrefix starts an App Service Key Vault reference. The
+// platform replaces it with the secret; when it cannot (the secret is
+// missing, or the app's identity may not read it) the app gets the
+// reference text itself.
+const keyVaultReferencePrefix = "@Microsoft.KeyVault("
+
+// SDKSettings are read from the environment by an SDK (Amazon SES's
+// credentials), not by Load; Load only refuses them while they hold an
+// unresolved Key Vault reference.
+var SDKSettings = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+
 // Load reads and validates the configuration. The error lists every
 // problem found, one per line.
 func Load(getenv func(string) string) (Config, error) {
@@ -147,9 +196,8 @@ func Load(getenv func(string) string) (Config, error) {
 		TablesEndpoint:         p.str("TABLES_ENDPOINT"),
 		TablePrefix:            p.strDefault("TABLE_PREFIX", "ua"),
 		AppBaseURL:             p.str("APP_BASE_URL"),
-		CORSOrigins:            p.list("CORS_ALLOWED_ORIGINS"),
 		ListenAddr:             p.strDefault("LISTEN_ADDR", "127.0.0.1:7071"),
-		FunctionsEnv:           getenv("FUNCTIONS_CUSTOMHANDLER_PORT") != "",
+		FunctionsPort:          p.str(FunctionsPortVariable),
 		KeyVaultURL:            p.str("KEY_VAULT_URL"),
 		PepperSecretName:       p.strDefault("PEPPER_SECRET_NAME", "password-pepper"),
 		LocalPepperCurrent:     p.str("PASSWORD_PEPPER_CURRENT"),
@@ -178,6 +226,7 @@ func Load(getenv func(string) string) (Config, error) {
 		PrivacyNoticeVersion:       p.strDefault("PRIVACY_NOTICE_VERSION", "2026-01"),
 		ErasureDelay:               p.duration("ERASURE_DELAY", 30*24*time.Hour),
 		LifecycleSchedule:          p.strDefault("LIFECYCLE_SCHEDULE", "0 0 2 * * *"),
+		OutboxDrainSchedule:        p.strDefault("OUTBOX_DRAIN_SCHEDULE", "0 */5 * * * *"),
 		InactivityMonths:           p.intDefault("INACTIVITY_MONTHS", 6, 1, 120),
 		WarningDays:                p.days("WARNING_DAYS", []int{30, 7}),
 		SafetyMargin:               p.duration("SAFETY_MARGIN", time.Hour),
@@ -188,6 +237,13 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxBodyBytes:               int64(p.intDefault("MAX_BODY_BYTES", 64<<10, 1<<10, 1<<20)),
 	}
 	c.LocalPeppers = p.peppers("PASSWORD_PEPPERS")
+	c.FunctionsEnv = c.FunctionsPort != ""
+	if !c.FunctionsEnv {
+		// Under the host the platform owns CORS; reading an origin list
+		// there would only let the two layers disagree.
+		c.CORSOrigins = p.list("ALLOWED_ORIGINS")
+	}
+	p.unresolvedKeyVaultReferences()
 
 	switch {
 	case c.TablesConnectionString == "" && c.TablesEndpoint == "":
@@ -214,7 +270,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	for _, o := range c.CORSOrigins {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" || o == "*" {
-			p.fail(fmt.Sprintf("CORS_ALLOWED_ORIGINS: %q is not an origin (scheme://host[:port])", o))
+			p.fail(fmt.Sprintf("ALLOWED_ORIGINS: %q is not an origin (scheme://host[:port])", o))
 		}
 	}
 
@@ -274,8 +330,11 @@ func Load(getenv func(string) string) (Config, error) {
 	if _, err := schedule.Parse(c.LifecycleSchedule); err != nil {
 		p.fail("LIFECYCLE_SCHEDULE: " + err.Error())
 	}
-	if c.SweepBudget >= 10*time.Minute {
-		p.fail("SWEEP_BUDGET must stay below the 10-minute function timeout")
+	if _, err := schedule.Parse(c.OutboxDrainSchedule); err != nil {
+		p.fail("OUTBOX_DRAIN_SCHEDULE: " + err.Error())
+	}
+	if c.SweepBudget >= FunctionTimeout {
+		p.fail(fmt.Sprintf("SWEEP_BUDGET must stay below the function timeout (%s)", FunctionTimeout))
 	}
 	if c.SessionIdleTimeout > c.SessionAbsoluteTimeout {
 		p.fail("SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_TIMEOUT")
@@ -306,6 +365,23 @@ type parser struct {
 }
 
 func (p *parser) fail(msg string) { p.problems = append(p.problems, msg) }
+
+// unresolvedKeyVaultReferences refuses any setting that still holds a Key
+// Vault reference: using its text as a password or key would fail later
+// and less clearly. The message names the setting, never its value.
+func (p *parser) unresolvedKeyVaultReferences() {
+	names := make([]string, 0, len(Settings)+len(SDKSettings))
+	for _, s := range Settings {
+		names = append(names, s.Name)
+	}
+	for _, name := range append(names, SDKSettings...) {
+		if strings.HasPrefix(strings.TrimSpace(p.getenv(name)), keyVaultReferencePrefix) {
+			p.fail(name + " holds a Key Vault reference the platform could not resolve: check that the secret exists and " +
+				"is enabled and that the app's identity has Key Vault Secrets User on the vault, then change any app " +
+				"setting or restart the app so the platform reads it again")
+		}
+	}
+}
 
 func (p *parser) str(name string) string { return strings.TrimSpace(p.getenv(name)) }
 

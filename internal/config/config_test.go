@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/palvelumanuaali/useradmin/internal/config"
+	"github.com/palvelumanuaali/useradmin/internal/schedule"
 )
 
 // exampleFile is the project's own local.settings.example.json.
@@ -155,7 +156,10 @@ func TestSettingsAndExampleFileAgree(t *testing.T) {
 		}
 		delete(read, name)
 	}
-	delete(read, "FUNCTIONS_CUSTOMHANDLER_PORT") // set by the Functions host, not by people
+	delete(read, config.FunctionsPortVariable) // set by the Functions host, not by people
+	for _, name := range config.SDKSettings {
+		delete(read, name) // checked for unresolved Key Vault references only
+	}
 	for name := range read {
 		t.Errorf("Load reads %s, which config.Settings does not list", name)
 	}
@@ -254,10 +258,12 @@ func TestLoadRefusesInvalidSettings(t *testing.T) {
 			[]string{"APP_BASE_URL must be an absolute https URL without query or fragment (http only for localhost)"}},
 		{"a base URL with a query is refused", map[string]string{"APP_BASE_URL": "https://palvelumanuaali.fi/?x=1"},
 			[]string{"APP_BASE_URL must be an absolute https URL without query or fragment (http only for localhost)"}},
-		{"a wildcard CORS origin is refused", map[string]string{"CORS_ALLOWED_ORIGINS": "*"},
-			[]string{`CORS_ALLOWED_ORIGINS: "*" is not an origin (scheme://host[:port])`}},
-		{"a CORS origin with a path is refused", map[string]string{"CORS_ALLOWED_ORIGINS": "http://localhost:3000,https://hallinta.example.fi/app"},
-			[]string{`CORS_ALLOWED_ORIGINS: "https://hallinta.example.fi/app" is not an origin (scheme://host[:port])`}},
+		{"a wildcard CORS origin is refused", map[string]string{"ALLOWED_ORIGINS": "*"},
+			[]string{`ALLOWED_ORIGINS: "*" is not an origin (scheme://host[:port])`}},
+		{"a CORS origin with a path is refused", map[string]string{"ALLOWED_ORIGINS": "http://localhost:3000,https://hallinta.example.fi/app"},
+			[]string{`ALLOWED_ORIGINS: "https://hallinta.example.fi/app" is not an origin (scheme://host[:port])`}},
+		{"an outbox drain schedule with five fields is refused", map[string]string{"OUTBOX_DRAIN_SCHEDULE": "*/5 * * * *"},
+			[]string{"OUTBOX_DRAIN_SCHEDULE: " + scheduleError(t, "*/5 * * * *")}},
 		{"a table prefix with a dash is refused", map[string]string{"TABLE_PREFIX": "ua-test"},
 			[]string{"TABLE_PREFIX must be 1-20 letters or digits, starting with a letter"}},
 		{"plain SMTP to a remote host is refused", map[string]string{"SMTP_HOST": "smtp.example.fi"},
@@ -361,4 +367,126 @@ func merge(base, change map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+func scheduleError(t *testing.T, expr string) string {
+	t.Helper()
+	_, err := schedule.Parse(expr)
+	if err == nil {
+		t.Fatalf("schedule %q parses", expr)
+	}
+	return err.Error()
+}
+
+// TestNoSettingUsesAPlatformName: the Functions platform owns every name
+// under FUNCTIONS_, WEBSITE_, AzureWebJobs, CORS_, SCM_ and APPSETTING_.
+// It writes some of them at start (CORS_ALLOWED_ORIGINS, as a JSON array)
+// and an app setting of such a name is overwritten or breaks the host. So
+// the handler's own settings live outside them, and Load reads no such
+// name but the port the host hands its custom handler.
+func TestNoSettingUsesAPlatformName(t *testing.T) {
+	t.Parallel()
+	for _, s := range config.Settings {
+		if config.PlatformOwned(s.Name) {
+			t.Errorf("setting %s uses a name the Functions platform owns", s.Name)
+		}
+	}
+	for _, functionsMode := range []bool{false, true} {
+		read := map[string]bool{}
+		_, _ = config.Load(func(k string) string {
+			read[k] = true
+			if functionsMode && k == config.FunctionsPortVariable {
+				return "41234"
+			}
+			return ""
+		})
+		for name := range read {
+			if config.PlatformOwned(name) && name != config.FunctionsPortVariable {
+				t.Errorf("functions mode %v: Load reads %s, a name the Functions platform owns", functionsMode, name)
+			}
+		}
+	}
+
+	owned := []string{"FUNCTIONS_EXTENSION_VERSION", "WEBSITE_SITE_NAME", "AzureWebJobsScriptRoot", "AzureWebJobsStorage",
+		"CORS_ALLOWED_ORIGINS", "cors_support_credentials", "SCM_DO_BUILD_DURING_DEPLOYMENT", "APPSETTING_X"}
+	for _, name := range owned {
+		if !config.PlatformOwned(name) {
+			t.Errorf("PlatformOwned(%q) = false, want true", name)
+		}
+	}
+	ours := []string{"AzureWebJobsStorage__accountName", "ServiceBusConnection__fullyQualifiedNamespace", "ALLOWED_ORIGINS",
+		"APPLICATIONINSIGHTS_CONNECTION_STRING", "TABLES_ENDPOINT"}
+	for _, name := range ours {
+		if config.PlatformOwned(name) {
+			t.Errorf("PlatformOwned(%q) = true, want false", name)
+		}
+	}
+}
+
+// TestLoadUnderThePlatformsEnvironment starts the configuration with the
+// variables Flex Consumption injects: CORS_ALLOWED_ORIGINS is a JSON
+// array there. It must load, and the handler must leave CORS to the
+// platform, whatever the array holds.
+func TestLoadUnderThePlatformsEnvironment(t *testing.T) {
+	t.Parallel()
+	for _, origins := range []string{`["https://hallinta.example.fi"]`, `[]`, `["*"]`} {
+		e := merge(localEnv(t), map[string]string{
+			"FUNCTIONS_CUSTOMHANDLER_PORT": "41234",
+			"CORS_ALLOWED_ORIGINS":         origins,
+			"CORS_SUPPORT_CREDENTIALS":     "false",
+			"WEBSITE_SITE_NAME":            "ua-prod",
+			"FUNCTIONS_EXTENSION_VERSION":  "~4",
+			// ALLOWED_ORIGINS is standalone-only; even if someone set it
+			// in Azure, the platform's list is the one that answers.
+			"ALLOWED_ORIGINS": "https://elsewhere.example.fi",
+		})
+		cfg, err := config.Load(env(e))
+		if err != nil {
+			t.Fatalf("CORS_ALLOWED_ORIGINS=%s: Load: %v", origins, err)
+		}
+		if len(cfg.CORSOrigins) != 0 {
+			t.Errorf("CORS_ALLOWED_ORIGINS=%s: handler CORS origins = %v, want none under the host", origins, cfg.CORSOrigins)
+		}
+		if !cfg.FunctionsEnv || cfg.FunctionsPort != "41234" {
+			t.Errorf("functions mode = %v, port %q", cfg.FunctionsEnv, cfg.FunctionsPort)
+		}
+	}
+	// Standalone, the platform's variable means nothing to the handler.
+	e := merge(localEnv(t), map[string]string{"CORS_ALLOWED_ORIGINS": `["https://hallinta.example.fi"]`})
+	cfg, err := config.Load(env(e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"http://localhost:3000"}, cfg.CORSOrigins); diff != "" {
+		t.Errorf("standalone CORS origins (-want +got):\n%s", diff)
+	}
+}
+
+// TestLoadRefusesUnresolvedKeyVaultReferences: when the platform cannot
+// read a referenced secret, the app gets the reference text. The handler
+// stops with a message naming the setting and what to check, and never
+// uses the text as a password (nor repeats it).
+func TestLoadRefusesUnresolvedKeyVaultReferences(t *testing.T) {
+	t.Parallel()
+	ref := "@Microsoft.KeyVault(SecretUri=https://uaprod.vault.azure.net/secrets/smtp-password/)"
+	for _, name := range []string{"SMTP_PASSWORD", "AWS_SECRET_ACCESS_KEY", "EMAIL_FROM"} {
+		e := merge(localEnv(t), map[string]string{name: ref})
+		_, err := config.Load(env(e))
+		if err == nil {
+			t.Fatalf("%s: Load accepted an unresolved Key Vault reference", name)
+		}
+		problems := problemsOf(t, err)
+		found := false
+		for _, p := range problems {
+			if strings.HasPrefix(p, name+" holds a Key Vault reference the platform could not resolve") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: problems %q do not name the unresolved reference", name, problems)
+		}
+		if strings.Contains(err.Error(), "uaprod.vault.azure.net") {
+			t.Errorf("%s: the error repeats the reference:\n%s", name, err)
+		}
+	}
 }

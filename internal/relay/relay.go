@@ -95,8 +95,9 @@ type Relay struct {
 }
 
 // New returns a relay; catchUpInterval is how often Run looks for marked
-// accounts.
-// settle may be nil.
+// accounts, and 0 means Run only delivers what it is woken for (under the
+// Functions host the OutboxDrain timer calls CatchUp instead, because an
+// instance that scaled to zero runs no loop). settle may be nil.
 func New(outbox Outbox, log AuditLog, queue Publisher, settle Settler, logger *slog.Logger, catchUpInterval time.Duration, now func() time.Time) *Relay {
 	return &Relay{
 		outbox: outbox, audit: log, queue: queue, settle: settle, log: logger, interval: catchUpInterval, now: now,
@@ -145,10 +146,15 @@ func (r *Relay) Run(ctx context.Context, workers int) {
 			}
 		}()
 	}
+	if r.interval <= 0 {
+		<-ctx.Done()
+		wg.Wait()
+		return
+	}
 	ticker := time.NewTicker(r.interval)
 	defer ticker.Stop()
 	for {
-		if err := r.CatchUp(ctx); err != nil && ctx.Err() == nil {
+		if _, err := r.CatchUp(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("outbox catch-up incomplete", "error", err.Error())
 		}
 		select {
@@ -160,22 +166,25 @@ func (r *Relay) Run(ctx context.Context, workers int) {
 	}
 }
 
-// CatchUp delivers the outbox of every marked account. It returns the
-// first error after trying them all.
-func (r *Relay) CatchUp(ctx context.Context) error {
+// CatchUp delivers the outbox of every marked account and returns how
+// many marked accounts it visited. It returns the first error after
+// trying them all.
+func (r *Relay) CatchUp(ctx context.Context) (int, error) {
 	var first error
+	visited := 0
 	for shard := 0; shard < PendingShards; shard++ {
 		marks, err := r.outbox.PendingAccounts(ctx, shard, 1000)
 		if err != nil {
-			return err
+			return visited, err
 		}
 		for _, p := range marks {
+			visited++
 			if err := r.deliver(ctx, p.UserID, &p); err != nil && first == nil {
 				first = err
 			}
 		}
 	}
-	return first
+	return visited, first
 }
 
 // Deliver delivers one account's outbox now.

@@ -134,7 +134,7 @@ func TestQueueOutageDefersNotificationsWithoutLosingOrDoubling(t *testing.T) {
 	}
 	q.setDown(false)
 	for i := 0; i < 2; i++ {
-		if err := r.CatchUp(ctx); err != nil {
+		if _, err := r.CatchUp(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -155,7 +155,7 @@ func TestCatchUpDeliversWhatACrashedProcessLeft(t *testing.T) {
 	for _, id := range []string{"u-1", "u-2", "u-3"} {
 		invite(t, store, id) // committed, never woken: as if the process died
 	}
-	if err := r.CatchUp(ctx); err != nil {
+	if _, err := r.CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(q.ids()); got != 3 {
@@ -201,7 +201,7 @@ func TestYoungMarkSurvivesAnEmptyOutbox(t *testing.T) {
 	}
 	lateRelay := relay.New(store, store, &queue{}, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Hour,
 		func() time.Time { return time.Now().Add(2 * time.Minute) })
-	if err := lateRelay.CatchUp(ctx); err != nil {
+	if _, err := lateRelay.CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, marked, _ := store.PendingMarker(ctx, "u-1"); marked {

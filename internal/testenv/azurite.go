@@ -42,6 +42,10 @@ func AzuriteConnectionString(tb testing.TB) string {
 	return connectionString(fmt.Sprintf("http://127.0.0.1:%d/devstoreaccount1", azurite.ports[0]))
 }
 
+// AzuriteConnectionStringFor is the emulator's connection string for a
+// table endpoint of the caller's choosing (nothing is started).
+func AzuriteConnectionStringFor(tableEndpoint string) string { return connectionString(tableEndpoint) }
+
 func connectionString(tableEndpoint string) string {
 	return "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + AzuriteAccountKey +
 		";TableEndpoint=" + tableEndpoint + ";"
