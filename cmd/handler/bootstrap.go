@@ -11,6 +11,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/config"
+	"github.com/palvelumanuaali/useradmin/internal/delivery"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 )
 
@@ -62,30 +63,37 @@ func bootstrapAdmin(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	// Deliver now rather than waiting for a running server's catch-up.
-	// Standalone: the in-process queue runs here until the email is handed
-	// to the provider. With Service Bus: the message is on the queue and the
-	// SendNotification function sends it.
-	if a.queue == nil {
-		if err := a.relay.Deliver(ctx, u.ID); err != nil {
-			return fmt.Errorf("bootstrap-admin: the account exists but its invitation is queued for later: %w", err)
-		}
+	// Standalone the email is sent when this returns; with Service Bus the
+	// message is on the queue and the SendNotification function sends it.
+	if err := deliverNow(ctx, a, u.ID); err != nil {
+		return fmt.Errorf("bootstrap-admin: the account exists but its invitation waits in its outbox for the catch-up: %w", err)
+	}
+	if !a.inProcess {
 		fmt.Fprintf(stdout, "Invitation queued: administrator account %s in %q. The link is valid for %s.\n",
 			u.ID, org.Name.FI, cfg.InvitationTTL)
 		return nil
 	}
-	workCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan struct{})
-	go func() { a.queue.Run(workCtx, 1); close(done) }()
-	if err := a.relay.Deliver(ctx, u.ID); err != nil {
-		return fmt.Errorf("bootstrap-admin: the account exists but its invitation is queued for later: %w", err)
-	}
-	if err := a.queue.Drain(ctx, 2*time.Minute); err != nil {
-		return fmt.Errorf("bootstrap-admin: the account exists but the invitation email was not confirmed sent: %w", err)
-	}
-	stop()
-	<-done
 	fmt.Fprintf(stdout, "Invitation sent: administrator account %s in %q. The link is valid for %s.\n",
 		u.ID, org.Name.FI, cfg.InvitationTTL)
 	return nil
+}
+
+// deliverNow delivers an account's outbox and, when a running server's
+// catch-up is sending the same notification at this moment
+// (delivery.ErrClaimed), waits for it to finish: the command reports the
+// email sent only when it is. A claim outlives its send by at most
+// delivery.SendTimeout, so the wait is bounded.
+func deliverNow(ctx context.Context, a *app, userID string) error {
+	deadline := time.Now().Add(2*delivery.SendTimeout + 5*time.Second)
+	for {
+		err := a.relay.Deliver(ctx, userID)
+		if !errors.Is(err, delivery.ErrClaimed) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

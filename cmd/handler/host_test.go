@@ -79,7 +79,7 @@ func hostEnvironment(t *testing.T, mail testenv.Mailbox, storage string, port in
 	readJSON(t, filepath.Join(repoRoot(t), "local.settings.example.json"), &example)
 	local := map[string]string{
 		// Azurite stands in for the storage account, a local pepper for Key
-		// Vault, the in-process queue for Service Bus (no emulator here),
+		// Vault, the in-process transport for Service Bus (no emulator here),
 		// MailDev for the SMTP relay.
 		"TABLES_ENDPOINT":          "",
 		"TABLES_CONNECTION_STRING": storage,

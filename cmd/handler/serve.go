@@ -111,12 +111,14 @@ func serveWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts se
 	defer stopWork()
 	detached := &detacher{ctx: workCtx}
 	var workers sync.WaitGroup
-	if a.queue != nil {
-		workers.Add(1)
-		go func() { defer workers.Done(); a.queue.Run(workCtx, 4) }()
+	relayWorkers := 2
+	if a.inProcess {
+		// Standalone, a relay worker also sends the email (the in-process
+		// transport hands it straight to the consumer).
+		relayWorkers = 4
 	}
 	workers.Add(1)
-	go func() { defer workers.Done(); a.relay.Run(workCtx, 2) }()
+	go func() { defer workers.Done(); a.relay.Run(workCtx, relayWorkers) }()
 	if mode == "standalone" {
 		// In Azure the LifecycleSweep timer function runs the sweep; here
 		// the same schedule runs it in-process.

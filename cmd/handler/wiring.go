@@ -36,10 +36,12 @@ type app struct {
 	accounts *accounts.Service
 	orgs     *organizations.Service
 	relay    *relay.Relay
-	queue    *delivery.MemoryQueue // nil when notifications ride Service Bus
-	consumer *delivery.Consumer
-	sweeper  *lifecycle.Sweeper
-	now      func() time.Time
+	// inProcess is true when notifications go straight to the consumer
+	// (standalone): a relay delivery then returns once they are sent.
+	inProcess bool
+	consumer  *delivery.Consumer
+	sweeper   *lifecycle.Sweeper
+	now       func() time.Time
 }
 
 func newID() string { return uuid.NewString() }
@@ -148,9 +150,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 	orgs := organizations.NewService(store, late, now, newID)
 	consumer := delivery.NewConsumer(store, store, svc, links, renderer, sender, log, now)
 	// Notifications ride Service Bus when it is configured (Azure); the
-	// in-process queue otherwise (standalone). Both end in consumer.Receive.
+	// in-process transport otherwise (standalone). Both end in consumer.Receive.
 	var publisher relay.Publisher
-	var queue *delivery.MemoryQueue
+	inProcess := false
 	switch {
 	case cfg.ServiceBusNamespace != "" || cfg.ServiceBusConnectionString != "":
 		var client *azservicebus.Client
@@ -166,8 +168,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 			return nil, err
 		}
 	default:
-		queue = delivery.NewMemoryQueue(consumer.Receive, log, 1024, cfg.NotificationMaxDeliveries, time.Second)
-		publisher = queue
+		publisher, inProcess = delivery.NewInProcess(consumer.Receive, cfg.NotificationMaxDeliveries), true
 	}
 	settle := func(ctx context.Context, owner string) error {
 		if strings.HasPrefix(owner, organizations.OutboxOwner("")) {
@@ -182,7 +183,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 	late.r = relay.New(store, store, publisher, settle, log, interval, now)
 
 	sweeper := lifecycle.New(store, svc, store, time.Since)
-	return &app{cfg: cfg, log: log, store: store, accounts: svc, orgs: orgs, relay: late.r, queue: queue, consumer: consumer,
+	return &app{cfg: cfg, log: log, store: store, accounts: svc, orgs: orgs, relay: late.r, inProcess: inProcess, consumer: consumer,
 		sweeper: sweeper, now: now}, nil
 }
 

@@ -428,7 +428,7 @@ func (s *Service) Settle(ctx context.Context, userID string) error {
 		return err
 	}
 	agg, err := s.store.Aggregate(ctx, userID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrErased) {
 		if err := s.store.SyncLifecycle(ctx, userID, time.Time{}); err != nil {
 			return err
 		}

@@ -174,7 +174,7 @@ type Outcome struct {
 // due day.
 func (s *Service) ApplyLifecycle(ctx context.Context, userID string, now time.Time, dryRun bool) (Outcome, error) {
 	agg, err := s.store.Aggregate(ctx, userID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrErased) {
 		if !dryRun {
 			return Outcome{UserID: userID}, s.Settle(ctx, userID) // already gone: drop stale index entries
 		}

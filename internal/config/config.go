@@ -50,7 +50,7 @@ type Config struct {
 
 	// Notifications go through Service Bus when a namespace (keyless) or a
 	// developer's connection string is set; otherwise through the
-	// in-process queue (standalone).
+	// in-process transport (standalone).
 	ServiceBusNamespace        string
 	ServiceBusConnectionString string
 	NotificationQueue          string
@@ -124,7 +124,7 @@ var Settings = []Setting{
 	{"SMTP_USERNAME", "", "SMTP user (optional)"},
 	{"SMTP_PASSWORD", "", "SMTP password (optional; from Key Vault reference in Azure)"},
 	{"SMTP_SECURITY", "none", "none (local catcher only) | starttls | tls"},
-	{"ServiceBusConnection__fullyQualifiedNamespace", "", "<namespace>.servicebus.windows.net: Service Bus (keyless); empty locally = in-process queue"},
+	{"ServiceBusConnection__fullyQualifiedNamespace", "", "<namespace>.servicebus.windows.net: Service Bus (keyless); empty locally = in-process delivery"},
 	{"SERVICEBUS_CONNECTION_STRING", "", "a developer's own namespace only; deployments are keyless"},
 	{"NOTIFICATION_QUEUE", "notifications", "the notification queue's name"},
 	{"NOTIFICATION_MAX_DELIVERIES", "10", "the queue's max delivery count (the last delivery records a failure)"},

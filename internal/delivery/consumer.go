@@ -1,7 +1,7 @@
 // Package delivery turns a queued notification into an email: it mints the
 // one-time link the email needs (so no raw token is ever stored or queued),
 // renders the email in the recipient's language, and hands it to the
-// provider. The same consumer serves the in-process queue of standalone
+// provider. The same consumer serves the in-process transport of standalone
 // mode and, in Azure, the Service Bus trigger.
 package delivery
 
@@ -57,6 +57,11 @@ func NewConsumer(claims Claims, failures Failures, links LinkIssuer, builder not
 	return &Consumer{claims: claims, failures: failures, links: links, builder: builder, renderer: renderer, sender: sender, log: log, now: now}
 }
 
+// SendTimeout bounds one send: minting the link, rendering, and the
+// provider's call. A claim older than twice this belongs to a process that
+// died (see the Claims implementation).
+const SendTimeout = 30 * time.Second
+
 // ErrSkipped means the message needs no email any more (the account was
 // erased, or the invitation was accepted before its email went out).
 var ErrSkipped = errors.New("notification no longer applies")
@@ -65,7 +70,8 @@ var ErrSkipped = errors.New("notification no longer applies")
 // took the email or when it was sent before (ErrAlreadySent is absorbed),
 // ErrSkipped when there is nothing to send, an error wrapping
 // notify.ErrPermanent when retrying cannot help (a malformed message, a
-// rejected address), and any other error (ErrClaimed among them) when a
+// rejected address; the claim is then left for the caller to close once
+// the failure is recorded, see Receive), and any other error (ErrClaimed among them) when a
 // retry may succeed.
 //
 // The claim is recorded before anything is sent. A process that dies after
@@ -80,12 +86,19 @@ func (c *Consumer) Handle(ctx context.Context, m notify.Message) error {
 	if err != nil {
 		return err
 	}
-	if err := c.send(ctx, m); err != nil {
-		if errors.Is(err, ErrSkipped) || notify.IsPermanent(err) {
-			// Nothing more will be tried for this message: keep the claim.
-			if merr := c.claims.MarkSent(ctx, m.ID, c.now()); merr != nil {
-				c.log.Warn("could not close claim", "message_id", m.ID, "error", merr.Error())
-			}
+	sendCtx, cancel := context.WithTimeout(ctx, SendTimeout)
+	err = c.send(sendCtx, m)
+	cancel()
+	if err != nil {
+		if errors.Is(err, ErrSkipped) {
+			// Nothing more will be tried for this message: close the claim.
+			c.closeClaim(ctx, m.ID)
+			return err
+		}
+		if notify.IsPermanent(err) {
+			// Left claimed: Receive records the failure first and closes the
+			// claim only then, so a crash in between cannot let the message
+			// go without its failure on record.
 			return err
 		}
 		if rerr := c.claims.Release(context.WithoutCancel(ctx), m.ID); rerr != nil {
@@ -100,6 +113,13 @@ func (c *Consumer) Handle(ctx context.Context, m notify.Message) error {
 	}
 	c.log.Info("notification sent", "message_id", m.ID, "kind", string(m.Kind), "user", m.UserID)
 	return nil
+}
+
+// closeClaim records that nothing more will be tried for a message.
+func (c *Consumer) closeClaim(ctx context.Context, id string) {
+	if err := c.claims.MarkSent(ctx, id, c.now()); err != nil {
+		c.log.Warn("could not close claim", "message_id", id, "error", err.Error())
+	}
 }
 
 func (c *Consumer) send(ctx context.Context, m notify.Message) error {

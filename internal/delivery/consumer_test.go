@@ -155,20 +155,51 @@ func TestTransientFailureReleasesTheClaimForTheRetry(t *testing.T) {
 	}
 }
 
+func receive(m notify.Message, count int) delivery.Delivery {
+	body, _ := json.Marshal(m)
+	return delivery.Delivery{MessageID: m.ID, Body: body, DeliveryCount: count, MaxDeliveries: 10}
+}
+
 func TestPermanentFailureIsNotRetried(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	sender := &scripted{fails: 1, err: fmt.Errorf("550 no such mailbox: %w", notify.ErrPermanent)}
 	c := newConsumer(t, newStore(t), &links{}, sender)
 	m := invitation("a@example.fi")
-	if err := c.Handle(ctx, m); !notify.IsPermanent(err) {
-		t.Fatalf("first delivery: %v, want permanent", err)
+	if err := c.Receive(ctx, receive(m, 1)); err != nil {
+		t.Fatalf("first delivery: %v, want nil (recorded and let go)", err)
 	}
-	if err := c.Handle(ctx, m); err != nil {
+	if err := c.Receive(ctx, receive(m, 2)); err != nil {
 		t.Fatalf("redelivery: %v, want nil (already settled)", err)
 	}
 	if sender.sent != 0 {
 		t.Fatalf("sent %d after a permanent failure", sender.sent)
+	}
+}
+
+// A permanent failure is let go only once it is on record. Before, the
+// claim was closed first, so when recording failed (or the process died
+// in between) the redelivery found the message "sent" and let it go with
+// no trace for ops to see or redrive.
+func TestPermanentFailureIsLetGoOnlyOnRecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := newStore(t)
+	sender := &scripted{fails: 2, err: fmt.Errorf("550 no such mailbox: %w", notify.ErrPermanent)}
+	b, _ := notify.NewLinkBuilder("https://palvelumanuaali.fi")
+	r, _ := notify.NewRenderer()
+	failures := &flakyFailures{store: store, failing: true}
+	c := delivery.NewConsumer(store, failures, &links{}, b, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	m := invitation("permanent@example.fi")
+	if err := c.Receive(ctx, receive(m, 1)); err == nil {
+		t.Fatal("first delivery let go although its failure was not recorded")
+	}
+	failures.failing = false
+	if err := c.Receive(ctx, receive(m, 2)); err != nil {
+		t.Fatalf("redelivery: %v", err)
+	}
+	if got := failures.recorded; got != 1 {
+		t.Fatalf("%d failures on record, want 1", got)
 	}
 }
 
@@ -184,25 +215,82 @@ func TestInvitationForAGoneAccountIsSkipped(t *testing.T) {
 	}
 }
 
-func TestMemoryQueueRetriesTransientFailures(t *testing.T) {
+// The in-process transport of standalone mode keeps what Service Bus
+// keeps: Publish returns only once the consumer is done with the
+// notification, and a transient failure comes back to the relay, which
+// keeps the item in the outbox (issue 15). A later delivery sends it, once.
+func TestInProcessReturnsOnlyWhenHandled(t *testing.T) {
 	t.Parallel()
 	sender := &scripted{fails: 2, err: errors.New("connection refused")}
-	c := newConsumer(t, newStore(t), &links{}, sender)
-	q := delivery.NewMemoryQueue(c.Receive, slog.New(slog.NewJSONHandler(io.Discard, nil)), 8, 5, time.Millisecond)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { q.Run(ctx, 1); close(done) }()
-	if err := q.Publish(ctx, invitation("a@example.fi")); err != nil {
-		t.Fatal(err)
+	q := delivery.NewInProcess(newConsumer(t, newStore(t), &links{}, sender).Receive, 5)
+	m := invitation("in-process@example.fi")
+	for attempt := 1; attempt <= 2; attempt++ {
+		if err := q.Publish(context.Background(), m); err == nil {
+			t.Fatalf("attempt %d: Publish = nil while the provider refused: the relay would drop the item", attempt)
+		}
+		if sender.sent != 0 {
+			t.Fatalf("attempt %d: sent %d", attempt, sender.sent)
+		}
 	}
-	if err := q.Drain(ctx, 10*time.Second); err != nil {
-		t.Fatal(err)
+	if err := q.Publish(context.Background(), m); err != nil {
+		t.Fatalf("third attempt: %v", err)
 	}
-	cancel()
-	<-done
+	if err := q.Publish(context.Background(), m); err != nil { // a redelivery after a crash before the ack
+		t.Fatalf("redelivery: %v", err)
+	}
 	if got, want := sender.sent, 1; got != want {
-		t.Fatalf("sent %d, want %d after two transient failures", got, want)
+		t.Fatalf("sent %d, want %d", got, want)
 	}
+}
+
+// After as many failed deliveries as the queue allows, the consumer
+// records the failure and the transport lets the item go, as Service Bus
+// dead-letters it; while the failure cannot be recorded, it is kept.
+func TestInProcessGivesUpOnlyOnceTheFailureIsRecorded(t *testing.T) {
+	t.Parallel()
+	store := newStore(t)
+	sender := &scripted{fails: 100, err: errors.New("connection refused")}
+	b, _ := notify.NewLinkBuilder("https://palvelumanuaali.fi")
+	r, _ := notify.NewRenderer()
+	failures := &flakyFailures{store: store, failing: true}
+	c := delivery.NewConsumer(store, failures, &links{}, b, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	q := delivery.NewInProcess(c.Receive, 3)
+	m := invitation("gives-up@example.fi")
+	for attempt := 1; attempt <= 4; attempt++ {
+		if err := q.Publish(context.Background(), m); err == nil {
+			t.Fatalf("attempt %d: let go although the failure was not recorded", attempt)
+		}
+	}
+	failures.failing = false
+	if err := q.Publish(context.Background(), m); err != nil {
+		t.Fatalf("after the failure could be recorded: Publish = %v, want nil (given up and recorded)", err)
+	}
+	if got := failures.recorded; got != 1 {
+		t.Fatalf("%d failures recorded, want 1", got)
+	}
+
+	// A delivery cut short by shutdown does not count toward the limit.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	q2 := delivery.NewInProcess(c.Receive, 1)
+	if err := q2.Publish(ctx, invitation("shutdown@example.fi")); err == nil {
+		t.Fatal("a delivery during shutdown was let go")
+	}
+}
+
+// flakyFailures records failures in the store, or refuses to.
+type flakyFailures struct {
+	store    *tablestore.Store
+	failing  bool
+	recorded int
+}
+
+func (f *flakyFailures) RecordFailure(ctx context.Context, fl delivery.Failure) error {
+	if f.failing {
+		return errors.New("storage unavailable")
+	}
+	f.recorded++
+	return f.store.RecordFailure(ctx, fl)
 }
 
 // BenchmarkConsumerPath is one notification through the consumer as the

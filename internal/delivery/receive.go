@@ -14,7 +14,7 @@ import (
 )
 
 // Delivery is one arrival of a queued notification, from Service Bus or
-// the in-process queue.
+// the in-process transport.
 type Delivery struct {
 	MessageID     string // the queue's id for it; must match the body's id when both are present
 	Body          []byte // the notification JSON
@@ -64,7 +64,16 @@ func (c *Consumer) Receive(ctx context.Context, d Delivery) error {
 		return nil
 	case notify.IsPermanent(err):
 		c.log.Error("notification failed permanently", "message_id", m.ID, "kind", string(m.Kind), "error", err.Error())
-		return c.fail(ctx, Failure{MessageID: m.ID, Kind: m.Kind, UserID: m.UserID, Reason: ReasonPermanent, DeliveryCount: d.DeliveryCount})
+		if ferr := c.fail(ctx, Failure{MessageID: m.ID, Kind: m.Kind, UserID: m.UserID, Reason: ReasonPermanent, DeliveryCount: d.DeliveryCount}); ferr != nil {
+			// Not on record: give the claim back so the redelivery tries
+			// (and records) again rather than finding it "sent".
+			if rerr := c.claims.Release(context.WithoutCancel(ctx), m.ID); rerr != nil {
+				c.log.Warn("could not release claim; it expires instead", "message_id", m.ID, "error", rerr.Error())
+			}
+			return ferr
+		}
+		c.closeClaim(ctx, m.ID) // on record: nothing more will be tried
+		return nil
 	}
 	if d.MaxDeliveries > 0 && d.DeliveryCount >= d.MaxDeliveries {
 		c.log.Error("notification failed on its last delivery", "message_id", m.ID, "kind", string(m.Kind), "error", err.Error())
@@ -77,6 +86,10 @@ func (c *Consumer) Receive(ctx context.Context, d Delivery) error {
 	return err
 }
 
+// ErrFailureNotRecorded means a notification was to be given up on but the
+// failure could not be recorded: it must not be let go yet.
+var ErrFailureNotRecorded = errors.New("failed notification not recorded")
+
 func (c *Consumer) fail(ctx context.Context, f Failure) error {
 	f.At = c.now().UTC()
 	if f.MessageID == "" {
@@ -84,7 +97,7 @@ func (c *Consumer) fail(ctx context.Context, f Failure) error {
 	}
 	if err := c.failures.RecordFailure(ctx, f); err != nil {
 		// Not recorded: let the queue try again rather than lose the trace.
-		return fmt.Errorf("record failed notification: %w", err)
+		return fmt.Errorf("%w: %w", ErrFailureNotRecorded, err)
 	}
 	return nil
 }

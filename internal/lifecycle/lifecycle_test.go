@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -448,4 +449,47 @@ func TestAuditRetentionKeepsRemainingChainsVerifiable(t *testing.T) {
 	if bytes.Contains(b, []byte("old-1")) {
 		t.Fatal("the person's index still lists a purged event")
 	}
+}
+
+// P7: an erasure cut short at any storage call (a crash, an outage, a
+// shutdown) is finished by a later sweep. Before, the account's lifecycle
+// index entry went before its data, so a cut after that point left the
+// person's data in place and filed nowhere the sweep looks: never erased.
+func TestErasureInterruptedAtAnyPointIsFinished(t *testing.T) {
+	t.Parallel()
+	for cut := 0; cut <= 30; cut++ {
+		fault := &cutAfter{}
+		e := newEnv(t, tablestore.WithPolicy(fault))
+		u, _ := e.person(fmt.Sprintf("cut%d", cut), false)
+		if err := e.svc.CloseUser(e.ctx, e.admin, u.ID, accounts.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		at := t0.Add(31 * 24 * time.Hour)
+		e.clock.Set(at)
+		fault.left.Store(int64(cut))
+		fault.armed.Store(true)
+		_, _ = e.sweeper.Run(e.ctx, at, lifecycle.Options{AuditRetentionMonths: 24})
+		fault.armed.Store(false)
+		for day := 1; day <= 2; day++ {
+			e.sweepAt(at.AddDate(0, 0, day))
+		}
+		if _, err := e.user(u.ID); !errors.Is(err, accounts.ErrErased) {
+			t.Fatalf("cut after %d storage calls: two sweeps later the account is %v, want erased", cut, err)
+		}
+	}
+}
+
+// cutAfter answers every storage request with a refusal the SDK does not
+// retry once armed and n more went through: the process stops there.
+type cutAfter struct {
+	armed atomic.Bool
+	left  atomic.Int64
+}
+
+func (f *cutAfter) Do(req *policy.Request) (*http.Response, error) {
+	if f.armed.Load() && f.left.Add(-1) < 0 {
+		return &http.Response{StatusCode: http.StatusBadRequest, Status: "400 injected cut", Header: http.Header{},
+			Body: io.NopCloser(strings.NewReader("")), Request: req.Raw()}, nil
+	}
+	return req.Next()
 }

@@ -134,14 +134,23 @@ func (s *Store) tryAppend(ctx context.Context, chain string, events []audit.Even
 	}
 	recent := strings.Fields(head.RecentIDs)
 	var actions []aztables.TransactionAction
+	var already []string
 	for _, e := range events {
 		if slices.Contains(recent, e.ID) {
-			continue // already appended by an earlier delivery
+			already = append(already, e.ID) // appended by an earlier delivery
+			continue
 		}
 		linked := audit.Link(e, head.Seq, head.Hash)
 		head.Seq, head.Hash = linked.Seq, linked.Hash
 		recent = append(recent, e.ID)
 		actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(toAuditEntity(chain, linked))})
+	}
+	if len(already) > 0 {
+		// The delivery that appended them may have died before it indexed
+		// them, and nothing else would: index them again (idempotent).
+		if err := s.reindex(ctx, chain, already); err != nil {
+			return err
+		}
 	}
 	if len(actions) == 0 {
 		return nil
@@ -159,6 +168,32 @@ func (s *Store) tryAppend(ctx context.Context, chain string, events []audit.Even
 		return classifyTransaction(err)
 	}
 	return s.indexEvents(ctx, chain, actions[:len(actions)-1])
+}
+
+// maxFilterComparisons keeps a filter within Table Storage's limit of 15
+// comparisons (one goes to the partition).
+const maxFilterComparisons = 14
+
+// reindex writes the index copies of events already in a chain, by id.
+func (s *Store) reindex(ctx context.Context, chain string, ids []string) error {
+	for start := 0; start < len(ids); start += maxFilterComparisons {
+		var ors []string
+		for _, id := range ids[start:min(start+maxFilterComparisons, len(ids))] {
+			ors = append(ors, "EventID eq "+quote(id))
+		}
+		var stored []aztables.TransactionAction
+		filter := fmt.Sprintf("PartitionKey eq %s and (%s)", quote(chain), strings.Join(ors, " or "))
+		if err := s.listPartition(ctx, s.audit, filter, func(_ rowMeta, raw []byte) error {
+			stored = append(stored, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: append([]byte(nil), raw...)})
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := s.indexEvents(ctx, chain, stored); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Chain reads one whole chain in sequence order (for verification).

@@ -14,9 +14,11 @@ import (
 )
 
 // claimLease is how long a "sending" claim holds before another delivery
-// may take it over: longer than any send (the SMTP timeout is 15 s) and
-// than the queue's lock, so only a delivery whose process died waits it out.
-const claimLease = 10 * time.Minute
+// may take it over: twice the longest a send may take
+// (delivery.SendTimeout), so a live send is never taken over and only a
+// delivery whose process died waits it out. Short, so that what a crash
+// left mid-send goes out about a minute after the restart.
+const claimLease = 2 * delivery.SendTimeout
 
 const (
 	rkClaim      = "claim"

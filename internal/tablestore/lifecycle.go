@@ -122,9 +122,11 @@ type tombstoneEntity struct {
 }
 
 // EraseAccount implements accounts.Store. Order matters for a crash: the
-// lookups that lead to the account go first (email claim, directory), the
-// partition last, its account row very last, and a tombstone (the id and
-// the time, nothing else) stays so a late restore gets a clear answer.
+// lookups that lead to the account go first (email claim, directory), then
+// the partition, its account row last, and a tombstone (the id and the
+// time, nothing else) stays so a late restore gets a clear answer. The
+// lifecycle index entry goes at the very end: a crash anywhere before
+// leaves the account where the sweep looks, and it finishes the erasure.
 func (s *Store) EraseAccount(ctx context.Context, userID, email string) error {
 	if email != "" {
 		resp, err := s.emails.GetEntity(ctx, emailKey(email), rkEmail, nil)
@@ -148,16 +150,14 @@ func (s *Store) EraseAccount(ctx context.Context, userID, email string) error {
 	if err := s.removeFromDirectory(ctx, userID); err != nil {
 		return err
 	}
-	if err := s.SyncLifecycle(ctx, userID, time.Time{}); err != nil {
-		return err
-	}
 	if _, err := s.users.UpsertEntity(ctx, mustJSON(tombstoneEntity{PartitionKey: userID, RowKey: rkTombstone, ErasedAt: formatTime(time.Now())}),
 		&aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace}); err != nil {
 		return classify(err)
 	}
 	var rows []string
 	if err := s.listPartition(ctx, s.users, "PartitionKey eq "+quote(userID), func(meta rowMeta, _ []byte) error {
-		if meta.RowKey != rkTombstone && meta.RowKey != rkUser {
+		// The lifecycle pointer goes with the index entry, at the end.
+		if meta.RowKey != rkTombstone && meta.RowKey != rkUser && meta.RowKey != rkLifecycle {
 			rows = append(rows, meta.RowKey)
 		}
 		return nil
@@ -179,5 +179,7 @@ func (s *Store) EraseAccount(ctx context.Context, userID, email string) error {
 			}
 		}
 	}
-	return nil
+	// Only now, with the data gone, does the account leave the lifecycle
+	// index: until then the sweep finds it again and finishes the erasure.
+	return s.SyncLifecycle(ctx, userID, time.Time{})
 }

@@ -43,19 +43,33 @@ func (s *Store) PurgeAuditBefore(ctx context.Context, cutoff time.Time) (int, er
 	if err != nil {
 		return 0, err
 	}
-	for _, c := range copies {
-		table := s.auditIdx
-		if !strings.HasPrefix(c.pk, idxDayPrefix) && !strings.HasPrefix(c.pk, idxUserPrefix) {
-			table = s.audit
+	// The daily-index copies go last: they are how a later run finds what
+	// an interrupted one left (chain rows, per-person copies, heads).
+	deleteCopies := func(daily bool) error {
+		for _, c := range copies {
+			if strings.HasPrefix(c.pk, idxDayPrefix) != daily {
+				continue
+			}
+			table := s.auditIdx
+			if !strings.HasPrefix(c.pk, idxDayPrefix) && !strings.HasPrefix(c.pk, idxUserPrefix) {
+				table = s.audit
+			}
+			if _, err := table.DeleteEntity(ctx, c.pk, c.rk, nil); err != nil && statusOf(err) != http.StatusNotFound {
+				return classify(err)
+			}
 		}
-		if _, err := table.DeleteEntity(ctx, c.pk, c.rk, nil); err != nil && statusOf(err) != http.StatusNotFound {
-			return 0, classify(err)
-		}
+		return nil
+	}
+	if err := deleteCopies(false); err != nil {
+		return 0, err
 	}
 	for chain := range chains {
 		if _, err := s.audit.DeleteEntity(ctx, chain, rkAuditHead, nil); err != nil && statusOf(err) != http.StatusNotFound {
 			return 0, classify(err)
 		}
+	}
+	if err := deleteCopies(true); err != nil {
+		return 0, err
 	}
 	return n, nil
 }

@@ -4,10 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
@@ -285,6 +291,123 @@ func TestAuditCursorSurvivesTheClockMoving(t *testing.T) {
 		}
 		if seen != 5 {
 			t.Fatalf("saw %d events, want 5", seen)
+		}
+	}
+}
+
+// failIndexWrites refuses every write to the audit index table while on.
+type failIndexWrites struct{ on atomic.Bool }
+
+func (f *failIndexWrites) Do(req *policy.Request) (*http.Response, error) {
+	target := req.Raw().URL.Path
+	if strings.HasSuffix(target, "$batch") && req.Body() != nil {
+		// A transaction names its table in the body.
+		b, _ := io.ReadAll(req.Body())
+		_ = req.RewindBody()
+		target = string(b)
+	}
+	if f.on.Load() && req.Raw().Method != http.MethodGet && strings.Contains(target, "auditidx") {
+		return &http.Response{StatusCode: http.StatusBadRequest, Status: "400 injected", Header: http.Header{},
+			Body: io.NopCloser(strings.NewReader("")), Request: req.Raw()}, nil
+	}
+	return req.Next()
+}
+
+// An append that dies after its chain commit and before its index copies
+// (a crash, an outage) is finished by the redelivery: the events are in
+// the chain once, and in the index, so the daily and per-person views and
+// the export show them (P4).
+func TestAuditRedeliveryIndexesWhatAnInterruptedAppendLeft(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fault := &failIndexWrites{}
+	prefix := testenv.UniqueName(t)
+	s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), prefix, WithPolicy(fault))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureTables(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := audit.Event{ID: "ev-interrupted", At: t0, Action: audit.ActionSignInSucceeded, ActorID: "u-1", SubjectID: "u-1", OrganizationID: "org-1"}
+	fault.on.Store(true)
+	if err := s.Append(ctx, []audit.Event{e}); err == nil {
+		t.Fatal("Append succeeded although the index refused its copies")
+	}
+	fault.on.Store(false)
+	if err := s.Append(ctx, []audit.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	chain, _ := s.Chain(ctx, audit.ChainKey(e))
+	if got := len(chain); got != 1 {
+		t.Fatalf("chain holds %d events, want 1", got)
+	}
+	page, err := s.Events(ctx, audit.Query{UserID: "u-1", From: t0.Add(-time.Hour), To: t0.Add(time.Hour), Now: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Events) != 1 || page.Events[0].ID != e.ID {
+		t.Fatalf("the person's audit view shows %d events, want the redelivered one", len(page.Events))
+	}
+}
+
+// cutAfterN refuses every request (without an SDK retry) once armed and n
+// more went through: the process stops there.
+type cutAfterN struct {
+	armed atomic.Bool
+	left  atomic.Int64
+}
+
+func (f *cutAfterN) Do(req *policy.Request) (*http.Response, error) {
+	if f.armed.Load() && f.left.Add(-1) < 0 {
+		return &http.Response{StatusCode: http.StatusBadRequest, Status: "400 injected cut", Header: http.Header{},
+			Body: io.NopCloser(strings.NewReader("")), Request: req.Raw()}, nil
+	}
+	return req.Next()
+}
+
+// P6: audit retention cut short at any storage call is finished by the
+// next run, and leaves no per-person copy behind. Before, the daily-index
+// copy (the only way back to the rest) could go first.
+func TestAuditPurgeInterruptedAtAnyPointIsFinished(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	old := time.Date(2024, 3, 10, 9, 0, 0, 0, time.UTC)
+	for cut := 0; cut <= 12; cut++ {
+		fault := &cutAfterN{}
+		s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t), WithPolicy(fault))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.EnsureTables(ctx); err != nil {
+			t.Fatal(err)
+		}
+		events := []audit.Event{
+			{ID: "ev-1", At: old, Action: audit.ActionSignInSucceeded, ActorID: "u-1", SubjectID: "u-1", OrganizationID: "org-1"},
+			{ID: "ev-2", At: old.Add(time.Hour), Action: audit.ActionSignInSucceeded, ActorID: "u-2", SubjectID: "u-3", OrganizationID: "org-1"},
+		}
+		if err := s.Append(ctx, events); err != nil {
+			t.Fatal(err)
+		}
+		cutoff := old.AddDate(1, 0, 0)
+		fault.left.Store(int64(cut))
+		fault.armed.Store(true)
+		_, _ = s.PurgeAuditBefore(ctx, cutoff)
+		fault.armed.Store(false)
+		if _, err := s.PurgeAuditBefore(ctx, cutoff); err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range []*aztables.Client{s.audit, s.auditIdx} {
+			pager := table.NewListEntitiesPager(nil)
+			for pager.More() {
+				page, err := pager.NextPage(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page.Entities) > 0 {
+					t.Fatalf("cut after %d calls: %d audit rows outlived retention, e.g. %s", cut, len(page.Entities), page.Entities[0])
+				}
+			}
 		}
 	}
 }

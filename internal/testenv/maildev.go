@@ -59,6 +59,13 @@ type CaughtEmail struct {
 		Address string `json:"address"`
 	} `json:"from"`
 	Headers map[string]any `json:"headers"`
+	Time    time.Time      `json:"time"` // when MailDev received it
+}
+
+// MessageID is the message's Message-ID header ("" when absent).
+func (e CaughtEmail) MessageID() string {
+	id, _ := e.Headers["message-id"].(string)
+	return id
 }
 
 // Emails returns every message MailDev caught for the recipient address.
