@@ -14,8 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/config"
 	"github.com/palvelumanuaali/useradmin/internal/delivery"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
@@ -62,10 +68,41 @@ func (s *stack) invoke(t *testing.T, payload []byte) invocationAnswer {
 	return a
 }
 
-func notice(id, to string) []byte {
-	b, _ := json.Marshal(notify.Message{ID: id, Kind: notify.KindPasswordChanged, UserID: "u-" + id, To: to, Locale: "en",
-		FirstName: "Maija", CreatedAt: time.Now().UTC()})
+// notice is a password-changed notification for the account with the
+// given user id. The consumer reads the address from the stored account.
+func notice(id, userID string) []byte {
+	b, _ := json.Marshal(notify.Message{ID: id, Kind: notify.KindPasswordChanged, UserID: userID, CreatedAt: time.Now().UTC()})
 	return b
+}
+
+// activeAccount makes an active account for addr directly in the stack's
+// tables (no email: its relay never runs) and returns its id.
+func (s *stack) activeAccount(t *testing.T, addr string) string {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string { return s.env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := passwords.NewHasher(passwords.Peppers{Current: cfg.LocalPepperCurrent, Keys: cfg.LocalPeppers},
+		passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := accounts.NewService(s.store(t), hasher, passwords.DefaultPolicy(), &testenv.Relay{}, time.Now, uuid.NewString, accountOptions(cfg))
+	ctx := context.Background()
+	u, err := svc.Invite(ctx, "", accounts.InviteInput{Email: addr, FirstName: "Maija", LastName: "Meikäläinen",
+		OrganizationID: "org-notice", Role: accounts.RoleEditor, Locale: "en"}, accounts.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := svc.IssueLinkToken(ctx, u.ID, accounts.PurposeInvitation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.AcceptInvitation(ctx, token, strongPassword, true, accounts.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
 }
 
 func (s *stack) store(t *testing.T) *tablestore.Store {
@@ -101,9 +138,9 @@ func TestSendNotificationInvocation(t *testing.T) {
 
 	t.Run("a message is delivered once, redelivered or not", func(t *testing.T) {
 		to := "once-" + run + "@example.fi"
-		id := "m1-" + run
+		id, user := "m1-"+run, s.activeAccount(t, to)
 		for _, count := range []int{1, 2} { // DeliveryCount > 1: the host redelivers
-			if a := s.invoke(t, hostPayload(t, id, notice(id, to), count)); a.status != http.StatusOK {
+			if a := s.invoke(t, hostPayload(t, id, notice(id, user), count)); a.status != http.StatusOK {
 				t.Fatalf("delivery %d: %d %v", count, a.status, a.body.Logs)
 			}
 		}
@@ -115,12 +152,12 @@ func TestSendNotificationInvocation(t *testing.T) {
 
 	t.Run("concurrent deliveries of one message send one email", func(t *testing.T) {
 		to := "concurrent-" + run + "@example.fi"
-		id := "m2-" + run
+		id, user := "m2-"+run, s.activeAccount(t, to)
 		var wg sync.WaitGroup
 		statuses := make([]int, 4)
 		for i := range statuses {
 			wg.Add(1)
-			go func() { defer wg.Done(); statuses[i] = s.invoke(t, hostPayload(t, id, notice(id, to), 1)).status }()
+			go func() { defer wg.Done(); statuses[i] = s.invoke(t, hostPayload(t, id, notice(id, user), 1)).status }()
 		}
 		wg.Wait()
 		for _, st := range statuses {
@@ -130,7 +167,7 @@ func TestSendNotificationInvocation(t *testing.T) {
 				t.Fatalf("statuses %v", statuses)
 			}
 		}
-		if a := s.invoke(t, hostPayload(t, id, notice(id, to), 2)); a.status != http.StatusOK {
+		if a := s.invoke(t, hostPayload(t, id, notice(id, user), 2)); a.status != http.StatusOK {
 			t.Fatalf("redelivery after the race: %d", a.status)
 		}
 		if got := s.mail.WaitForEmails(t, to, 2, 2*time.Second); len(got) != 1 {
@@ -142,8 +179,8 @@ func TestSendNotificationInvocation(t *testing.T) {
 		id := "m3-" + run
 		for name, body := range map[string][]byte{
 			"not json":      []byte("this is not a notification"),
-			"unknown kind":  []byte(`{"id":"` + id + `","kind":"lottery_win","userId":"u-1","to":"x@example.fi","locale":"fi"}`),
-			"foreign field": []byte(`{"id":"` + id + `","kind":"password_changed","userId":"u-1","to":"x@example.fi","locale":"fi","html":"<b>"}`),
+			"unknown kind":  []byte(`{"id":"` + id + `","kind":"lottery_win","userId":"u-1"}`),
+			"foreign field": []byte(`{"id":"` + id + `","kind":"password_changed","userId":"u-1","html":"<b>"}`),
 		} {
 			if a := s.invoke(t, hostPayload(t, id, body, 1)); a.status != http.StatusOK {
 				t.Fatalf("%s: %d, want 200 so the message does not loop", name, a.status)
@@ -165,7 +202,8 @@ func TestSendNotificationProviderDown(t *testing.T) {
 	s := startFunctionsStack(t, map[string]string{"SMTP_PORT": strconv.Itoa(testenv.FreePort(t))}) // nothing listens there
 	id := "down-" + testenv.UniqueName(t)
 	to := id + "@example.fi"
-	a := s.invoke(t, hostPayload(t, id, notice(id, to), 1))
+	user := s.activeAccount(t, to)
+	a := s.invoke(t, hostPayload(t, id, notice(id, user), 1))
 	if a.status < 500 {
 		t.Fatalf("provider down: %d, want a failed invocation", a.status)
 	}
@@ -177,7 +215,7 @@ func TestSendNotificationProviderDown(t *testing.T) {
 		t.Fatalf("the failed send left the message claimed or sent: %v", err)
 	}
 	_ = st.Release(context.Background(), id)
-	a = s.invoke(t, hostPayload(t, id, notice(id, to), 10)) // the queue's last delivery
+	a = s.invoke(t, hostPayload(t, id, notice(id, user), 10)) // the queue's last delivery
 	if a.status < 500 {
 		t.Fatalf("last delivery: %d, want a failed invocation (the queue dead-letters)", a.status)
 	}
@@ -194,5 +232,74 @@ func TestStartRefusesSESOutsideTheEU(t *testing.T) {
 	err := run(context.Background(), []string{"handler", "serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "not in the EU/EEA") || !strings.Contains(err.Error(), "us-east-1") {
 		t.Fatalf("run = %v, want a refusal naming the region", err)
+	}
+}
+
+// Issue 10, defect 1 (P10, REC-3): whoever can put a message on the queue
+// (the ops group with Data Sender, an operator re-sending dead letters)
+// cannot choose where an email goes. A message carries ids only; one that
+// still names an address (as messages did before) is delivered to the
+// stored account's own address, the link it mints is on the audit trail,
+// and a kind the account's status is not meant for sends nothing.
+func TestAQueueMessageCannotRedirectAnEmail(t *testing.T) {
+	s := startFunctionsStack(t, nil)
+	run := testenv.UniqueName(t)
+	victim := "victim-" + run + "@example.fi"
+	attacker := "attacker-" + run + "@evil.example"
+	user := s.activeAccount(t, victim)
+
+	id := "11111111-2222-4333-8444-" + run[1:11] + "ab"
+	forged := []byte(`{"id":"` + id + `","kind":"password_reset","userId":"` + user + `","to":"` + attacker +
+		`","locale":"en","firstName":"Mallory","createdAt":"2026-11-29T10:00:00Z"}`)
+	if a := s.invoke(t, hostPayload(t, id, forged, 1)); a.status != http.StatusOK {
+		t.Fatalf("forged message: %d %v", a.status, a.body.Logs)
+	}
+	got := s.mail.WaitForEmails(t, victim, 1, 5*time.Second)
+	if len(got) != 1 || !strings.Contains(got[0].Text, "token=") {
+		t.Fatalf("the stored account's own address got %d emails, want its reset link", len(got))
+	}
+	if strings.Contains(got[0].Text, "Mallory") {
+		t.Error("the email used the message's name, not the stored account's")
+	}
+	if n := len(s.mail.Emails(t, attacker)); n != 0 {
+		t.Fatalf("the address in the message got %d emails", n)
+	}
+
+	// The minting is on the audit trail, ids only.
+	st := s.store(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		page, err := st.Events(context.Background(), audit.Query{UserID: user, From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour), Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var issued []audit.Event
+		for _, e := range page.Events {
+			if e.Action == audit.ActionLinkIssued && e.Reason == string(accounts.PurposePasswordReset) {
+				issued = append(issued, e)
+			}
+		}
+		if len(issued) == 1 {
+			if e := issued[0]; e.SubjectID != user || e.RequestID != id {
+				t.Fatalf("link.issued event %+v: want subject, purpose and the notification id", e)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d password-reset link.issued events for the account, want 1; all: %+v", len(issued), page.Events)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// A kind the account's status is not meant for sends nothing: an
+	// invitation for an active account would otherwise mint a link.
+	id2 := "11111111-2222-4333-8444-" + run[1:11] + "cd"
+	invite := []byte(`{"id":"` + id2 + `","kind":"invitation","userId":"` + user + `","createdAt":"2026-11-29T10:00:00Z"}`)
+	if a := s.invoke(t, hostPayload(t, id2, invite, 1)); a.status != http.StatusOK {
+		t.Fatalf("invitation for an active account: %d %v", a.status, a.body.Logs)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(s.mail.Emails(t, victim)); n != 1 {
+		t.Fatalf("an invitation for an active account was sent (%d emails)", n)
 	}
 }

@@ -237,31 +237,45 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 // IssueLinkToken mints the link token for an invitation or reset email at
 // the moment it is sent, so the raw token exists only in that email. Older
 // tokens of the same purpose die with it (a re-sent invitation kills the
-// old link). ErrNotFound when the account is gone or no longer in the state
-// the link serves, so the email should not be sent.
+// old link), and the minting is recorded in the audit trail (ids only).
+// ErrNotFound when the account is gone or no longer in the state the link
+// serves, so the email should not be sent.
 func (s *Service) IssueLinkToken(ctx context.Context, userID string, purpose Purpose) (string, time.Duration, error) {
 	agg, err := s.store.Aggregate(ctx, userID)
+	if errors.Is(err, ErrErased) {
+		return "", 0, ErrNotFound
+	}
 	if err != nil {
 		return "", 0, err
 	}
+	return s.mintLink(ctx, agg, purpose, "")
+}
+
+// mintLink mints a link token for an account read as agg. requestID ties
+// the audit event to what asked for it (the notification id).
+func (s *Service) mintLink(ctx context.Context, agg Aggregate, purpose Purpose, requestID string) (string, time.Duration, error) {
 	ttl, want := s.opts.InvitationTTL, StatusInvited
 	if purpose == PurposePasswordReset {
 		ttl, want = s.opts.PasswordResetTTL, StatusActive
 	}
-	if agg.User.Status != want {
+	if agg.User.Status != want || !agg.User.ErasingSince.IsZero() {
 		return "", 0, ErrNotFound
 	}
+	userID := agg.User.ID
 	token, hash, err := newToken(userID)
 	if err != nil {
 		return "", 0, err
 	}
 	now := s.now().UTC()
+	ev := s.event(audit.ActionLinkIssued, "", agg.User, Meta{RequestID: requestID})
+	ev.Reason = string(purpose)
 	ch := Change{
 		UserID:       userID,
 		PutTokens:    []Token{{UserID: userID, Purpose: purpose, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl)}},
 		DeleteTokens: tokensOf(agg, purpose),
+		Events:       []audit.Event{ev},
 	}
-	if err := s.store.Apply(ctx, ch); err != nil {
+	if err := s.apply(ctx, ch); err != nil {
 		return "", 0, err
 	}
 	return token, ttl, nil

@@ -159,14 +159,13 @@ func (s *Service) event(action audit.Action, actorID string, subject User, m Met
 	}
 }
 
+// notification is a message about u: ids only. The consumer reads the
+// address, name and language from the stored account when it sends.
 func (s *Service) notification(kind notify.Kind, u User) notify.Message {
 	return notify.Message{
 		ID:        s.newID(),
 		Kind:      kind,
 		UserID:    u.ID,
-		To:        u.Email,
-		Locale:    u.Locale,
-		FirstName: u.FirstName,
 		CreatedAt: s.now().UTC(),
 	}
 }

@@ -48,6 +48,10 @@ const (
 	ActionOrganizationCreated  Action = "organization.created"
 	ActionOrganizationUpdated  Action = "organization.updated"
 	ActionOrganizationDeleted  Action = "organization.deleted"
+	// ActionLinkIssued: an invitation or password-reset link was minted for
+	// the subject's email (Reason names the purpose, RequestID the
+	// notification that asked for it).
+	ActionLinkIssued Action = "link.issued"
 )
 
 // Event is one audit record.

@@ -16,9 +16,11 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 )
 
-// LinkIssuer mints a link token at send time (accounts.Service).
-type LinkIssuer interface {
-	IssueLinkToken(ctx context.Context, userID string, purpose accounts.Purpose) (string, time.Duration, error)
+// Recipients reads whom a notification goes to from the stored account,
+// and mints the link an invitation or reset email carries, at send time
+// (accounts.Service). The queued message names the account only.
+type Recipients interface {
+	PrepareNotification(ctx context.Context, userID string, kind notify.Kind, notificationID string) (accounts.Prepared, error)
 }
 
 // Claims records which messages were sent, so a message delivered twice
@@ -44,7 +46,7 @@ var (
 type Consumer struct {
 	claims   Claims
 	failures Failures
-	links    LinkIssuer
+	accounts Recipients
 	builder  notify.LinkBuilder
 	renderer *notify.Renderer
 	sender   notify.Sender
@@ -53,8 +55,8 @@ type Consumer struct {
 }
 
 // NewConsumer returns a consumer over its dependencies.
-func NewConsumer(claims Claims, failures Failures, links LinkIssuer, builder notify.LinkBuilder, renderer *notify.Renderer, sender notify.Sender, log *slog.Logger, now func() time.Time) *Consumer {
-	return &Consumer{claims: claims, failures: failures, links: links, builder: builder, renderer: renderer, sender: sender, log: log, now: now}
+func NewConsumer(claims Claims, failures Failures, accounts Recipients, builder notify.LinkBuilder, renderer *notify.Renderer, sender notify.Sender, log *slog.Logger, now func() time.Time) *Consumer {
+	return &Consumer{claims: claims, failures: failures, accounts: accounts, builder: builder, renderer: renderer, sender: sender, log: log, now: now}
 }
 
 // SendTimeout bounds one send: minting the link, rendering, and the
@@ -123,27 +125,23 @@ func (c *Consumer) closeClaim(ctx context.Context, id string) {
 }
 
 func (c *Consumer) send(ctx context.Context, m notify.Message) error {
-	content := notify.Content{Kind: m.Kind, Locale: m.Locale, FirstName: m.FirstName, Role: m.Role, DueAt: m.DueAt, Now: c.now()}
+	p, err := c.accounts.PrepareNotification(ctx, m.UserID, m.Kind, m.ID)
+	if errors.Is(err, accounts.ErrNotFound) {
+		// Gone, being erased, or no longer in a state this kind is for
+		// (an invitation accepted before its email went out).
+		c.log.Info("notification skipped", "message_id", m.ID, "kind", string(m.Kind), "user", m.UserID)
+		return ErrSkipped
+	}
+	if err != nil {
+		return fmt.Errorf("read recipient: %w", err)
+	}
+	content := notify.Content{Kind: m.Kind, Locale: p.Recipient.Locale, FirstName: p.Recipient.FirstName, Role: m.Role,
+		DueAt: m.DueAt, Now: c.now(), ValidFor: p.ValidFor}
 	switch m.Kind {
-	case notify.KindInvitation, notify.KindPasswordReset:
-		purpose := accounts.PurposeInvitation
-		if m.Kind == notify.KindPasswordReset {
-			purpose = accounts.PurposePasswordReset
-		}
-		token, validFor, err := c.links.IssueLinkToken(ctx, m.UserID, purpose)
-		if errors.Is(err, accounts.ErrNotFound) {
-			c.log.Info("notification skipped", "message_id", m.ID, "kind", string(m.Kind), "user", m.UserID)
-			return ErrSkipped
-		}
-		if err != nil {
-			return fmt.Errorf("mint link: %w", err)
-		}
-		content.ValidFor = validFor
-		if purpose == accounts.PurposeInvitation {
-			content.Link = c.builder.Invitation(token)
-		} else {
-			content.Link = c.builder.PasswordReset(token)
-		}
+	case notify.KindInvitation:
+		content.Link = c.builder.Invitation(p.Token)
+	case notify.KindPasswordReset:
+		content.Link = c.builder.PasswordReset(p.Token)
 	case notify.KindInactivityWarning, notify.KindAccountRestored, notify.KindAccessChanged:
 		content.Link = c.builder.SignIn()
 	}
@@ -151,5 +149,5 @@ func (c *Consumer) send(ctx context.Context, m notify.Message) error {
 	if err != nil {
 		return fmt.Errorf("%w: render: %v", notify.ErrPermanent, err)
 	}
-	return c.sender.Send(ctx, notify.Email{MessageID: m.ID, To: m.To, Subject: r.Subject, Text: r.Text, HTML: r.HTML})
+	return c.sender.Send(ctx, notify.Email{MessageID: m.ID, To: p.Recipient.Email, Subject: r.Subject, Text: r.Text, HTML: r.HTML})
 }

@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,21 +21,34 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
 
-// links mints predictable tokens and can say an account is gone.
+// links stands for the account store the consumer reads recipients from:
+// the recipient's address is encoded in the user id (see userFor), links
+// are predictable, and it can say an account is gone.
 type links struct {
 	mu     sync.Mutex
 	minted int
 	gone   bool
 }
 
-func (l *links) IssueLinkToken(_ context.Context, userID string, _ accounts.Purpose) (string, time.Duration, error) {
+// userFor is the user id the fake knows the address of.
+func userFor(to string) string { return "u-" + hex.EncodeToString([]byte(to)) }
+
+func (l *links) PrepareNotification(_ context.Context, userID string, kind notify.Kind, _ string) (accounts.Prepared, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.gone {
-		return "", 0, accounts.ErrNotFound
+		return accounts.Prepared{}, accounts.ErrNotFound
 	}
-	l.minted++
-	return fmt.Sprintf("%s.token%d", userID, l.minted), 7 * 24 * time.Hour, nil
+	addr, err := hex.DecodeString(strings.TrimPrefix(userID, "u-"))
+	if err != nil {
+		return accounts.Prepared{}, accounts.ErrNotFound
+	}
+	p := accounts.Prepared{Recipient: accounts.Recipient{UserID: userID, Email: string(addr), FirstName: "Maija", Locale: "fi"}}
+	if kind == notify.KindInvitation || kind == notify.KindPasswordReset {
+		l.minted++
+		p.Token, p.ValidFor = fmt.Sprintf("%s.token%d", userID, l.minted), 7*24*time.Hour
+	}
+	return p, nil
 }
 
 // scripted fails the first n sends with err, then counts successes.
@@ -82,7 +96,7 @@ func newConsumer(t *testing.T, store *tablestore.Store, l *links, sender notify.
 }
 
 func invitation(to string) notify.Message {
-	return notify.Message{ID: "msg-" + strings.NewReplacer("@", "-", ".", "-").Replace(to), Kind: notify.KindInvitation, UserID: "u-1", To: to, Locale: "fi", FirstName: "Maija", CreatedAt: time.Now()}
+	return notify.Message{ID: "msg-" + strings.NewReplacer("@", "-", ".", "-").Replace(to), Kind: notify.KindInvitation, UserID: userFor(to), CreatedAt: time.Now()}
 }
 
 // The queue delivers at least once; the person gets the email once,
@@ -110,7 +124,7 @@ func TestSameMessageTwiceIsEmailedOnce(t *testing.T) {
 		if len(got) != 1 {
 			t.Fatalf("%d emails, want 1", len(got))
 		}
-		if !strings.Contains(got[0].Text, "https://palvelumanuaali.fi/invitation?token=u-1.token") {
+		if !strings.Contains(got[0].Text, "https://palvelumanuaali.fi/invitation?token="+userFor(to)+".token") {
 			t.Fatalf("no invitation link from the configured base in:\n%s", got[0].Text)
 		}
 	})
@@ -316,8 +330,8 @@ func BenchmarkConsumerPath(b *testing.B) {
 	prefix := testenv.UniqueName(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		m := notify.Message{ID: fmt.Sprintf("%s-%d", prefix, i), Kind: notify.KindPasswordChanged, UserID: "u-1",
-			To: "bench@example.fi", Locale: "fi", FirstName: "Maija", CreatedAt: time.Now()}
+		m := notify.Message{ID: fmt.Sprintf("%s-%d", prefix, i), Kind: notify.KindPasswordChanged, UserID: userFor("bench@example.fi"),
+			CreatedAt: time.Now()}
 		body, _ := json.Marshal(m)
 		if err := c.Receive(ctx, delivery.Delivery{MessageID: m.ID, Body: body, DeliveryCount: 1, MaxDeliveries: 10}); err != nil {
 			b.Fatal(err)
@@ -342,8 +356,8 @@ func BenchmarkConsumerPathNoSMTP(b *testing.B) {
 	prefix := testenv.UniqueName(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		m := notify.Message{ID: fmt.Sprintf("%s-%d", prefix, i), Kind: notify.KindPasswordChanged, UserID: "u-1",
-			To: "bench@example.fi", Locale: "fi", FirstName: "Maija", CreatedAt: time.Now()}
+		m := notify.Message{ID: fmt.Sprintf("%s-%d", prefix, i), Kind: notify.KindPasswordChanged, UserID: userFor("bench@example.fi"),
+			CreatedAt: time.Now()}
 		body, _ := json.Marshal(m)
 		if err := c.Receive(ctx, delivery.Delivery{MessageID: m.ID, Body: body, DeliveryCount: 1, MaxDeliveries: 10}); err != nil {
 			b.Fatal(err)

@@ -102,18 +102,30 @@ func (c *Consumer) fail(ctx context.Context, f Failure) error {
 	return nil
 }
 
+// queuedMessage is the body this code writes (notify.Message), plus the
+// personal fields messages carried before they held ids only. Those are
+// read so a message queued before the change is still delivered, and
+// ignored: the recipient always comes from the stored account.
+type queuedMessage struct {
+	notify.Message
+	LegacyTo        string `json:"to,omitempty"`
+	LegacyLocale    string `json:"locale,omitempty"`
+	LegacyFirstName string `json:"firstName,omitempty"`
+}
+
 // decodeMessage checks a delivery's body strictly: a message this code did
 // not write is refused, never half-sent.
 func decodeMessage(d Delivery) (notify.Message, error) {
-	var m notify.Message
+	var q queuedMessage
 	dec := json.NewDecoder(bytes.NewReader(d.Body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
+	if err := dec.Decode(&q); err != nil {
 		return notify.Message{}, fmt.Errorf("body is not a notification: %w", err)
 	}
 	if dec.More() {
 		return notify.Message{}, errors.New("body has trailing data")
 	}
+	m := q.Message
 	switch {
 	case m.ID == "" || !accounts.ValidID(m.ID):
 		return notify.Message{}, errors.New("missing or invalid id")
@@ -123,9 +135,6 @@ func decodeMessage(d Delivery) (notify.Message, error) {
 		return notify.Message{}, errors.New("unknown kind")
 	case !accounts.ValidID(m.UserID):
 		return notify.Message{}, errors.New("missing or invalid user id")
-	}
-	if _, ok := accounts.CanonicalEmail(m.To); !ok {
-		return notify.Message{}, errors.New("invalid recipient")
 	}
 	return m, nil
 }

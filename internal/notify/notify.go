@@ -2,10 +2,12 @@
 // message that travels on the queue, how an email is rendered in the
 // recipient's language, and the port an email provider implements.
 //
-// A message carries ids and the least personal data needed to send: the
-// address and the first name. Secrets never travel: an invitation or reset
-// link is minted when the email is sent (see Links), so no raw token sits
-// in Table Storage or on the queue.
+// A message carries ids and non-personal parameters only: the consumer
+// reads the address, the name and the language from the stored account
+// when it sends, so a message cannot redirect an email and nothing
+// personal sits on the queue. Secrets never travel either: an invitation
+// or reset link is minted when the email is sent (see Links), so no raw
+// token sits in Table Storage or on the queue.
 package notify
 
 import (
@@ -46,9 +48,6 @@ type Message struct {
 	ID        string    `json:"id"`
 	Kind      Kind      `json:"kind"`
 	UserID    string    `json:"userId"`
-	To        string    `json:"to"`
-	Locale    string    `json:"locale"`
-	FirstName string    `json:"firstName,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	// Kind-specific, never personal:
 	Role           string    `json:"role,omitempty"`           // access_changed: the new role

@@ -31,8 +31,7 @@ func (r *recordingSender) SendMessage(_ context.Context, m *azservicebus.Message
 func (r *recordingSender) Close(context.Context) error { return nil }
 
 func TestMessageCarriesIDKindAndMinimalBody(t *testing.T) {
-	m := notify.Message{ID: "n-1", Kind: notify.KindInvitation, UserID: "u-1", To: "maija@example.fi", Locale: "sv",
-		FirstName: "Maija", CreatedAt: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	m := notify.Message{ID: "n-1", Kind: notify.KindInvitation, UserID: "u-1", CreatedAt: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
 	rec := &recordingSender{}
 	p := &Publisher{sender: rec}
 	if err := p.Publish(context.Background(), m); err != nil {
@@ -43,7 +42,9 @@ func TestMessageCarriesIDKindAndMinimalBody(t *testing.T) {
 	if *got.MessageID != "n-1" || *got.ContentType != "application/json" || got.ApplicationProperties["kind"] != "invitation" {
 		t.Fatalf("message = id %q, content type %q, properties %v", *got.MessageID, *got.ContentType, got.ApplicationProperties)
 	}
-	// P9: ids, the address and the first name; no last name, no token.
+	// P7, P9: ids only. No address, no name, no language, no token: the
+	// consumer reads the recipient from the stored account, so nothing
+	// personal sits on the queue or in its dead-letter queue.
 	var fields map[string]any
 	if err := json.Unmarshal(got.Body, &fields); err != nil {
 		t.Fatal(err)
@@ -52,7 +53,7 @@ func TestMessageCarriesIDKindAndMinimalBody(t *testing.T) {
 	for k := range fields {
 		keys = append(keys, k)
 	}
-	want := map[string]bool{"id": true, "kind": true, "userId": true, "to": true, "locale": true, "firstName": true, "createdAt": true}
+	want := map[string]bool{"id": true, "kind": true, "userId": true, "createdAt": true}
 	for _, k := range keys {
 		if !want[k] {
 			t.Errorf("body carries %q", k)

@@ -1,0 +1,63 @@
+package accounts_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/notify"
+)
+
+// Issue 10, defect 1 (P7, P10): the recipient of a notification comes from
+// the stored account at send time, and a kind goes only to the statuses it
+// is meant for: a link only to the status it serves, nothing to an erased
+// account, and a closed account only the notice of its closing.
+func TestPrepareNotificationReadsTheStoredAccountAndItsStatus(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	sendable := map[accounts.Status][]notify.Kind{
+		accounts.StatusInvited: {notify.KindInvitation, notify.KindAccountClosed, notify.KindAccountRestored, notify.KindAccessChanged},
+		accounts.StatusActive: {notify.KindPasswordReset, notify.KindPasswordChanged, notify.KindInactivityWarning,
+			notify.KindAccountClosed, notify.KindAccountRestored, notify.KindAccessChanged},
+		accounts.StatusClosed: {notify.KindAccountClosed},
+	}
+	for status, kinds := range sendable {
+		email := fmt.Sprintf("prepare-%s@example.fi", status)
+		u := env.invite(email)
+		if status != accounts.StatusInvited {
+			env.setStatus(u.ID, status)
+		}
+		for _, kind := range notify.Kinds {
+			p, err := env.svc.PrepareNotification(env.ctx, u.ID, kind, "n-"+string(kind))
+			want := false
+			for _, k := range kinds {
+				want = want || k == kind
+			}
+			switch {
+			case want && err != nil:
+				t.Errorf("%s account, %s: %v, want it sent", status, kind, err)
+			case !want && !errors.Is(err, accounts.ErrNotFound):
+				t.Errorf("%s account, %s: %v, want ErrNotFound (not sent)", status, kind, err)
+			case want && p.Recipient.Email != email:
+				t.Errorf("%s account, %s: to %q, want the stored %q", status, kind, p.Recipient.Email, email)
+			case want && (kind == notify.KindInvitation || kind == notify.KindPasswordReset) && p.Token == "":
+				t.Errorf("%s account, %s: no link minted", status, kind)
+			}
+		}
+	}
+	// Every minted link is on the audit trail, tied to its notification.
+	u := env.invite("minted@example.fi")
+	if _, err := env.svc.PrepareNotification(env.ctx, u.ID, notify.KindInvitation, "n-42"); err != nil {
+		t.Fatal(err)
+	}
+	issued := env.eventsWith(u.ID, audit.ActionLinkIssued)
+	if len(issued) != 1 || issued[0].RequestID != "n-42" || issued[0].Reason != string(accounts.PurposeInvitation) || issued[0].ActorID != "" {
+		t.Fatalf("link.issued events = %+v", issued)
+	}
+	// An account that does not exist gets nothing.
+	if _, err := env.svc.PrepareNotification(env.ctx, "no-such-user", notify.KindPasswordChanged, "n-43"); !errors.Is(err, accounts.ErrNotFound) {
+		t.Fatalf("unknown account: %v, want ErrNotFound", err)
+	}
+}
