@@ -70,6 +70,11 @@ var designMatrix = map[string]map[string]reach{
 	"list users": {roleAdmin: reachAll, rolePrimary: reachOwn, roleEditor: reachOwn, roleExpert: reachOwn},
 	// Every signed-in person has their own account: /api/me (P14).
 	"own account": {roleAdmin: reachSelf, rolePrimary: reachSelf, roleEditor: reachSelf, roleExpert: reachSelf},
+	// Ending all of a person's sessions (SESS-3; issue 10, not yet in the
+	// table): admins anyone's, primary users their own organisation's
+	// people's, everyone their own, as with "remove (close) a user". A
+	// primary user never acts on an admin (the guard, as for roles).
+	"end a person's sessions": {roleAdmin: reachAll, rolePrimary: reachOwn, roleEditor: reachSelf, roleExpert: reachSelf},
 }
 
 // designGrants is "invite … any role" for admins and "never to/from admin"
@@ -120,8 +125,10 @@ type authzCase struct {
 	token      string
 	callerRole accounts.Role
 	// targetID and targetETag are the account a case aimed at and its
-	// stored version before the call: a refused call must not change it.
+	// stored version before the call: a refused call must not change it,
+	// nor end any of its targetSessions.
 	targetID, targetETag string
+	targetSessions       []string
 }
 
 // user makes a fresh account aimed at by a case: the caller themselves,
@@ -151,6 +158,7 @@ func (c *authzCase) user(t *testing.T, tg target, role accounts.Role, status acc
 		t.Fatalf("no user for target %q", tg)
 	}
 	c.targetETag = c.h.storedETag(t, c.targetID)
+	c.targetSessions = c.h.sessionIDs(t, c.targetID)
 	return c.targetID
 }
 
@@ -260,6 +268,29 @@ func authzTable() []authzRow {
 		{method: "DELETE", path: "/api/me/sessions", changes: true, action: "own account", targets: self, ok: http.StatusNoContent,
 			call: func(t *testing.T, c *authzCase, tg target) request {
 				return request{method: "DELETE", path: "/api/me/sessions"}
+			}},
+		{method: "GET", path: "/api/me/sessions", action: "own account", targets: self, ok: http.StatusOK,
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				return request{method: "GET", path: "/api/me/sessions"}
+			},
+			check: func(t *testing.T, c *authzCase, tg target, r response) {
+				var list mySessionsJSON
+				r.decode(t, &list)
+				if len(list.Items) != 1 || !list.Items[0].Current {
+					t.Errorf("%s's sessions = %s, want their one current session", c.role, r.body)
+				}
+			}},
+		{method: "DELETE", path: "/api/me/sessions/{sessionId}", changes: true, action: "own account", targets: self, ok: http.StatusNoContent,
+			// The caller's one session, read behind the API's back (an
+			// anonymous caller cannot list it).
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				c.user(t, tg, accounts.RoleEditor, accounts.StatusActive)
+				return request{method: "DELETE", path: "/api/me/sessions/" + c.h.sessionIDs(t, c.caller.id)[0]}
+			},
+			check: func(t *testing.T, c *authzCase, tg target, r response) {
+				if ids := c.h.sessionIDs(t, c.caller.id); len(ids) != 0 {
+					t.Errorf("%s still has sessions %v", c.role, ids)
+				}
 			}},
 		{method: "GET", path: "/api/me/export", action: "own account", targets: self, ok: http.StatusOK,
 			call: func(t *testing.T, c *authzCase, tg target) request {
@@ -397,6 +428,24 @@ func authzTable() []authzRow {
 				return request{method: "POST", path: userPath(t, c, tg, "/invitation", accounts.StatusInvited)}
 			}},
 
+		// Ending sessions changes no account record, so the refused
+		// calls are also checked to leave the target's sessions (see
+		// authzCase.targetSessions).
+		{method: "DELETE", path: "/api/users/{id}/sessions", variant: "of an editor", changes: true, action: "end a person's sessions", sees: "see users", targets: users, ok: http.StatusNoContent,
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				return request{method: "DELETE", path: userPath(t, c, tg, "/sessions", accounts.StatusActive)}
+			},
+			check: func(t *testing.T, c *authzCase, tg target, r response) {
+				if ids := c.h.sessionIDs(t, c.targetID); len(ids) != 0 {
+					t.Errorf("the target still has sessions %v", ids)
+				}
+			}},
+		{method: "DELETE", path: "/api/users/{id}/sessions", variant: "of an admin", action: "end a person's sessions", sees: "see users", targets: orgs, ok: http.StatusNoContent,
+			guard: grantGuard(roleAdmin),
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				return request{method: "DELETE", path: "/api/users/" + c.user(t, tg, accounts.RoleAdmin, accounts.StatusActive) + "/sessions"}
+			}},
+
 		{method: "GET", path: "/api/audit-events", variant: "organizationId filter", action: "audit events", targets: orgs, ok: http.StatusOK,
 			call: func(t *testing.T, c *authzCase, tg target) request {
 				return request{method: "GET", path: "/api/audit-events?organizationId=" + c.org(tg)}
@@ -501,6 +550,9 @@ func TestAuthorizationFollowsTheDesignMatrix(t *testing.T) {
 						if c.targetID != "" {
 							if got := h.storedETag(t, c.targetID); got != c.targetETag {
 								t.Errorf("the refused call changed account %s (ETag %q, was %q)", c.targetID, got, c.targetETag)
+							}
+							if diff := cmp.Diff(c.targetSessions, h.sessionIDs(t, c.targetID)); diff != "" {
+								t.Errorf("the refused call changed account %s's sessions (-before +after):\n%s", c.targetID, diff)
 							}
 						}
 					}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -200,6 +201,22 @@ func (h *harness) storedETag(t *testing.T, userID string) string {
 		t.Fatalf("read account: %v", err)
 	}
 	return agg.User.ETag
+}
+
+// sessionIDs are the ids of the account's stored sessions, read behind
+// the API's back, sorted.
+func (h *harness) sessionIDs(t *testing.T, userID string) []string {
+	t.Helper()
+	agg, err := h.store.Aggregate(context.Background(), userID)
+	if err != nil {
+		t.Fatalf("read account: %v", err)
+	}
+	ids := []string{}
+	for _, s := range agg.Sessions {
+		ids = append(ids, s.ID)
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // response is one answer as the client saw it.

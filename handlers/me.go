@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 )
@@ -73,6 +75,43 @@ func (s *server) handleChangePassword() http.Handler {
 func (s *server) handleEndAllSessions() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
 		return noContent(w, s.accounts.EndAllSessions(r.Context(), principal(r.Context()), meta(r)))
+	})
+}
+
+// mySessionJSON is one of the caller's sessions: an id and times only.
+// The id is not the token and nothing of the token can be derived from it.
+type mySessionJSON struct {
+	ID            string    `json:"id"`
+	CreatedAt     time.Time `json:"createdAt"`
+	LastUsedAt    time.Time `json:"lastUsedAt"`
+	IdleExpiresAt time.Time `json:"idleExpiresAt"`
+	ExpiresAt     time.Time `json:"expiresAt"`
+	Current       bool      `json:"current"`
+}
+
+type mySessionListJSON struct {
+	Items []mySessionJSON `json:"items"`
+}
+
+func (s *server) handleListMySessions() http.Handler {
+	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
+		list, err := s.accounts.ListSessions(r.Context(), principal(r.Context()))
+		if err != nil {
+			return err
+		}
+		out := mySessionListJSON{Items: make([]mySessionJSON, 0, len(list))}
+		for _, x := range list {
+			out.Items = append(out.Items, mySessionJSON{ID: x.ID, CreatedAt: x.CreatedAt, LastUsedAt: x.LastUsedAt,
+				IdleExpiresAt: x.IdleExpiresAt, ExpiresAt: x.ExpiresAt, Current: x.Current})
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	})
+}
+
+func (s *server) handleEndMySession() http.Handler {
+	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
+		return noContent(w, s.accounts.EndSession(r.Context(), principal(r.Context()), mux.Vars(r)["sessionId"], meta(r)))
 	})
 }
 

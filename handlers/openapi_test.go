@@ -791,6 +791,16 @@ func foundationContractCases(f contractFixture) []contractCase {
 			_, token := h.activeUser(t)
 			return request{method: "DELETE", path: "/api/me/sessions", token: token}
 		}, nil},
+		{"listing my sessions", "/api/me/sessions", http.StatusOK, func(t *testing.T) request {
+			return request{method: "GET", path: "/api/me/sessions", token: f.editorToken}
+		}, hasItems("items")},
+		{"ending one of my sessions", "/api/me/sessions/{sessionId}", http.StatusNoContent, func(t *testing.T) request {
+			p, token := h.activeUser(t)
+			return request{method: "DELETE", path: "/api/me/sessions/" + h.sessionIDs(t, p.id)[0], token: token}
+		}, nil},
+		{"ending a session that is not mine is not_found", "/api/me/sessions/{sessionId}", http.StatusNotFound, func(t *testing.T) request {
+			return request{method: "DELETE", path: "/api/me/sessions/" + h.sessionIDs(t, f.editor.id)[0], token: f.adminToken}
+		}, nil},
 		{"logging out", "/api/auth/logout", http.StatusNoContent, func(t *testing.T) request {
 			_, token := h.activeUser(t)
 			return request{method: "POST", path: "/api/auth/logout", token: token}
@@ -927,6 +937,16 @@ func adminContractCases(f contractFixture) []contractCase {
 		}, nil},
 		{"re-sending to an active account is not_invited", "/api/users/{id}/invitation", http.StatusConflict, func(t *testing.T) request {
 			return request{method: "POST", path: member + "/invitation", token: f.adminToken}
+		}, nil},
+		{"ending a person's sessions", "/api/users/{id}/sessions", http.StatusNoContent, func(t *testing.T) request {
+			return request{method: "DELETE", path: member + "/sessions", token: f.adminToken}
+		}, nil},
+		{"an editor ending someone's sessions is not_found", "/api/users/{id}/sessions", http.StatusNotFound, func(t *testing.T) request {
+			return request{method: "DELETE", path: member + "/sessions", token: f.editorToken}
+		}, nil},
+		{"a primary user ending an admin's sessions is forbidden", "/api/users/{id}/sessions", http.StatusForbidden, func(t *testing.T) request {
+			_, primary := f.h.member(t, organizations.AdministrationID, accounts.RolePrimaryUser)
+			return request{method: "DELETE", path: "/api/users/" + f.admin.id + "/sessions", token: primary}
 		}, nil},
 		{"an unknown user is not_found", "/api/users/{id}", http.StatusNotFound, func(t *testing.T) request {
 			return request{method: "GET", path: "/api/users/" + unknownID, token: f.adminToken}

@@ -31,7 +31,9 @@ func (s *server) table() []route {
 		{http.MethodPatch, "/api/me", false, s.handlePatchMe()},
 		{http.MethodPut, "/api/me/password", false, s.handleChangePassword()},
 		{http.MethodDelete, "/api/me", false, s.handleDeleteMe()},
+		{http.MethodGet, "/api/me/sessions", false, s.handleListMySessions()},
 		{http.MethodDelete, "/api/me/sessions", false, s.handleEndAllSessions()},
+		{http.MethodDelete, "/api/me/sessions/{sessionId}", false, s.handleEndMySession()},
 		{http.MethodGet, "/api/me/export", false, s.handleExport()},
 
 		{http.MethodGet, "/api/organizations", false, s.handleListOrganizations()},
@@ -47,6 +49,7 @@ func (s *server) table() []route {
 		{http.MethodDelete, "/api/users/{id}", false, s.handleCloseUser()},
 		{http.MethodPost, "/api/users/{id}/restore", false, s.handleRestoreUser()},
 		{http.MethodPost, "/api/users/{id}/invitation", false, s.handleResendInvitation()},
+		{http.MethodDelete, "/api/users/{id}/sessions", false, s.handleEndUserSessions()},
 
 		{http.MethodGet, "/api/audit-events", false, s.handleListAuditEvents()},
 	}

@@ -163,6 +163,12 @@ func (s *server) handleRestoreUser() http.Handler {
 	})
 }
 
+func (s *server) handleEndUserSessions() http.Handler {
+	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
+		return noContent(w, s.accounts.EndUserSessions(r.Context(), principal(r.Context()).User, mux.Vars(r)["id"], meta(r)))
+	})
+}
+
 func (s *server) handleResendInvitation() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.accounts.ResendInvitation(r.Context(), principal(r.Context()).User, mux.Vars(r)["id"], meta(r)); err != nil {

@@ -97,8 +97,13 @@ type User struct {
 
 // Session is one signed-in device. Only the hash of its secret is stored.
 type Session struct {
-	UserID     string
-	Hash       string
+	UserID string
+	Hash   string
+	// ID names the session to its owner (to list and end it). It is drawn
+	// from the id source, independent of the secret, so neither the token
+	// nor its hash can be derived from it. Sessions made before ids existed
+	// have none until ListSessions gives them one.
+	ID         string
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time // absolute end

@@ -17,6 +17,7 @@ const (
 	PermEditOrg         Permission = "organization_edit"
 	PermSeeAuditEvents  Permission = "audit_events"
 	PermSeeOrganization Permission = "see_organization"
+	PermEndSessions     Permission = "end_sessions"
 )
 
 // Scope is how far a permission reaches.
@@ -46,6 +47,10 @@ var Matrix = map[Permission]map[Role]Scope{
 	PermEditOrg:         {RoleAdmin: ScopeAll, RolePrimaryUser: ScopeOwnOrg},
 	PermSeeAuditEvents:  {RoleAdmin: ScopeAll, RolePrimaryUser: ScopeOwnOrg},
 	PermSeeOrganization: {RoleAdmin: ScopeAll, RolePrimaryUser: ScopeOwnOrg, RoleEditor: ScopeOwnOrg, RoleExpert: ScopeOwnOrg},
+	// Ending all of a person's sessions (SESS-3): like closing, everyone may
+	// do it to themselves; a primary user never to an admin (see
+	// EndUserSessions).
+	PermEndSessions: {RoleAdmin: ScopeAll, RolePrimaryUser: ScopeOwnOrg, RoleEditor: ScopeSelf, RoleExpert: ScopeSelf},
 }
 
 // RolesPrimaryUserGrants are the roles a primary user may give or take

@@ -189,7 +189,7 @@ func (s *Service) newSession(agg Aggregate, ch *Change) (string, Session, error)
 	if err != nil {
 		return "", Session{}, err
 	}
-	sess := Session{UserID: agg.User.ID, Hash: hash, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.opts.SessionAbsoluteTimeout)}
+	sess := Session{UserID: agg.User.ID, Hash: hash, ID: s.newID(), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.opts.SessionAbsoluteTimeout)}
 	live := make([]Session, 0, len(agg.Sessions))
 	for _, old := range agg.Sessions {
 		if s.sessionExpired(old, now) {

@@ -32,6 +32,7 @@ const (
 	ActionAccountLocked        Action = "account.locked"
 	ActionSignedOut            Action = "sign_out"
 	ActionSessionsEnded        Action = "sessions.ended"
+	ActionSessionEnded         Action = "session.ended"
 	ActionInvitationAccepted   Action = "invitation.accepted"
 	ActionInvitationCreated    Action = "invitation.created"
 	ActionPasswordChanged      Action = "password.changed"

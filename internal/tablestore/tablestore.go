@@ -10,7 +10,10 @@
 //	users     PK = user id              one partition per account: everything
 //	                                    that must change together with it
 //	          RK = "user"               the account record
-//	          RK = "session|<sha256>"   a session (hash of its secret only)
+//	          RK = "session|<sha256>"   a session (hash of its secret only); its
+//	                                    property ID is the random id its owner
+//	                                    lists and ends it by (found by reading
+//	                                    the partition: at most 20 sessions)
 //	          RK = "token|<purpose>|<sha256>"  an invitation or reset link token
 //	          RK = "resetlimit"         the hourly reset-request counter
 //	          RK = "outbox|<id>"        an audit event or notification the

@@ -128,18 +128,19 @@ func (e userEntity) user(etag string) accounts.User {
 type sessionEntity struct {
 	PartitionKey string
 	RowKey       string
+	ID           string // the id its owner sees; absent on sessions older than ids
 	CreatedAt    string
 	LastSeenAt   string
 	ExpiresAt    string
 }
 
 func toSessionEntity(s accounts.Session) sessionEntity {
-	return sessionEntity{PartitionKey: s.UserID, RowKey: rkSessionPrefix + s.Hash,
+	return sessionEntity{PartitionKey: s.UserID, RowKey: rkSessionPrefix + s.Hash, ID: s.ID,
 		CreatedAt: formatTime(s.CreatedAt), LastSeenAt: formatTime(s.LastSeenAt), ExpiresAt: formatTime(s.ExpiresAt)}
 }
 
 func (e sessionEntity) session(etag string) accounts.Session {
-	return accounts.Session{UserID: e.PartitionKey, Hash: strings.TrimPrefix(e.RowKey, rkSessionPrefix),
+	return accounts.Session{UserID: e.PartitionKey, Hash: strings.TrimPrefix(e.RowKey, rkSessionPrefix), ID: e.ID,
 		CreatedAt: parseTime(e.CreatedAt), LastSeenAt: parseTime(e.LastSeenAt), ExpiresAt: parseTime(e.ExpiresAt), ETag: etag}
 }
 
