@@ -88,11 +88,35 @@ type User struct {
 	// out of, so the directory can drop its entry there.
 	PreviousOrganizationID string
 
+	// InvitedElsewhere marks an invitation made by someone who may not see
+	// that its address already has an account (in another organisation).
+	// It is a real invitation record in the inviter's organisation and
+	// behaves like any other until it expires, so the inviter cannot tell
+	// the two cases apart (P10); but it holds no claim on the address (the
+	// account does), gets no link and can never be accepted (P1). The
+	// person is told by email instead, and an admin can move them.
+	InvitedElsewhere bool
+
 	// ETag is the stored version, for conditional writes; Version counts
 	// the account's writes so derived copies (the directory) never go back
 	// to an older state.
 	ETag    string
 	Version int64
+}
+
+// ClaimAddress is what an account's email claim is keyed on: the
+// canonical address, or, for an invitation held for an address that has
+// its account elsewhere, that address within the inviting organisation,
+// so one organisation holds at most one such invitation per address.
+func ClaimAddress(u User) string {
+	email := u.Email
+	if canonical, ok := CanonicalEmail(u.Email); ok {
+		email = canonical
+	}
+	if u.InvitedElsewhere {
+		return "invited-elsewhere:" + u.OrganizationID + ":" + email
+	}
+	return email
 }
 
 // Session is one signed-in device. Only the hash of its secret is stored.

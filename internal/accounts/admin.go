@@ -45,10 +45,13 @@ func (s *Service) GetUser(ctx context.Context, actor User, id string) (User, err
 // as primary_user, editor or expert. ErrForbidden otherwise.
 //
 // An email that already has an account is ErrEmailTaken only when the
-// actor may see that account. Otherwise the answer is a user shaped like a
-// successful invitation that is neither stored nor emailed: the actor
-// learns nothing about an account outside what they may see (P10), and the
-// attempt is in the audit trail.
+// actor may see that account. Otherwise the actor gets a real invitation
+// record that behaves like any other until it expires (it is listed, read,
+// edited, re-sent, closed), so no answer and no later read tells the two
+// cases apart (P10). It holds no claim on the address and is never mailed
+// a link: the person who has the account is told instead that another
+// organisation wants them, and an admin can move them (see
+// User.InvitedElsewhere).
 func (s *Service) InviteAs(ctx context.Context, actor User, in InviteInput, m Meta) (User, error) {
 	in, err := in.validate()
 	if err != nil {
@@ -64,21 +67,52 @@ func (s *Service) InviteAs(ctx context.Context, actor User, in InviteInput, m Me
 	if !errors.Is(err, ErrEmailTaken) {
 		return u, err
 	}
-	existingID, lookupErr := s.store.UserIDByEmail(ctx, in.Email)
-	if lookupErr == nil {
-		if agg, err := s.store.Aggregate(ctx, existingID); err == nil &&
-			Allows(actor, PermSeeUsers, agg.User.ID, agg.User.OrganizationID) {
-			return User{}, ErrEmailTaken
+	canonical, _ := CanonicalEmail(in.Email)
+	existingID, err := s.store.UserIDByEmail(ctx, canonical)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return User{}, ErrEmailTaken // released in between: as if taken
 		}
+		return User{}, err
 	}
-	ev := s.event(audit.ActionInvitationRefused, actor.ID, User{OrganizationID: in.OrganizationID}, m)
-	ev.Reason = "email_taken"
-	_ = s.relay.Record(ctx, ev) // the refusal stands either way; the relay logs a failure
-	return User{
+	agg, err := s.store.Aggregate(ctx, existingID)
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrErased) {
+		return User{}, err
+	}
+	if err == nil && Allows(actor, PermSeeUsers, agg.User.ID, agg.User.OrganizationID) {
+		return User{}, ErrEmailTaken
+	}
+	return s.inviteElsewhere(ctx, actor.ID, in, existingID, m)
+}
+
+// inviteElsewhere records an invitation for an address whose account the
+// inviter may not see, and tells that account's owner by email. A second
+// such invitation in the same organisation is ErrEmailTaken, as a second
+// invitation of any address is.
+func (s *Service) inviteElsewhere(ctx context.Context, actorID string, in InviteInput, ownerID string, m Meta) (User, error) {
+	now := s.now().UTC()
+	u := User{
 		ID: s.newID(), Email: in.Email, FirstName: in.FirstName, LastName: in.LastName,
 		OrganizationID: in.OrganizationID, Role: in.Role, Status: StatusInvited, Locale: in.Locale,
-		CreatedAt: s.now().UTC(),
-	}, nil
+		CreatedAt: now, InvitedAt: now, InvitedElsewhere: true,
+	}
+	ev := s.event(audit.ActionInvitationCreated, actorID, u, m)
+	ev.Fields = []string{"email", "firstName", "lastName", "organizationId", "role", "locale"}
+	ch := Change{UserID: u.ID, Events: []audit.Event{ev}, Notifications: []notify.Message{s.elsewhereNotice(ownerID, u)}}
+	if err := s.store.CreateUser(ctx, u, ch); err != nil {
+		return User{}, err
+	}
+	s.relay.Changed(u.ID)
+	_ = s.store.SyncLifecycle(ctx, u.ID, s.PlanFor(Aggregate{User: u}, now).Due()) // a miss is repaired by settle
+	return u, nil
+}
+
+// elsewhereNotice is the email to an account's owner that organisation
+// u.OrganizationID invited their address.
+func (s *Service) elsewhereNotice(ownerID string, u User) notify.Message {
+	msg := s.notification(notify.KindInvitedElsewhere, User{ID: ownerID})
+	msg.OrganizationID = u.OrganizationID
+	return msg
 }
 
 func (s *Service) checkOrganization(ctx context.Context, id string) error {
@@ -129,6 +163,13 @@ func (s *Service) UpdateUser(ctx context.Context, actor User, id string, patch U
 		if err != nil || len(fields) == 0 {
 			result = before
 			return err
+		}
+		if before.InvitedElsewhere && u.OrganizationID != before.OrganizationID {
+			// Only admins move people, and they see the account the
+			// address belongs to: that account is the one to move.
+			v := &ValidationError{}
+			v.add("organizationId", "invited_elsewhere", "this invitation's address has an account in another organisation; move that account instead")
+			return v
 		}
 		accessChanged := u.Role != before.Role || u.OrganizationID != before.OrganizationID
 		ch := Change{UserID: u.ID, User: &u}
@@ -360,8 +401,22 @@ func (s *Service) ResendInvitation(ctx context.Context, actor User, id string, m
 	// A new invitation starts a new expiry, and with it a new erasure date
 	// for an invitation never accepted.
 	u.InvitedAt = s.now().UTC()
+	notice := s.notification(notify.KindInvitation, u)
+	if u.InvitedElsewhere {
+		// Answered like any re-send; the account's owner, if the address
+		// still has one, is told again instead.
+		canonical, _ := CanonicalEmail(u.Email)
+		ownerID, err := s.store.UserIDByEmail(ctx, canonical)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		notice = s.elsewhereNotice(ownerID, u)
+		if ownerID == "" {
+			notice.UserID = u.ID // nobody to tell: the consumer skips it
+		}
+	}
 	if err := s.apply(ctx, Change{UserID: u.ID, User: &u, Events: []audit.Event{ev},
-		Notifications: []notify.Message{s.notification(notify.KindInvitation, u)}}); err != nil {
+		Notifications: []notify.Message{notice}}); err != nil {
 		return err
 	}
 	s.settle(ctx, u.ID)

@@ -312,5 +312,5 @@ func (s *Service) erase(ctx context.Context, agg Aggregate, m Meta) error {
 	if err := s.relay.Record(ctx, ev); err != nil {
 		return err
 	}
-	return s.store.EraseAccount(ctx, u.ID, u.Email)
+	return s.store.EraseAccount(ctx, u.ID, ClaimAddress(u))
 }

@@ -42,6 +42,7 @@ var sendableTo = map[notify.Kind][]Status{
 	notify.KindAccountClosed:     {StatusClosed, StatusActive, StatusInvited},
 	notify.KindAccountRestored:   {StatusActive, StatusInvited},
 	notify.KindAccessChanged:     {StatusActive, StatusInvited},
+	notify.KindInvitedElsewhere:  {StatusActive, StatusInvited},
 }
 
 // PrepareNotification reads the account a notification is for, with one
@@ -58,7 +59,10 @@ func (s *Service) PrepareNotification(ctx context.Context, userID string, kind n
 		return Prepared{}, err
 	}
 	u := agg.User
-	if !u.ErasingSince.IsZero() || !slices.Contains(sendableTo[kind], u.Status) {
+	if !u.ErasingSince.IsZero() || !slices.Contains(sendableTo[kind], u.Status) || u.InvitedElsewhere {
+		// An invitation held for an address that has its account elsewhere
+		// is nobody's mailbox: the address belongs to that account, so the
+		// record gets no link and no mail.
 		return Prepared{}, ErrNotFound
 	}
 	p := Prepared{Recipient: Recipient{UserID: u.ID, Email: u.Email, FirstName: u.FirstName, Locale: u.Locale}}

@@ -18,9 +18,10 @@ func TestPrepareNotificationReadsTheStoredAccountAndItsStatus(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t)
 	sendable := map[accounts.Status][]notify.Kind{
-		accounts.StatusInvited: {notify.KindInvitation, notify.KindAccountClosed, notify.KindAccountRestored, notify.KindAccessChanged},
+		accounts.StatusInvited: {notify.KindInvitation, notify.KindAccountClosed, notify.KindAccountRestored, notify.KindAccessChanged,
+			notify.KindInvitedElsewhere},
 		accounts.StatusActive: {notify.KindPasswordReset, notify.KindPasswordChanged, notify.KindInactivityWarning,
-			notify.KindAccountClosed, notify.KindAccountRestored, notify.KindAccessChanged},
+			notify.KindAccountClosed, notify.KindAccountRestored, notify.KindAccessChanged, notify.KindInvitedElsewhere},
 		accounts.StatusClosed: {notify.KindAccountClosed},
 	}
 	for status, kinds := range sendable {

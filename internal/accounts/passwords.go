@@ -258,7 +258,7 @@ func (s *Service) mintLink(ctx context.Context, agg Aggregate, purpose Purpose, 
 	if purpose == PurposePasswordReset {
 		ttl, want = s.opts.PasswordResetTTL, StatusActive
 	}
-	if agg.User.Status != want || !agg.User.ErasingSince.IsZero() {
+	if agg.User.Status != want || !agg.User.ErasingSince.IsZero() || agg.User.InvitedElsewhere {
 		return "", 0, ErrNotFound
 	}
 	userID := agg.User.ID

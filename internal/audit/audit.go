@@ -39,7 +39,7 @@ const (
 	ActionPasswordResetRequest Action = "password_reset.requested"
 	ActionPasswordResetDone    Action = "password_reset.completed"
 	ActionProfileUpdated       Action = "profile.updated"
-	ActionInvitationRefused    Action = "invitation.refused"
+	ActionInvitationRefused    Action = "invitation.refused" // no longer written (issue 10); older trails hold it
 	ActionUserUpdated          Action = "user.updated"
 	ActionUserMovedOut         Action = "user.moved_out"
 	ActionUserClosed           Action = "user.closed"

@@ -142,7 +142,7 @@ func (c *Consumer) send(ctx context.Context, m notify.Message) error {
 		content.Link = c.builder.Invitation(p.Token)
 	case notify.KindPasswordReset:
 		content.Link = c.builder.PasswordReset(p.Token)
-	case notify.KindInactivityWarning, notify.KindAccountRestored, notify.KindAccessChanged:
+	case notify.KindInactivityWarning, notify.KindAccountRestored, notify.KindAccessChanged, notify.KindInvitedElsewhere:
 		content.Link = c.builder.SignIn()
 	}
 	r, err := c.renderer.Render(content)

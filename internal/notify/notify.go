@@ -30,12 +30,16 @@ const (
 	KindAccountClosed     Kind = "account_closed"
 	KindAccountRestored   Kind = "account_restored"
 	KindAccessChanged     Kind = "access_changed"
+	// KindInvitedElsewhere tells a person who has an account that an
+	// organisation they do not belong to tried to invite them (P1: one
+	// account per person; an admin can move them).
+	KindInvitedElsewhere Kind = "invited_elsewhere"
 )
 
 // Kinds lists every kind, for tests and for validation.
 var Kinds = []Kind{
 	KindInvitation, KindPasswordReset, KindPasswordChanged, KindInactivityWarning,
-	KindAccountClosed, KindAccountRestored, KindAccessChanged,
+	KindAccountClosed, KindAccountRestored, KindAccessChanged, KindInvitedElsewhere,
 }
 
 // Locales lists the languages every email exists in; the first is the default.

@@ -90,6 +90,7 @@ type userEntity struct {
 	WarnedDays              int
 	WarnedAt                string
 	ErasingSince            string
+	InvitedElsewhere        bool `json:",omitempty"`
 	Version                 int64
 }
 
@@ -105,7 +106,7 @@ func toUserEntity(u accounts.User) userEntity {
 		FailedSignIns:           u.FailedSignIns, LockedUntil: formatTime(u.LockedUntil),
 		PreviousOrganizationID: u.PreviousOrganizationID, Version: u.Version,
 		InvitedAt: formatTime(u.InvitedAt), WarnedFor: formatTime(u.WarnedFor), WarnedDays: u.WarnedDays,
-		WarnedAt: formatTime(u.WarnedAt), ErasingSince: formatTime(u.ErasingSince),
+		WarnedAt: formatTime(u.WarnedAt), ErasingSince: formatTime(u.ErasingSince), InvitedElsewhere: u.InvitedElsewhere,
 	}
 }
 
@@ -120,7 +121,7 @@ func (e userEntity) user(etag string) accounts.User {
 		FailedSignIns:           e.FailedSignIns, LockedUntil: parseTime(e.LockedUntil),
 		PreviousOrganizationID: e.PreviousOrganizationID, Version: e.Version,
 		InvitedAt: parseTime(e.InvitedAt), WarnedFor: parseTime(e.WarnedFor), WarnedDays: e.WarnedDays,
-		WarnedAt: parseTime(e.WarnedAt), ErasingSince: parseTime(e.ErasingSince),
+		WarnedAt: parseTime(e.WarnedAt), ErasingSince: parseTime(e.ErasingSince), InvitedElsewhere: e.InvitedElsewhere,
 		ETag: etag,
 	}
 }
@@ -334,7 +335,7 @@ const orphanClaimAge = 2 * time.Minute
 // a crash between the two is taken over once it is older than any create
 // in flight.
 func (s *Store) CreateUser(ctx context.Context, u accounts.User, ch accounts.Change) error {
-	claim := emailEntity{PartitionKey: emailKey(u.Email), RowKey: rkEmail, UserID: u.ID, ClaimedAt: formatTime(time.Now())}
+	claim := emailEntity{PartitionKey: emailKey(accounts.ClaimAddress(u)), RowKey: rkEmail, UserID: u.ID, ClaimedAt: formatTime(time.Now())}
 	resp, err := s.emails.AddEntity(ctx, mustJSON(claim), nil)
 	claimETag := resp.ETag
 	if statusOf(err) == http.StatusConflict {
