@@ -70,7 +70,7 @@ func notice(id, to string) []byte {
 
 func (s *stack) store(t *testing.T) *tablestore.Store {
 	t.Helper()
-	st, err := tablestore.NewFromConnectionString(s.env["TABLES_CONNECTION_STRING"], s.env["TABLE_PREFIX"])
+	st, err := tablestore.NewFromConnectionString(s.env["TABLES_CONNECTION_STRING"], s.env["TABLE_PREFIX"], testenv.AuditKeys())
 	if err != nil {
 		t.Fatal(err)
 	}
