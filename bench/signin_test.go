@@ -62,7 +62,7 @@ func newFixture(b *testing.B, people int) *fixture {
 	b.Helper()
 	trips := &roundTrips{}
 	prefix := testenv.UniqueName(b)
-	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(b), prefix, tablestore.WithPolicy(trips), tablestore.WithPolicy(trace))
+	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(b), prefix, testenv.AuditKeys(), tablestore.WithPolicy(trips), tablestore.WithPolicy(trace))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1333,7 +1333,7 @@ func TestAuditEventsHoldIDsOnly(t *testing.T) {
 			if len(chain) == 0 {
 				t.Errorf("chain %s is empty", key)
 			}
-			if err := audit.Verify(chain, 0, audit.GenesisHash(key)); err != nil {
+			if err := testenv.AuditKeys().Verify(key, chain); err != nil {
 				t.Errorf("chain %s: %v", key, err)
 			}
 			raw, _ := json.Marshal(chain)

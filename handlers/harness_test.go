@@ -97,7 +97,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	h.log = slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.store = o.store
 	if h.store == nil {
-		store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t))
+		store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t), testenv.AuditKeys())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -187,7 +187,7 @@ func TestAFullFlowDisclosesNothing(t *testing.T) {
 func unreachableStore(t *testing.T) *tablestore.Store {
 	t.Helper()
 	store, err := tablestore.NewFromConnectionString("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="+
-		testenv.AzuriteAccountKey+";TableEndpoint=http://127.0.0.1:1/devstoreaccount1;", "unreachable")
+		testenv.AzuriteAccountKey+";TableEndpoint=http://127.0.0.1:1/devstoreaccount1;", "unreachable", testenv.AuditKeys())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,6 +75,9 @@ param scmBasicAuth bool = false
 @description('Key Vault secret holding the password pepper versions (PEPPER_SECRET_NAME). make deploy creates it when missing; the template never sets a value.')
 param pepperSecretName string = 'password-pepper'
 
+@description('Key Vault secret holding the audit chain key versions (AUDIT_KEY_SECRET_NAME): every audit link is an HMAC under its newest version. make deploy creates it when missing; the template never sets a value.')
+param auditKeySecretName string = 'audit-chain-key'
+
 @description('Key Vault network access. Flex Consumption apps without a virtual network reach the vault over its public endpoint, so Disabled needs private networking first.')
 @allowed([
   'Enabled'
@@ -302,6 +305,7 @@ module functionApp 'modules/functionapp.bicep' = {
     tablePrefix: tablePrefix
     keyVaultUri: keyVault.outputs.vaultUri
     pepperSecretName: pepperSecretName
+    auditKeySecretName: auditKeySecretName
     serviceBusFqdn: serviceBus.outputs.fullyQualifiedNamespace
     notificationQueueName: serviceBus.outputs.queueName
     notificationMaxDeliveries: serviceBus.outputs.maxDeliveryCount
@@ -383,13 +387,16 @@ output defaultHostName string = functionApp.outputs.defaultHostName
 output keyVaultName string = keyVault.outputs.vaultName
 output keyVaultUri string = keyVault.outputs.vaultUri
 output pepperSecretName string = pepperSecretName
+output auditKeySecretName string = auditKeySecretName
+// The random keys make deploy generates when missing (scripts/ensure-secret.sh).
+output generatedSecrets array = [pepperSecretName, auditKeySecretName]
 output serviceBusNamespace string = serviceBus.outputs.fullyQualifiedNamespace
 output notificationQueue string = serviceBus.outputs.queueName
 output storageAccountName string = storage.outputs.accountName
 output tablesEndpoint string = storage.outputs.tableEndpoint
 output emailProvider string = emailProvider
 // The secrets the app reads through Key Vault; make deploy checks that
-// each exists (and creates the pepper) before it publishes the app.
+// each exists (and creates the generated ones) before it publishes the app.
 var smtpSecrets = emailProvider == 'smtp' && !empty(smtpUsername) ? [smtpPasswordSecretName] : []
 var sesSecrets = emailProvider == 'ses' ? [sesAccessKeyIdSecretName, sesSecretAccessKeySecretName] : []
-output requiredSecrets array = concat([pepperSecretName], smtpSecrets, sesSecrets)
+output requiredSecrets array = concat([pepperSecretName, auditKeySecretName], smtpSecrets, sesSecrets)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs a command with the deployed Function App's settings, so that ops
-# commands (bootstrap-admin, sweep) work on the same tables, vault and queue
+# commands (bootstrap-admin, sweep, audit verify) work on the same tables, vault and queue
 # as the app in Azure, with your own az login (DefaultAzureCredential picks
 # up the Azure CLI credential):
 #
 #   scripts/azure-env.sh <resource group> <command> [args...]
 #   make bootstrap-admin RG=<group> EMAIL=...       (the Makefile does this)
 #   make sweep RG=<group> DRY_RUN=1
+#   make audit-verify RG=<group>
 #
 # Exported: every app setting the handler reads (TABLES_ENDPOINT,
 # TABLE_PREFIX, KEY_VAULT_URL, ServiceBusConnection__fullyQualifiedNamespace,

@@ -8,8 +8,8 @@
 #  2. creates the resource group if it does not exist (in LOCATION, default
 #     westeurope; an existing group keeps its own region as the default);
 #  3. deploys infra/main.bicep with PARAMS (location overridden);
-#  4. creates the password pepper in Key Vault if it is missing
-#     (scripts/ensure-pepper.sh) and checks every other secret the app
+#  4. creates the password pepper and the audit chain key in Key Vault if
+#     they are missing (scripts/ensure-secret.sh) and checks every other secret the app
 #     reads exists (SMTP password, SES credentials), stopping with the
 #     command to create it if not;
 #  5. publishes PACKAGE (build/app.zip) with az functionapp deployment, each
@@ -20,8 +20,8 @@
 #     Key Vault references again;
 #  7. polls https://<app>/api/health until it answers 200 (HEALTH_TIMEOUT,
 #     default 600 s).
-# Re-running is safe: the template is idempotent, the pepper is only
-# created when missing, the package replaces the previous one.
+# Re-running is safe: the template is idempotent, the pepper and the audit
+# chain key are only created when missing, the package replaces the previous one.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -88,15 +88,20 @@ out() { node -e 'const o = JSON.parse(require("fs").readFileSync(process.argv[1]
 app=$(out appName)
 host=$(out defaultHostName)
 vault=$(out keyVaultName)
-pepper=$(out pepperSecretName)
+generated=$(out generatedSecrets)
 echo "app $app, https://$host, vault $vault, Service Bus $(out serviceBusNamespace), storage $(out storageAccountName)" >&2
 
-say "Password pepper ($vault/$pepper)"
-scripts/ensure-pepper.sh "$vault" "$pepper"
+# The random keys the deployment makes itself: the pepper, the audit chain key.
+while IFS= read -r secret; do
+  [[ -z $secret ]] && continue
+  say "Generated key $vault/$secret"
+  scripts/ensure-secret.sh "$vault" "$secret"
+done <<<"$generated"
 
 missing=()
 while IFS= read -r secret; do
-  [[ -z $secret || $secret == "$pepper" ]] && continue
+  [[ -z $secret ]] && continue
+  grep -qxF -- "$secret" <<<"$generated" && continue
   if [[ -z $(az keyvault secret list-versions --vault-name "$vault" -n "$secret" --query '[?attributes.enabled].id | [0]' -o tsv 2>/dev/null) ]]; then
     missing+=("$secret")
   fi
@@ -165,7 +170,7 @@ done
 # the publish: once the publish goes through, the role assignments of the
 # same template deployment (Key Vault Secrets User among them) have most
 # likely applied, so this fetch is not refused as well. The restart it
-# causes also makes the handler read a pepper that ensure-pepper.sh has
+# causes also makes the handler read the keys that ensure-secret.sh has
 # just created. The next template deployment replaces the app settings and
 # drops this one, which is a change too.
 say "Refreshing the Key Vault references of $app"

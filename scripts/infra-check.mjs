@@ -67,6 +67,8 @@ const LOCAL_ONLY = new Map([
   ['TABLES_CONNECTION_STRING', 'TABLES_ENDPOINT (identity)'],
   ['PASSWORD_PEPPERS', 'KEY_VAULT_URL'],
   ['PASSWORD_PEPPER_CURRENT', 'the newest enabled Key Vault version'],
+  ['AUDIT_KEYS', 'KEY_VAULT_URL'],
+  ['AUDIT_KEY_CURRENT', 'the newest enabled Key Vault version'],
   ['SERVICEBUS_CONNECTION_STRING', 'ServiceBusConnection__fullyQualifiedNamespace (identity)'],
   ['LISTEN_ADDR', 'FUNCTIONS_CUSTOMHANDLER_PORT, set by the host'],
   ['ALLOWED_ORIGINS', 'siteConfig.cors: the platform answers CORS'],

@@ -58,8 +58,9 @@ func BenchmarkStartToReady(b *testing.B) {
 	b.ReportMetric(float64(ready.Microseconds())/float64(b.N)/1000, "ms-to-ready")
 }
 
-// slowVault is a Key Vault holding one pepper version that takes delay to
-// answer each call: a cold Key Vault, or one far away.
+// slowVault is a Key Vault whose every secret (the pepper, the audit chain
+// key) has one version, and that takes delay to answer each call: a cold
+// Key Vault, or one far away.
 func slowVault(delay time.Duration) func(string, azcore.TokenCredential) (keyvault.SecretClient, error) {
 	const url = "https://bench-vault.vault.azure.net"
 	created := time.Now().Add(-time.Hour).Truncate(time.Second)
@@ -97,6 +98,7 @@ func BenchmarkStartToReadySlowKeyVault(b *testing.B) {
 	mail := testenv.MailDev(b)
 	env := testEnv(b, mail)
 	env["KEY_VAULT_URL"], env["PASSWORD_PEPPERS"], env["PASSWORD_PEPPER_CURRENT"] = "https://bench-vault.vault.azure.net", "", ""
+	env["AUDIT_KEYS"], env["AUDIT_KEY_CURRENT"] = "", ""
 	opts := defaultServeOptions()
 	opts.outside.secrets = slowVault(300 * time.Millisecond)
 	var listening, ready, firstAnswer time.Duration

@@ -144,7 +144,7 @@ func TestBicepCreatesEveryTable(t *testing.T) {
 	for _, m := range regexp.MustCompile(`'([a-z0-9]+)'`).FindAllSubmatch(block[1], -1) {
 		inBicep = append(inBicep, "ua"+string(m[1]))
 	}
-	st, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionStringFor("http://127.0.0.1:1/devstoreaccount1"), "ua")
+	st, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionStringFor("http://127.0.0.1:1/devstoreaccount1"), "ua", testenv.AuditKeys())
 	if err != nil {
 		t.Fatal(err)
 	}

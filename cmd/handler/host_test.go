@@ -87,6 +87,8 @@ func hostEnvironment(t *testing.T, mail testenv.Mailbox, storage string, port in
 		"KEY_VAULT_URL":            "",
 		"PASSWORD_PEPPERS":         "v1:dGVzdC1wZXBwZXItdGVzdC1wZXBwZXItdGVzdC1wZXBwZXI=",
 		"PASSWORD_PEPPER_CURRENT":  "v1",
+		"AUDIT_KEYS":               "v1:dGVzdC1hdWRpdC1rZXktdGVzdC1hdWRpdC1rZXktdGVzdC1hdWRpdC1rZXk=",
+		"AUDIT_KEY_CURRENT":        "v1",
 		"ServiceBusConnection__fullyQualifiedNamespace": "",
 		"SMTP_HOST":             mail.SMTPHost,
 		"SMTP_PORT":             strconv.Itoa(mail.SMTPPort),

@@ -5,6 +5,7 @@
 //	                           FUNCTIONS_CUSTOMHANDLER_PORT, standalone otherwise
 //	handler bootstrap-admin    invite the first administrator
 //	handler sweep              run one lifecycle sweep (optionally as of a time, dry)
+//	handler audit verify       check every audit chain; exit non-zero if one is broken
 //
 // Configuration comes from the environment only; see
 // local.settings.example.json.
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return bootstrapAdmin(ctx, args, getenv, stdout, stderr)
 	case "sweep":
 		return sweepCommand(ctx, args, getenv, stdout, stderr)
+	case "audit":
+		return auditCommand(ctx, args, getenv, stdout, stderr, outsideParts{})
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -55,4 +58,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 const usage = `usage:
   handler [serve]
   handler bootstrap-admin -email <address> [-first <name>] [-last <name>] [-locale fi|sv|en]
-  handler sweep [-now <RFC 3339 time>] [-dry-run]`
+  handler sweep [-now <RFC 3339 time>] [-dry-run]
+  handler audit verify [-legacy-until <YYYY-MM>]`

@@ -28,7 +28,10 @@ type stack struct {
 }
 
 func testEnv(t testing.TB, mail testenv.Mailbox) map[string]string {
+	auditKeys, auditKeyCurrent := testenv.AuditKeysSetting()
 	return map[string]string{
+		"AUDIT_KEYS":               auditKeys,
+		"AUDIT_KEY_CURRENT":        auditKeyCurrent,
 		"TABLES_CONNECTION_STRING": testenv.AzuriteConnectionString(t),
 		"TABLE_PREFIX":             testenv.UniqueName(t),
 		"APP_BASE_URL":             "http://localhost:3000",

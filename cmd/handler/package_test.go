@@ -668,9 +668,10 @@ func newDeployHarness(t *testing.T, health http.HandlerFunc) *deployHarness {
 	outputs := map[string]any{}
 	for k, v := range map[string]any{
 		"appName": "func-useradmin-x", "defaultHostName": "func-useradmin-x.azurewebsites.net",
-		"keyVaultName": "kv-usera-x", "pepperSecretName": "password-pepper",
+		"keyVaultName": "kv-usera-x", "pepperSecretName": "password-pepper", "auditKeySecretName": "audit-chain-key",
 		"serviceBusNamespace": "sb-useradmin-x.servicebus.windows.net", "storageAccountName": "stuseradminx",
-		"requiredSecrets": []string{"password-pepper", "smtp-password"},
+		"generatedSecrets": []string{"password-pepper", "audit-chain-key"},
+		"requiredSecrets":  []string{"password-pepper", "audit-chain-key", "smtp-password"},
 	} {
 		outputs[k] = map[string]any{"type": "String", "value": v}
 	}
@@ -770,11 +771,21 @@ func TestPackageDeployScript(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pepper not created: %v\n%s", err, out)
 	}
-	if key, err := base64.StdEncoding.Strict().DecodeString(string(pepper)); err != nil || len(key) < 32 {
-		t.Fatalf("pepper is not standard base64 of at least 32 bytes (%d bytes, %v)", len(key), err)
+	// LOG-3, CONF-3: the audit chain key is generated the same way.
+	auditKey, err := os.ReadFile(filepath.Join(h.state, "secret-audit-chain-key"))
+	if err != nil {
+		t.Fatalf("audit chain key not created: %v\n%s", err, out)
 	}
-	if strings.Contains(h.calls(), string(pepper)) || strings.Contains(out, string(pepper)) {
-		t.Fatal("the pepper value appeared on an az command line or in the output")
+	if bytes.Equal(auditKey, pepper) {
+		t.Fatal("the audit chain key is the pepper")
+	}
+	for name, value := range map[string][]byte{"pepper": pepper, "audit chain key": auditKey} {
+		if key, err := base64.StdEncoding.Strict().DecodeString(string(value)); err != nil || len(key) < 32 {
+			t.Fatalf("%s is not standard base64 of at least 32 bytes (%d bytes, %v)", name, len(key), err)
+		}
+		if strings.Contains(h.calls(), string(value)) || strings.Contains(out, string(value)) {
+			t.Fatalf("the %s value appeared on an az command line or in the output", name)
+		}
 	}
 	if !strings.Contains(h.calls(), "deployment group create -g rg-useradmin-test") || !strings.Contains(h.calls(), "location=westeurope") {
 		t.Errorf("deployment not created in westeurope:\n%s", h.calls())
@@ -787,8 +798,8 @@ func TestPackageDeployScript(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second deploy: %v\n%s", err, out)
 	}
-	if n := strings.Count(h.calls(), "keyvault secret set"); n != 1 {
-		t.Errorf("keyvault secret set called %d times over two deploys, want 1 (the pepper exists the second time)", n)
+	if n := strings.Count(h.calls(), "keyvault secret set"); n != 2 {
+		t.Errorf("keyvault secret set called %d times over two deploys, want 2 (the pepper and the audit key exist the second time)", n)
 	}
 	again, _ := os.ReadFile(filepath.Join(h.state, "secret-password-pepper"))
 	if !bytes.Equal(again, pepper) {

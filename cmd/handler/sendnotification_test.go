@@ -107,7 +107,7 @@ func (s *stack) activeAccount(t *testing.T, addr string) string {
 
 func (s *stack) store(t *testing.T) *tablestore.Store {
 	t.Helper()
-	st, err := tablestore.NewFromConnectionString(s.env["TABLES_CONNECTION_STRING"], s.env["TABLE_PREFIX"])
+	st, err := tablestore.NewFromConnectionString(s.env["TABLES_CONNECTION_STRING"], s.env["TABLE_PREFIX"], testenv.AuditKeys())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func (l *lateRelay) Record(ctx context.Context, e audit.Event) error { return l.
 // outsideParts replaces outside systems that have no local stand-in; the
 // zero value uses the real ones.
 type outsideParts struct {
-	// secrets opens the Key Vault holding the pepper.
+	// secrets opens the Key Vault holding the pepper and the audit chain key.
 	secrets func(vaultURL string, cred azcore.TokenCredential) (keyvault.SecretClient, error)
 }
 
@@ -71,19 +71,14 @@ const catchUpInterval = 30 * time.Second
 // creation against the emulator), so serve runs it after it already
 // listens.
 func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time, outside outsideParts) (*app, error) {
-	var cred azcore.TokenCredential
-	if cfg.TablesEndpoint != "" || cfg.KeyVaultURL != "" || cfg.ServiceBusNamespace != "" {
-		c, err := azidentity.NewDefaultAzureCredential(nil)
-		if err != nil {
-			return nil, fmt.Errorf("azure credential: %w", err)
-		}
-		cred = c
+	cred, err := credential(cfg)
+	if err != nil {
+		return nil, err
 	}
 
 	// The email provider first: a misconfiguration (an SES region outside
 	// the EU/EEA) stops the start before anything else happens.
 	var sender notify.Sender
-	var err error
 	switch cfg.Email.Provider {
 	case "ses":
 		// ses.New refuses a region outside the EU/EEA (P12).
@@ -98,39 +93,13 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 		return nil, err
 	}
 
-	var store *tablestore.Store
-	if cfg.TablesConnectionString != "" {
-		store, err = tablestore.NewFromConnectionString(cfg.TablesConnectionString, cfg.TablePrefix)
-	} else {
-		store, err = tablestore.NewWithCredential(cfg.TablesEndpoint, cred, cfg.TablePrefix)
-	}
+	peppers, auditKeys, err := loadKeys(ctx, cfg, cred, outside)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.TablesConnectionString != "" {
-		// Azurite, or a developer's account: create what is missing. In
-		// Azure the deployment made the tables (infra/modules/storage.bicep),
-		// so a cold start spends no calls on them.
-		if err := store.EnsureTables(ctx); err != nil {
-			return nil, err
-		}
-	}
-
-	peppers := passwords.Peppers{Current: cfg.LocalPepperCurrent, Keys: cfg.LocalPeppers}
-	if cfg.KeyVaultURL != "" {
-		openVault := outside.secrets
-		if openVault == nil {
-			openVault = func(vaultURL string, cred azcore.TokenCredential) (keyvault.SecretClient, error) {
-				return keyvault.NewClient(vaultURL, cred)
-			}
-		}
-		client, err := openVault(cfg.KeyVaultURL, cred)
-		if err != nil {
-			return nil, err
-		}
-		if peppers, err = keyvault.LoadPeppers(ctx, client, cfg.PepperSecretName); err != nil {
-			return nil, err
-		}
+	store, err := openStore(ctx, cfg, cred, auditKeys)
+	if err != nil {
+		return nil, err
 	}
 	hasher, err := passwords.NewHasher(peppers, passwords.DefaultParams(), cfg.HashConcurrency)
 	if err != nil {
@@ -185,6 +154,74 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 	sweeper := lifecycle.New(store, svc, store, time.Since)
 	return &app{cfg: cfg, log: log, store: store, accounts: svc, orgs: orgs, relay: late.r, inProcess: inProcess, consumer: consumer,
 		sweeper: sweeper, now: now}, nil
+}
+
+// credential is the Azure credential, when anything in Azure is configured:
+// the managed identity in Azure, the developer's az login for ops commands.
+func credential(cfg config.Config) (azcore.TokenCredential, error) {
+	if cfg.TablesEndpoint == "" && cfg.KeyVaultURL == "" && cfg.ServiceBusNamespace == "" {
+		return nil, nil
+	}
+	c, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		return nil, fmt.Errorf("azure credential: %w", err)
+	}
+	return c, nil
+}
+
+// loadKeys loads the pepper and the audit chain key versions: from Key
+// Vault when KEY_VAULT_URL is set, from the local settings otherwise.
+func loadKeys(ctx context.Context, cfg config.Config, cred azcore.TokenCredential, outside outsideParts) (passwords.Peppers, audit.Keys, error) {
+	peppers := passwords.Peppers{Current: cfg.LocalPepperCurrent, Keys: cfg.LocalPeppers}
+	if cfg.KeyVaultURL != "" {
+		client, err := openVault(cfg, cred, outside)
+		if err != nil {
+			return passwords.Peppers{}, audit.Keys{}, err
+		}
+		if peppers, err = keyvault.LoadPeppers(ctx, client, cfg.PepperSecretName); err != nil {
+			return passwords.Peppers{}, audit.Keys{}, err
+		}
+	}
+	auditKeys, err := loadAuditKeys(ctx, cfg, cred, outside)
+	return peppers, auditKeys, err
+}
+
+// loadAuditKeys loads only the audit chain key versions (what audit verify
+// needs): from Key Vault when KEY_VAULT_URL is set, locally otherwise.
+func loadAuditKeys(ctx context.Context, cfg config.Config, cred azcore.TokenCredential, outside outsideParts) (audit.Keys, error) {
+	if cfg.KeyVaultURL == "" {
+		return audit.Keys{Current: cfg.LocalAuditKeyCurrent, Versions: cfg.LocalAuditKeys}, nil
+	}
+	client, err := openVault(cfg, cred, outside)
+	if err != nil {
+		return audit.Keys{}, err
+	}
+	return keyvault.LoadAuditKeys(ctx, client, cfg.AuditKeySecretName)
+}
+
+func openVault(cfg config.Config, cred azcore.TokenCredential, outside outsideParts) (keyvault.SecretClient, error) {
+	if outside.secrets != nil {
+		return outside.secrets(cfg.KeyVaultURL, cred)
+	}
+	return keyvault.NewClient(cfg.KeyVaultURL, cred)
+}
+
+// openStore opens Table Storage with the audit chain keys. Against Azurite
+// (or a developer's account) it creates the missing tables; in Azure the
+// deployment made them (infra/modules/storage.bicep), so a cold start
+// spends no calls on them.
+func openStore(ctx context.Context, cfg config.Config, cred azcore.TokenCredential, auditKeys audit.Keys) (*tablestore.Store, error) {
+	if cfg.TablesConnectionString == "" {
+		return tablestore.NewWithCredential(cfg.TablesEndpoint, cred, cfg.TablePrefix, auditKeys)
+	}
+	store, err := tablestore.NewFromConnectionString(cfg.TablesConnectionString, cfg.TablePrefix, auditKeys)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.EnsureTables(ctx); err != nil {
+		return nil, err
+	}
+	return store, nil
 }
 
 // accountOptions are the account rules from the configuration.

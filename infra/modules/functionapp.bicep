@@ -26,6 +26,7 @@ param tablesEndpoint string
 param tablePrefix string
 param keyVaultUri string
 param pepperSecretName string
+param auditKeySecretName string
 param serviceBusFqdn string
 param notificationQueueName string
 param notificationMaxDeliveries int
@@ -77,9 +78,11 @@ var baseSettings = [
   // Storage (managed identity instead of TABLES_CONNECTION_STRING).
   { name: 'TABLES_ENDPOINT', value: tablesEndpoint }
   { name: 'TABLE_PREFIX', value: tablePrefix }
-  // The pepper (Key Vault instead of PASSWORD_PEPPERS).
+  // The pepper and the audit chain key (Key Vault instead of
+  // PASSWORD_PEPPERS and AUDIT_KEYS).
   { name: 'KEY_VAULT_URL', value: keyVaultUri }
   { name: 'PEPPER_SECRET_NAME', value: pepperSecretName }
+  { name: 'AUDIT_KEY_SECRET_NAME', value: auditKeySecretName }
   // Notifications: the trigger's identity-based connection and the app's
   // own publisher read the same setting.
   { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: serviceBusFqdn }

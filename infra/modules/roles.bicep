@@ -12,7 +12,7 @@
 // |                                 |                | account, not a single table)                          |
 // | Azure Service Bus Data Sender   | the queue      | the relay publishes notifications                     |
 // | Azure Service Bus Data Receiver | the queue      | the SendNotification trigger receives them            |
-// | Key Vault Secrets User          | the vault      | read the pepper versions (and SMTP/SES secrets)       |
+// | Key Vault Secrets User          | the vault      | read the pepper and audit key versions (and SMTP/SES) |
 // | Monitoring Metrics Publisher    | App Insights   | telemetry with Entra ID (local auth is off)           |
 
 param appPrincipalId string
@@ -119,9 +119,10 @@ resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01
 }
 
 // ------------------------------------------------------------ ops (optional)
-// What the README's runbooks need against Azure: create the pepper and rotate
-// it (Secrets Officer), bootstrap the first admin and dry-run a sweep (tables,
-// the pepper, publishing to the queue), read and redrive the dead-letter
+// What the README's runbooks need against Azure: create the pepper and the
+// audit chain key and rotate them (Secrets Officer), bootstrap the first
+// admin, dry-run a sweep and verify the audit chains (tables, the keys,
+// publishing to the queue), read and redrive the dead-letter
 // queue (receiver + sender on the queue).
 
 var withOps = !empty(opsPrincipalId)

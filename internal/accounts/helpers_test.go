@@ -131,7 +131,7 @@ type testEnv struct {
 // with the default options, changed by configure when given.
 func newEnv(t *testing.T, configure ...func(*accounts.Options)) *testEnv {
 	t.Helper()
-	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t))
+	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t), testenv.AuditKeys())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,17 +8,14 @@
 // mention: only an opaque id remains.
 //
 // Chains: events are stored per chain (one organisation and one calendar
-// month, see ChainKey). Each event's Hash covers its content and the
-// previous event's hash, so Verify finds an edit, an insertion or a
-// deletion anywhere but at the very end of a chain.
+// month, see ChainKey). Each event's Hash is an HMAC-SHA256, under a key
+// from Key Vault, of its content and the previous event's hash, so a
+// Verifier finds an edit, an insertion or a deletion anywhere but at the
+// very end of a chain, and whoever can write the table but does not hold
+// the key cannot rewrite a chain and recompute its links (chain.go).
 package audit
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 )
 
@@ -67,10 +64,12 @@ type Event struct {
 	Reason         string    `json:"reason,omitempty"` // a machine code such as "wrong_password"
 	RequestID      string    `json:"requestId,omitempty"`
 
-	// Set when the event joins a chain.
-	Seq      int64  `json:"seq"`
-	PrevHash string `json:"prevHash"`
-	Hash     string `json:"hash"`
+	// Set when the event joins a chain. KeyVersion names the chain key
+	// version Hash was made with; empty on a legacy (unkeyed) link.
+	Seq        int64  `json:"seq"`
+	PrevHash   string `json:"prevHash"`
+	Hash       string `json:"hash"`
+	KeyVersion string `json:"keyVersion,omitempty"`
 }
 
 // NoOrganization is the chain of events that belong to no organisation,
@@ -86,57 +85,6 @@ func ChainKey(e Event) string {
 		org = NoOrganization
 	}
 	return org + "|" + e.At.UTC().Format("2006-01")
-}
-
-// GenesisHash is the PrevHash of the first event of a chain; it binds the
-// chain to its key so events cannot be moved between chains unnoticed.
-func GenesisHash(chainKey string) string {
-	sum := sha256.Sum256([]byte("audit-genesis|" + chainKey))
-	return hex.EncodeToString(sum[:])
-}
-
-// Link sets e's place in a chain after the event with prevSeq and prevHash
-// and computes its hash.
-func Link(e Event, prevSeq int64, prevHash string) Event {
-	e.Seq = prevSeq + 1
-	e.PrevHash = prevHash
-	e.Hash = contentHash(e)
-	return e
-}
-
-func contentHash(e Event) string {
-	e.Hash = ""
-	e.At = e.At.UTC()
-	b, err := json.Marshal(e)
-	if err != nil {
-		// Event holds only strings, ints and a time: Marshal cannot fail.
-		panic(fmt.Sprintf("audit: marshal event: %v", err))
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
-// ErrBrokenChain reports a chain whose events do not link up.
-var ErrBrokenChain = errors.New("audit chain broken")
-
-// Verify checks that events (one chain, in sequence order) link up, starting
-// from anchorHash: the genesis hash, or the hash of the last event removed
-// by retention. It returns ErrBrokenChain naming the first bad sequence.
-func Verify(events []Event, anchorSeq int64, anchorHash string) error {
-	prevSeq, prevHash := anchorSeq, anchorHash
-	for _, e := range events {
-		if e.Seq != prevSeq+1 {
-			return fmt.Errorf("%w: expected seq %d, found %d", ErrBrokenChain, prevSeq+1, e.Seq)
-		}
-		if e.PrevHash != prevHash {
-			return fmt.Errorf("%w: seq %d does not follow its predecessor", ErrBrokenChain, e.Seq)
-		}
-		if contentHash(e) != e.Hash {
-			return fmt.Errorf("%w: seq %d was altered", ErrBrokenChain, e.Seq)
-		}
-		prevSeq, prevHash = e.Seq, e.Hash
-	}
-	return nil
 }
 
 // Query selects audit events. UserID matches events where the person is

@@ -46,6 +46,13 @@ type Config struct {
 	LocalPeppers       map[string][]byte
 	LocalPepperCurrent string
 
+	// Audit chain key: from Key Vault (KeyVaultURL + AuditKeySecretName)
+	// or, locally, from LocalAuditKeys (version -> key) with
+	// LocalAuditKeyCurrent, exactly like the pepper.
+	AuditKeySecretName   string
+	LocalAuditKeys       map[string][]byte
+	LocalAuditKeyCurrent string
+
 	Email EmailConfig
 
 	// Notifications go through Service Bus when a namespace (keyless) or a
@@ -115,6 +122,9 @@ var Settings = []Setting{
 	{"PEPPER_SECRET_NAME", "password-pepper", "Key Vault secret holding the password pepper versions"},
 	{"PASSWORD_PEPPERS", "local1:bG9jYWwtZGV2ZWxvcG1lbnQtcGVwcGVyLW5vdC1mb3ItcHJvZHVjdGlvbg==", "local only: version:base64key pairs, comma-separated"},
 	{"PASSWORD_PEPPER_CURRENT", "local1", "local only: the version new hashes use"},
+	{"AUDIT_KEY_SECRET_NAME", "audit-chain-key", "Key Vault secret holding the audit chain key versions (HMAC of every audit link)"},
+	{"AUDIT_KEYS", "local1:bG9jYWwtZGV2ZWxvcG1lbnQtYXVkaXQta2V5LW5vdC1mb3ItcHJvZHVjdGlvbg==", "local only: audit chain keys as version:base64key pairs, comma-separated"},
+	{"AUDIT_KEY_CURRENT", "local1", "local only: the audit key version new links use"},
 	{"EMAIL_PROVIDER", "smtp", "smtp | ses"},
 	{"SES_REGION", "", "Amazon SES region; EU/EEA regions only (P12)"},
 	{"SES_CONFIGURATION_SET", "", "optional SES configuration set"},
@@ -201,6 +211,8 @@ func Load(getenv func(string) string) (Config, error) {
 		KeyVaultURL:            p.str("KEY_VAULT_URL"),
 		PepperSecretName:       p.strDefault("PEPPER_SECRET_NAME", "password-pepper"),
 		LocalPepperCurrent:     p.str("PASSWORD_PEPPER_CURRENT"),
+		AuditKeySecretName:     p.strDefault("AUDIT_KEY_SECRET_NAME", "audit-chain-key"),
+		LocalAuditKeyCurrent:   p.str("AUDIT_KEY_CURRENT"),
 		Email: EmailConfig{
 			Provider:     p.strDefault("EMAIL_PROVIDER", "smtp"),
 			From:         p.str("EMAIL_FROM"),
@@ -237,6 +249,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxBodyBytes:               int64(p.intDefault("MAX_BODY_BYTES", 64<<10, 1<<10, 1<<20)),
 	}
 	c.LocalPeppers = p.peppers("PASSWORD_PEPPERS")
+	c.LocalAuditKeys = p.peppers("AUDIT_KEYS")
 	c.FunctionsEnv = c.FunctionsPort != ""
 	if !c.FunctionsEnv {
 		// Under the host the platform owns CORS; reading an origin list
@@ -292,6 +305,23 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		if _, ok := c.LocalPeppers[c.LocalPepperCurrent]; !ok {
 			p.fail("PASSWORD_PEPPER_CURRENT must name one of the versions in PASSWORD_PEPPERS")
+		}
+	}
+	// The audit chain key comes from the same place as the pepper.
+	auditKeysSet := p.str("AUDIT_KEYS") != ""
+	switch {
+	case c.KeyVaultURL != "" && auditKeysSet:
+		p.fail("set only one of KEY_VAULT_URL and AUDIT_KEYS")
+	case c.KeyVaultURL != "":
+	case !auditKeysSet:
+		p.fail("KEY_VAULT_URL (Azure) or AUDIT_KEYS (local) must be set")
+	default:
+		if c.TablesEndpoint != "" && c.TablesConnectionString == "" {
+			// A known local key would let anyone re-chain real audit events.
+			p.fail("AUDIT_KEYS is for local runs only; in Azure the audit chain key comes from KEY_VAULT_URL")
+		}
+		if _, ok := c.LocalAuditKeys[c.LocalAuditKeyCurrent]; !ok {
+			p.fail("AUDIT_KEY_CURRENT must name one of the versions in AUDIT_KEYS")
 		}
 	}
 
@@ -453,7 +483,8 @@ func (p *parser) httpsURL(name, v string) {
 	}
 }
 
-// peppers parses "version:base64,version:base64". Problems name an entry
+// peppers parses "version:base64,version:base64" (the pepper's and the
+// audit chain key's local versions). Problems name an entry
 // by its position, never by its text: a key typed where the version goes
 // looks like a version, and key values never appear in a problem message.
 func (p *parser) peppers(name string) map[string][]byte {

@@ -72,7 +72,7 @@ func (s *scripted) Send(context.Context, notify.Email) error {
 
 func newStore(t *testing.T) *tablestore.Store {
 	t.Helper()
-	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t))
+	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t), testenv.AuditKeys())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +317,7 @@ func BenchmarkConsumerPath(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(b), testenv.UniqueName(b))
+	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(b), testenv.UniqueName(b), testenv.AuditKeys())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func BenchmarkConsumerPath(b *testing.B) {
 // at once: the storage and rendering share of BenchmarkConsumerPath.
 func BenchmarkConsumerPathNoSMTP(b *testing.B) {
 	ctx := context.Background()
-	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(b), testenv.UniqueName(b))
+	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(b), testenv.UniqueName(b), testenv.AuditKeys())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,11 +1,20 @@
-// Package keyvault loads the password pepper from Azure Key Vault.
+// Package keyvault loads the versioned keys from Azure Key Vault: the
+// password pepper (LoadPeppers) and the audit chain key (LoadAuditKeys).
 //
-// The pepper is one Key Vault secret whose versions are the pepper versions:
-// each version's value is at least passwords.MinPepperLen random bytes in
-// standard base64 (for example `openssl rand -base64 32`), and its Key Vault
-// version id (32 hex digits) is the version recorded in every password hash.
+// Each is one Key Vault secret whose versions are the key versions: each
+// version's value is at least 32 random bytes in standard base64 (for
+// example `openssl rand -base64 48`), and its Key Vault version id (32 hex
+// digits) is the version recorded in every password hash or audit link
+// made with it. Both load the same way: every usable version, the newest
+// current.
 //
-// Rotation:
+// Rotation of the audit chain key: add a new version; after the next start
+// new links use it, and links made with older versions still verify as
+// long as those versions stay enabled. Never disable or delete a version
+// while a retained audit month (AUDIT_RETENTION_MONTHS) has links that name
+// it: those chains would no longer verify (unknown-key-version).
+//
+// Rotation of the pepper:
 //  1. Add a new version of the secret. After the next LoadPeppers (at
 //     start-up), new hashes use it because it is the newest enabled version.
 //  2. Hashes made with older versions still verify, and Verify reports
@@ -35,16 +44,19 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
+	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 )
 
 var (
-	// ErrNoUsableVersion is returned by LoadPeppers when the secret has no
-	// version that is enabled and inside its validity period.
-	ErrNoUsableVersion = errors.New("keyvault: no usable pepper version")
-	// ErrBadPepper is returned by LoadPeppers when a usable version's value
-	// is not standard base64 of at least passwords.MinPepperLen bytes.
-	ErrBadPepper = errors.New("keyvault: unusable pepper value")
+	// ErrNoUsableVersion is returned by LoadPeppers and LoadAuditKeys when
+	// the secret has no version that is enabled and inside its validity
+	// period.
+	ErrNoUsableVersion = errors.New("keyvault: no usable secret version")
+	// ErrBadPepper is returned by LoadPeppers and LoadAuditKeys when a
+	// usable version's value is not standard base64 of at least 32 bytes
+	// (passwords.MinPepperLen, audit.MinKeyLen).
+	ErrBadPepper = errors.New("keyvault: unusable key value")
 	// ErrInvalidVaultURL is returned by NewClient for a vault URL that is not
 	// a bare https URL.
 	ErrInvalidVaultURL = errors.New("keyvault: invalid vault URL")
@@ -92,27 +104,53 @@ func NewClient(vaultURL string, cred azcore.TokenCredential) (*azsecrets.Client,
 // secret and version, never the value), and wraps errors from Key Vault
 // (missing secret, no permission, network) and from Peppers.Validate.
 func LoadPeppers(ctx context.Context, client SecretClient, secretName string) (passwords.Peppers, error) {
-	versions, err := usableVersions(ctx, client, secretName, time.Now())
+	current, keys, err := loadVersions(ctx, client, secretName, passwords.MinPepperLen)
 	if err != nil {
 		return passwords.Peppers{}, err
 	}
-	if len(versions) == 0 {
-		return passwords.Peppers{}, fmt.Errorf("%w: secret %q has no enabled, currently valid version", ErrNoUsableVersion, secretName)
-	}
-	peppers := passwords.Peppers{Keys: make(map[string][]byte, len(versions))}
-	for _, v := range versions {
-		key, err := fetch(ctx, client, secretName, v.id)
-		if err != nil {
-			return passwords.Peppers{}, err
-		}
-		peppers.Keys[v.id] = key
-	}
-	// Sorted oldest first, so the last is the newest.
-	peppers.Current = versions[len(versions)-1].id
+	peppers := passwords.Peppers{Current: current, Keys: keys}
 	if err := peppers.Validate(); err != nil {
 		return passwords.Peppers{}, fmt.Errorf("keyvault: secret %q: %w", secretName, err)
 	}
 	return peppers, nil
+}
+
+// LoadAuditKeys reads the audit chain key's versions from the secret
+// secretName exactly as LoadPeppers reads the pepper's: every usable
+// version, Current the one created last. It returns the same errors, with
+// audit.MinKeyLen as the shortest key and audit.Keys.Validate's errors.
+func LoadAuditKeys(ctx context.Context, client SecretClient, secretName string) (audit.Keys, error) {
+	current, keys, err := loadVersions(ctx, client, secretName, audit.MinKeyLen)
+	if err != nil {
+		return audit.Keys{}, err
+	}
+	k := audit.Keys{Current: current, Versions: keys}
+	if err := k.Validate(); err != nil {
+		return audit.Keys{}, fmt.Errorf("keyvault: secret %q: %w", secretName, err)
+	}
+	return k, nil
+}
+
+// loadVersions fetches every usable version of secretName: the values by
+// version id and the id of the newest.
+func loadVersions(ctx context.Context, client SecretClient, secretName string, minLen int) (string, map[string][]byte, error) {
+	versions, err := usableVersions(ctx, client, secretName, time.Now())
+	if err != nil {
+		return "", nil, err
+	}
+	if len(versions) == 0 {
+		return "", nil, fmt.Errorf("%w: secret %q has no enabled, currently valid version", ErrNoUsableVersion, secretName)
+	}
+	keys := make(map[string][]byte, len(versions))
+	for _, v := range versions {
+		key, err := fetch(ctx, client, secretName, v.id, minLen)
+		if err != nil {
+			return "", nil, err
+		}
+		keys[v.id] = key
+	}
+	// Sorted oldest first, so the last is the newest.
+	return versions[len(versions)-1].id, keys, nil
 }
 
 type version struct {
@@ -161,7 +199,7 @@ func usableVersions(ctx context.Context, client SecretClient, secretName string,
 }
 
 // fetch reads and decodes one version's value.
-func fetch(ctx context.Context, client SecretClient, secretName, id string) ([]byte, error) {
+func fetch(ctx context.Context, client SecretClient, secretName, id string, minLen int) ([]byte, error) {
 	resp, err := client.GetSecret(ctx, secretName, id, nil)
 	if err != nil {
 		return nil, fmt.Errorf("keyvault: reading secret %q version %q: %w", secretName, id, err)
@@ -176,9 +214,9 @@ func fetch(ctx context.Context, client SecretClient, secretName, id string) ([]b
 	if err != nil {
 		return nil, fmt.Errorf("%w: secret %q version %q is not standard base64", ErrBadPepper, secretName, id)
 	}
-	if len(key) < passwords.MinPepperLen {
+	if len(key) < minLen {
 		return nil, fmt.Errorf("%w: secret %q version %q decodes to %d bytes, want at least %d random bytes",
-			ErrBadPepper, secretName, id, len(key), passwords.MinPepperLen)
+			ErrBadPepper, secretName, id, len(key), minLen)
 	}
 	return key, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets/fake"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/keyvault"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 )
@@ -348,5 +349,50 @@ func TestNewClient(t *testing.T) {
 				t.Errorf("NewClient() returned a client: %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// LOG-3, CONF-3: the audit chain key loads from Key Vault like the pepper:
+// after a rotation new links name the newest version, links made before
+// still verify, and a disabled version's links no longer do.
+func TestAuditKeyRotationKeepsOldLinksValid(t *testing.T) {
+	t0 := base()
+	before := audit.Keys{Current: idOld, Versions: map[string][]byte{idOld: key(1)}}
+	at := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	chain := audit.ChainKey(audit.Event{At: at, OrganizationID: "org-1"})
+	first := before.Link(audit.Event{ID: "e1", At: at, Action: audit.ActionSignInSucceeded, OrganizationID: "org-1"}, 0, audit.GenesisHash(chain))
+
+	v := &vault{versions: []fakeVersion{
+		{id: idOld, value: b64(key(1)), enabled: ptr(true), created: t0},
+		{id: idNew, value: b64(key(2)), enabled: ptr(true), created: t0.Add(time.Hour)},
+	}}
+	keys, err := keyvault.LoadAuditKeys(context.Background(), v.client(t), secretName)
+	if err != nil {
+		t.Fatalf("LoadAuditKeys() = %v", err)
+	}
+	if got, want := keys.Current, idNew; got != want {
+		t.Fatalf("Current = %q, want %q", got, want)
+	}
+	second := keys.Link(audit.Event{ID: "e2", At: at.Add(time.Minute), Action: audit.ActionSignedOut, OrganizationID: "org-1"}, first.Seq, first.Hash)
+	if second.KeyVersion != idNew {
+		t.Errorf("link after rotation names %q, want %q", second.KeyVersion, idNew)
+	}
+	if err := keys.Verify(chain, []audit.Event{first, second}); err != nil {
+		t.Errorf("Verify(links across the rotation) = %v", err)
+	}
+
+	v.versions[0].enabled = ptr(false)
+	keys, err = keyvault.LoadAuditKeys(context.Background(), v.client(t), secretName)
+	if err != nil {
+		t.Fatalf("LoadAuditKeys() = %v", err)
+	}
+	if err := keys.Verify(chain, []audit.Event{first, second}); !errors.Is(err, audit.ErrBrokenChain) || !strings.Contains(err.Error(), string(audit.ProblemUnknownKeyVersion)) {
+		t.Errorf("Verify(link of a disabled version) = %v, want %s", err, audit.ProblemUnknownKeyVersion)
+	}
+
+	short := &vault{versions: []fakeVersion{{id: idOld, value: b64(key(1)[:16]), enabled: ptr(true), created: t0}}}
+	if _, err := keyvault.LoadAuditKeys(context.Background(), short.client(t), secretName); !errors.Is(err, keyvault.ErrBadPepper) ||
+		strings.Contains(err.Error(), b64(key(1)[:16])) {
+		t.Errorf("LoadAuditKeys(16-byte key) = %v, want ErrBadPepper without the value", err)
 	}
 }

@@ -55,7 +55,7 @@ func options() accounts.Options {
 func newEnv(t *testing.T, storeOpts ...tablestore.Option) *env {
 	t.Helper()
 	prefix := testenv.UniqueName(t)
-	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), prefix, storeOpts...)
+	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), prefix, testenv.AuditKeys(), storeOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +365,7 @@ func TestSignInDuringTheSweepWins(t *testing.T) {
 		// Just before the sweep commits the closing transaction, the person
 		// signs in on another instance.
 		if target != "" && strings.HasSuffix(req.Raw().URL.Path, "$batch") && once.CompareAndSwap(false, true) {
-			other, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(e.t), e.prefix)
+			other, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(e.t), e.prefix, testenv.AuditKeys())
 			if err != nil {
 				return nil, err
 			}
@@ -438,8 +438,18 @@ func TestAuditRetentionKeepsRemainingChainsVerifiable(t *testing.T) {
 	if err != nil || len(chain) != 1 {
 		t.Fatalf("recent chain: %d events, %v", len(chain), err)
 	}
-	if err := audit.Verify(chain, 0, audit.GenesisHash(key)); err != nil {
+	if err := testenv.AuditKeys().Verify(key, chain); err != nil {
 		t.Fatal(err)
+	}
+	// LOG-3: the whole table still verifies under the audit chain key: no
+	// head or stray row of the dropped month is left behind.
+	if got, want := chain[0].KeyVersion, testenv.AuditKeys().Current; got != want {
+		t.Errorf("the remaining event names key version %q, want %q", got, want)
+	}
+	var broken []audit.Break
+	verified, err := e.store.VerifyAuditChains(e.ctx, audit.VerifyOptions{}, func(b audit.Break) { broken = append(broken, b) })
+	if err != nil || verified.Chains != 1 || len(broken) != 0 {
+		t.Fatalf("after retention: %d chains, broken %v, %v; want 1 chain, none broken", verified.Chains, broken, err)
 	}
 	page, err := e.store.Events(e.ctx, audit.Query{UserID: "u-1"})
 	if err != nil {

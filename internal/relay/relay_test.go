@@ -53,7 +53,7 @@ var t0 = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
 // so marks written now look that old to it.
 func setup(t *testing.T, ahead time.Duration) (*tablestore.Store, *queue, *relay.Relay) {
 	t.Helper()
-	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t))
+	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t), testenv.AuditKeys())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func chainLen(t *testing.T, store *tablestore.Store) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := audit.Verify(events, 0, audit.GenesisHash(key)); err != nil {
+	if err := testenv.AuditKeys().Verify(key, events); err != nil {
 		t.Fatal(err)
 	}
 	return len(events)

@@ -50,6 +50,7 @@ type auditEntity struct {
 	Seq          int64
 	PrevHash     string
 	Hash         string
+	KeyVersion   string // empty on a legacy (unkeyed) link
 }
 
 // auditRowKey orders a chain newest first (Table Storage reads in key
@@ -61,7 +62,7 @@ func toAuditEntity(chain string, e audit.Event) auditEntity {
 		PartitionKey: chain, RowKey: auditRowKey(e.Seq), EventID: e.ID, At: formatTime(e.At),
 		Action: string(e.Action), ActorID: e.ActorID, SubjectID: e.SubjectID, Organization: e.OrganizationID,
 		Fields: strings.Join(e.Fields, ","), Reason: e.Reason, RequestID: e.RequestID,
-		Seq: e.Seq, PrevHash: e.PrevHash, Hash: e.Hash,
+		Seq: e.Seq, PrevHash: e.PrevHash, Hash: e.Hash, KeyVersion: e.KeyVersion,
 	}
 }
 
@@ -73,12 +74,13 @@ func (e auditEntity) event() audit.Event {
 	return audit.Event{
 		ID: e.EventID, At: parseTime(e.At), Action: audit.Action(e.Action), ActorID: e.ActorID,
 		SubjectID: e.SubjectID, OrganizationID: e.Organization, Fields: fields, Reason: e.Reason,
-		RequestID: e.RequestID, Seq: e.Seq, PrevHash: e.PrevHash, Hash: e.Hash,
+		RequestID: e.RequestID, Seq: e.Seq, PrevHash: e.PrevHash, Hash: e.Hash, KeyVersion: e.KeyVersion,
 	}
 }
 
 // Append implements relay.AuditLog. Events join their chain (see
-// audit.ChainKey) in the order given. Each chain's append is one
+// audit.ChainKey) in the order given, linked under the store's current
+// audit key version. Each chain's append is one
 // transaction that adds the events and moves the head with If-Match, so
 // concurrent appenders never fork a chain: the loser re-reads and retries.
 func (s *Store) Append(ctx context.Context, events []audit.Event) error {
@@ -140,7 +142,7 @@ func (s *Store) tryAppend(ctx context.Context, chain string, events []audit.Even
 			already = append(already, e.ID) // appended by an earlier delivery
 			continue
 		}
-		linked := audit.Link(e, head.Seq, head.Hash)
+		linked := s.auditKeys.Link(e, head.Seq, head.Hash)
 		head.Seq, head.Hash = linked.Seq, linked.Hash
 		recent = append(recent, e.ID)
 		actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(toAuditEntity(chain, linked))})

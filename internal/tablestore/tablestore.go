@@ -25,7 +25,7 @@
 //	members   PK = organisation id, RK = user id
 //	                                    the directory: an account's listable fields in its
 //	                                    organisation's partition (see directory.go)
-//	audit     PK = "<org id>|<yyyy-mm>" one hash chain per organisation and month
+//	audit     PK = "<org id>|<yyyy-mm>" one HMAC chain per organisation and month
 //	          RK = 12 digits, newest first; RK = "head" the chain's tip
 //	auditidx  PK = "u|<user id>" or "d|<yyyy-mm-dd>", RK = <inverted time>|<event id>
 //	                                    copies of events by person and by day (auditquery.go)
@@ -68,6 +68,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/audit"
 )
 
 // Store is the Table Storage adapter.
@@ -75,6 +76,7 @@ type Store struct {
 	users, emails, orgs, members, audit, auditIdx, pending, deliveries, failures, lifecycle *aztables.Client
 	service                                                                                 *aztables.ServiceClient
 	tableNames                                                                              []string
+	auditKeys                                                                               audit.Keys
 }
 
 // Table name suffixes; see the package doc.
@@ -111,27 +113,36 @@ func clientOptions(opts []Option) *aztables.ClientOptions {
 }
 
 // NewFromConnectionString opens the store for a connection string: Azurite
-// only, since Azure deployments are keyless.
-func NewFromConnectionString(connectionString, prefix string, opts ...Option) (*Store, error) {
+// only, since Azure deployments are keyless. auditKeys link and check the
+// audit chains; it returns an error wrapping audit.ErrInvalidKeys when
+// they are unusable.
+func NewFromConnectionString(connectionString, prefix string, auditKeys audit.Keys, opts ...Option) (*Store, error) {
+	if err := auditKeys.Validate(); err != nil {
+		return nil, err
+	}
 	svc, err := aztables.NewServiceClientFromConnectionString(connectionString, clientOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("table storage connection string: %w", err)
 	}
-	return newStore(svc, prefix), nil
+	return newStore(svc, prefix, auditKeys), nil
 }
 
 // NewWithCredential opens the store at a table endpoint with an Entra ID
-// credential (the managed identity in Azure, developer credentials for ops).
-func NewWithCredential(endpoint string, cred azcore.TokenCredential, prefix string, opts ...Option) (*Store, error) {
+// credential (the managed identity in Azure, developer credentials for
+// ops). auditKeys are as for NewFromConnectionString.
+func NewWithCredential(endpoint string, cred azcore.TokenCredential, prefix string, auditKeys audit.Keys, opts ...Option) (*Store, error) {
+	if err := auditKeys.Validate(); err != nil {
+		return nil, err
+	}
 	svc, err := aztables.NewServiceClient(endpoint, cred, clientOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("table storage endpoint: %w", err)
 	}
-	return newStore(svc, prefix), nil
+	return newStore(svc, prefix, auditKeys), nil
 }
 
-func newStore(svc *aztables.ServiceClient, prefix string) *Store {
-	s := &Store{service: svc}
+func newStore(svc *aztables.ServiceClient, prefix string, auditKeys audit.Keys) *Store {
+	s := &Store{service: svc, auditKeys: auditKeys}
 	open := func(suffix string) *aztables.Client {
 		s.tableNames = append(s.tableNames, prefix+suffix)
 		return svc.NewClient(prefix + suffix)

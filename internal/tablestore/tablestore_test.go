@@ -26,7 +26,7 @@ import (
 // Azurite, so tests can run in parallel.
 func newTestStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t))
+	s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t), testenv.AuditKeys())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestAuditChainStaysLinearUnderConcurrentAppends(t *testing.T) {
 	if got, want := len(events), 40; got != want {
 		t.Fatalf("chain has %d events, want %d", got, want)
 	}
-	if err := audit.Verify(events, 0, audit.GenesisHash(chainKey)); err != nil {
+	if err := testenv.AuditKeys().Verify(chainKey, events); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -322,7 +322,7 @@ func TestAuditRedeliveryIndexesWhatAnInterruptedAppendLeft(t *testing.T) {
 	ctx := context.Background()
 	fault := &failIndexWrites{}
 	prefix := testenv.UniqueName(t)
-	s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), prefix, WithPolicy(fault))
+	s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), prefix, testenv.AuditKeys(), WithPolicy(fault))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestAuditPurgeInterruptedAtAnyPointIsFinished(t *testing.T) {
 	old := time.Date(2024, 3, 10, 9, 0, 0, 0, time.UTC)
 	for cut := 0; cut <= 12; cut++ {
 		fault := &cutAfterN{}
-		s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t), WithPolicy(fault))
+		s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t), testenv.AuditKeys(), WithPolicy(fault))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The password pepper in Key Vault (internal/keyvault: each enabled version
-# of the secret is a pepper version; the newest hashes new passwords).
+# A versioned random key in Key Vault: the password pepper and the audit
+# chain key (internal/keyvault: each enabled version of the secret is a key
+# version; the newest makes new password hashes or audit links).
 #
-#   scripts/ensure-pepper.sh <vault> <secret>            create it if it has no enabled version
-#   scripts/ensure-pepper.sh <vault> <secret> --rotate   add a new version (then restart the app)
+#   scripts/ensure-secret.sh <vault> <secret>            create it if it has no enabled version
+#   scripts/ensure-secret.sh <vault> <secret> --rotate   add a new version (then restart the app)
 #
 # The value is 48 random bytes in standard base64, from openssl (or
 # /dev/urandom without it). It goes to Key Vault through a private temporary
@@ -12,12 +13,12 @@
 # grants it, or az role assignment create). Right after a role assignment
 # Key Vault may answer Forbidden for a few minutes; this retries meanwhile.
 set -euo pipefail
-vault=${1:?usage: ensure-pepper.sh <vault> <secret> [--rotate]}
-name=${2:?usage: ensure-pepper.sh <vault> <secret> [--rotate]}
+vault=${1:?usage: ensure-secret.sh <vault> <secret> [--rotate]}
+name=${2:?usage: ensure-secret.sh <vault> <secret> [--rotate]}
 mode=${3:-ensure}
 retry_for=${KEYVAULT_RETRY_SECONDS:-300}
 
-die() { printf 'ensure-pepper: %s\n' "$*" >&2; exit 1; }
+die() { printf 'ensure-secret: %s\n' "$*" >&2; exit 1; }
 
 # az with retries while the caller's access is still propagating.
 kv() {
@@ -26,7 +27,7 @@ kv() {
   while true; do
     if az "$@" 2>"$err"; then rm -f "$err"; return 0; fi
     if grep -qiE 'Forbidden|not authorized|ForbiddenByRbac' "$err" && ((SECONDS < deadline)); then
-      echo "ensure-pepper: no access to $vault yet (role assignments take a few minutes); retrying" >&2
+      echo "ensure-secret: no access to $vault yet (role assignments take a few minutes); retrying" >&2
       sleep 15
       continue
     fi
@@ -59,7 +60,7 @@ enabled_versions() {
   fi
   if grep -qiE 'deleted but recoverable' "$err"; then
     rm -f "$err"
-    die "$vault/$name is soft-deleted: recover it with az keyvault secret recover --vault-name $vault -n $name (its old versions are the pepper of existing hashes)"
+    die "$vault/$name is soft-deleted: recover it with az keyvault secret recover --vault-name $vault -n $name (its old versions are what existing password hashes or audit links were made with)"
   fi
   cat "$err" >&2
   rm -f "$err"
@@ -76,8 +77,8 @@ new_version() {
   else
     value=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
   fi
-  printf '%s' "$value" >"$dir/pepper"
-  kv keyvault secret set --vault-name "$vault" -n "$name" --file "$dir/pepper" \
+  printf '%s' "$value" >"$dir/key"
+  kv keyvault secret set --vault-name "$vault" -n "$name" --file "$dir/key" \
     --content-type 'application/octet-stream;base64' --output none
 }
 
@@ -85,15 +86,15 @@ case $mode in
 ensure)
   count=$(enabled_versions) || exit 1
   if [[ $count -gt 0 ]]; then
-    echo "ensure-pepper: $vault/$name has $count enabled version(s); not touched" >&2
+    echo "ensure-secret: $vault/$name has $count enabled version(s); not touched" >&2
   else
     new_version
-    echo "ensure-pepper: created $vault/$name (first version)" >&2
+    echo "ensure-secret: created $vault/$name (first version)" >&2
   fi
   ;;
 --rotate)
   new_version
-  echo "ensure-pepper: added a new version of $vault/$name. Restart the app so it loads it:" >&2
+  echo "ensure-secret: added a new version of $vault/$name. Restart the app so it loads it:" >&2
   echo "  az functionapp restart -g <group> -n <app>" >&2
   ;;
 *)
