@@ -187,6 +187,8 @@ var fieldDetails = map[string][3]string{ // fi, sv, en
 	"too_long":                  {"Teksti on liian pitkä.", "Texten är för lång.", "The text is too long."},
 	"invalid_characters":        {"Tekstissä on merkkejä, joita ei voi käyttää.", "Texten innehåller otillåtna tecken.", "The text contains characters that are not allowed."},
 	"invalid_email":             {"Sähköpostiosoite ei ole kelvollinen.", "E-postadressen är ogiltig.", "The email address is not valid."},
+	"email_ip_literal":          {"Sähköpostiosoitteen verkkotunnus ei voi olla IP-osoite.", "E-postadressens domän kan inte vara en IP-adress.", "The email address's domain cannot be an IP address."},
+	"email_quoted_local_part":   {"Sähköpostiosoitteen @-merkkiä edeltävä osa ei voi olla lainausmerkeissä.", "Delen före @ i e-postadressen kan inte stå inom citattecken.", "The part of the email address before the @ cannot be quoted."},
 	"invalid_role":              {"Tuntematon rooli.", "Okänd roll.", "Unknown role."},
 	"invalid_locale":            {"Kielen on oltava fi, sv tai en.", "Språket ska vara fi, sv eller en.", "The language must be fi, sv or en."},
 	"invalid_id":                {"Tunniste ei ole kelvollinen.", "Identifieraren är ogiltig.", "The identifier is not valid."},

@@ -64,7 +64,7 @@ func (s *Service) InviteAs(ctx context.Context, actor User, in InviteInput, m Me
 	if !errors.Is(err, ErrEmailTaken) {
 		return u, err
 	}
-	existingID, lookupErr := s.store.UserIDByEmail(ctx, in.Email)
+	existingID, lookupErr := s.userIDByEmail(ctx, in.Email)
 	if lookupErr == nil {
 		if agg, err := s.store.Aggregate(ctx, existingID); err == nil &&
 			Allows(actor, PermSeeUsers, agg.User.ID, agg.User.OrganizationID) {
