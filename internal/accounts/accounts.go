@@ -51,7 +51,7 @@ const (
 // User is one person's account.
 type User struct {
 	ID             string
-	Email          string // canonical form (see CanonicalEmail); the username (P1)
+	Email          string // as typed (Email.Display); the username, unique in its canonical form (P1, CanonicalEmail)
 	FirstName      string
 	LastName       string
 	OrganizationID string

@@ -67,8 +67,7 @@ func (s *Service) InviteAs(ctx context.Context, actor User, in InviteInput, m Me
 	if !errors.Is(err, ErrEmailTaken) {
 		return u, err
 	}
-	canonical, _ := CanonicalEmail(in.Email)
-	existingID, err := s.store.UserIDByEmail(ctx, canonical)
+	existingID, err := s.userIDByEmail(ctx, in.Email)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return User{}, ErrEmailTaken // released in between: as if taken

@@ -142,7 +142,7 @@ func (q ListQuery) matches(u User) bool {
 	}
 	return strings.Contains(strings.ToLower(u.FirstName), q.Q) ||
 		strings.Contains(strings.ToLower(u.LastName), q.Q) ||
-		strings.Contains(u.Email, q.Q) ||
+		strings.Contains(strings.ToLower(u.Email), q.Q) ||
 		strings.Contains(strings.ToLower(u.FirstName+" "+u.LastName), q.Q)
 }
 
@@ -155,7 +155,7 @@ const sortKeyTime = "2006-01-02T15:04:05.000000000Z"
 func sortKey(sort string, u User) string {
 	switch strings.TrimPrefix(sort, "-") {
 	case "email":
-		return u.Email
+		return strings.ToLower(u.Email) // kept as typed, so of mixed case
 	case "createdAt":
 		return u.CreatedAt.UTC().Format(sortKeyTime)
 	case "lastActiveAt":

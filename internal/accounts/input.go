@@ -1,7 +1,6 @@
 package accounts
 
 import (
-	"net/mail"
 	"strings"
 	"unicode/utf8"
 
@@ -15,29 +14,6 @@ const (
 	MaxEmailLength = 254
 	MaxNameLength  = 100
 )
-
-// CanonicalEmail returns the one form an address is stored and compared in:
-// trimmed, NFKC-normalised and lower-cased as a whole. Lower-casing the
-// local part too is a deliberate choice: P1 promises case-insensitive
-// usernames, and no mail system our municipalities use treats
-// Maija.Meikalainen and maija.meikalainen as different people.
-// It returns false when the address is not a plain, valid address.
-func CanonicalEmail(raw string) (string, bool) {
-	e := strings.ToLower(norm.NFKC.String(strings.TrimSpace(raw)))
-	if e == "" || len(e) > MaxEmailLength || notify.BreaksLine(e) {
-		return "", false
-	}
-	addr, err := mail.ParseAddress(e)
-	if err != nil || addr.Address != e || addr.Name != "" {
-		return "", false
-	}
-	local, domain, ok := strings.Cut(e, "@")
-	if !ok || local == "" || len(local) > 64 || !strings.Contains(domain, ".") ||
-		strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
-		return "", false
-	}
-	return e, true
-}
 
 // cleanName trims a person's name and checks it: up to 100 characters
 // (at least one when required), no

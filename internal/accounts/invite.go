@@ -25,11 +25,12 @@ type InviteInput struct {
 // validate checks and cleans an invitation; every problem is reported.
 func (in InviteInput) validate() (InviteInput, error) {
 	v := &ValidationError{}
-	email, ok := CanonicalEmail(in.Email)
-	if !ok {
-		v.add("email", "invalid_email", "")
+	email, err := ParseEmail(in.Email)
+	var refused *EmailError
+	if errors.As(err, &refused) {
+		v.add("email", refused.Code, "")
 	}
-	in.Email = email
+	in.Email = email.Display
 	in.FirstName = cleanName(v, "firstName", in.FirstName, !in.namesOptional)
 	in.LastName = cleanName(v, "lastName", in.LastName, !in.namesOptional)
 	if !validID(in.OrganizationID) {
@@ -55,6 +56,9 @@ func (in InviteInput) validate() (InviteInput, error) {
 func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m Meta) (User, error) {
 	in, err := in.validate()
 	if err != nil {
+		return User{}, err
+	}
+	if err := s.legacyClaimTaken(ctx, in.Email); err != nil {
 		return User{}, err
 	}
 	now := s.now().UTC()
@@ -104,8 +108,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context, in InviteInput, m Meta) (U
 	if !errors.Is(err, ErrEmailTaken) {
 		return u, err
 	}
-	canonical, _ := CanonicalEmail(in.Email)
-	id, err := s.store.UserIDByEmail(ctx, canonical)
+	id, err := s.userIDByEmail(ctx, in.Email)
 	if err != nil {
 		return User{}, err
 	}

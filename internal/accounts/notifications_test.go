@@ -62,3 +62,26 @@ func TestPrepareNotificationReadsTheStoredAccountAndItsStatus(t *testing.T) {
 		t.Fatalf("unknown account: %v, want ErrNotFound", err)
 	}
 }
+
+// P7: an invitation held for an address that has its account elsewhere
+// claims the address within its organisation; its erasure must find and
+// release that claim under the same key it was made with.
+func TestInvitedElsewhereClaimIsFoundForErasure(t *testing.T) {
+	t.Parallel()
+	for _, email := range []string{"Maija.Meikäläinen@Kunta.example.fi", "straße@bücher.example.fi", "plain@example.fi"} {
+		u := accounts.User{ID: "u-1", Email: email, OrganizationID: "0b7c2d9e-1f3a-4b5c-8d6e-7f8091a2b3c4", InvitedElsewhere: true}
+		key := accounts.ClaimAddress(u)
+		found := false
+		for _, k := range accounts.EmailLookupKeys(key) {
+			found = found || k == key
+		}
+		if !found {
+			t.Errorf("%s: claim key %q is not among the keys erasure releases %q", email, key, accounts.EmailLookupKeys(key))
+		}
+		plain := u
+		plain.InvitedElsewhere = false
+		if accounts.ClaimAddress(plain) == key {
+			t.Errorf("%s: the organisation-scoped claim collides with the account's own", email)
+		}
+	}
+}

@@ -166,11 +166,10 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 // resetRequestsPerHour emails go out per account and hour. Callers should
 // run it detached from the request so its duration reveals nothing either.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string, m Meta) error {
-	canonical, ok := CanonicalEmail(email)
-	if !ok {
+	if _, ok := CanonicalEmail(email); !ok {
 		return nil
 	}
-	userID, err := s.store.UserIDByEmail(ctx, canonical)
+	userID, err := s.userIDByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}

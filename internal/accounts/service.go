@@ -14,14 +14,16 @@ import (
 // and ErrConflict as documented, ErrUnavailable (wrapped) when storage is
 // briefly out of reach, and other errors as they are.
 type Store interface {
-	// CreateUser stores a new account and claims its email, together with
-	// the change's events and notifications. ErrEmailTaken when the email
+	// CreateUser stores a new account and claims its email under its
+	// canonical form (CanonicalEmail of User.Email), together with the
+	// change's events and notifications. ErrEmailTaken when the email
 	// belongs to another account.
 	CreateUser(ctx context.Context, u User, ch Change) error
 	// Aggregate reads an account with its sessions and tokens in one call.
 	// ErrNotFound when there is no such account.
 	Aggregate(ctx context.Context, userID string) (Aggregate, error)
-	// UserIDByEmail finds the account that owns a canonical email.
+	// UserIDByEmail finds the account that owns a claim: a canonical email,
+	// or a pre-folding form (EmailLookupKeys).
 	// ErrNotFound when none does.
 	UserIDByEmail(ctx context.Context, email string) (string, error)
 	// UserWithSession reads an account and one of its sessions in one call.
@@ -48,8 +50,8 @@ type Store interface {
 	// is due (zero: none), replacing its earlier entry.
 	SyncLifecycle(ctx context.Context, userID string, due time.Time) error
 	// EraseAccount removes every row held about an account: its partition,
-	// its email claim (if still its own), its directory and lifecycle
-	// entries. Safe to repeat.
+	// its email claims under every EmailLookupKeys form of email (those
+	// still its own), its directory and lifecycle entries. Safe to repeat.
 	EraseAccount(ctx context.Context, userID, email string) error
 }
 

@@ -24,12 +24,11 @@ const (
 // Repeated failures lock the account for a while; the counter lives in
 // storage so every instance shares it.
 func (s *Service) Login(ctx context.Context, email, password string, m Meta) (SignIn, error) {
-	canonical, ok := CanonicalEmail(email)
-	if !ok {
+	if _, ok := CanonicalEmail(email); !ok {
 		s.hasher.VerifyDummy(ctx, password)
 		return SignIn{}, ErrInvalidCredentials
 	}
-	userID, err := s.store.UserIDByEmail(ctx, canonical)
+	userID, err := s.userIDByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
 		s.hasher.VerifyDummy(ctx, password)
 		s.recordUnattributed(ctx, audit.ActionSignInFailed, reasonUnknownEmail, m)

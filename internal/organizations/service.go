@@ -265,11 +265,14 @@ func validate(v *accounts.ValidationError, o Organization) Organization {
 		add("municipalityCode", "invalid_municipality_code")
 	}
 	if o.ContactEmail != "" {
-		email, ok := accounts.CanonicalEmail(o.ContactEmail)
-		if !ok {
-			add("contactEmail", "invalid_email")
+		// Kept as typed: a mailbox to write to, not a key (folding would
+		// turn straße@ into strasse@, another mailbox on some servers).
+		email, err := accounts.ParseEmail(o.ContactEmail)
+		var refused *accounts.EmailError
+		if errors.As(err, &refused) {
+			add("contactEmail", refused.Code)
 		}
-		o.ContactEmail = email
+		o.ContactEmail = email.Display
 	}
 	return o
 }

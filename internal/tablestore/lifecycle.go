@@ -9,6 +9,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/lifecycle"
 )
 
@@ -128,23 +129,11 @@ type tombstoneEntity struct {
 // lifecycle index entry goes at the very end: a crash anywhere before
 // leaves the account where the sweep looks, and it finishes the erasure.
 func (s *Store) EraseAccount(ctx context.Context, userID, email string) error {
-	if email != "" {
-		resp, err := s.emails.GetEntity(ctx, emailKey(email), rkEmail, nil)
-		switch {
-		case statusOf(err) == http.StatusNotFound:
-		case err != nil:
-			return classify(err)
-		default:
-			var claim emailEntity
-			if err := json.Unmarshal(resp.Value, &claim); err != nil {
-				return fmt.Errorf("decode email claim: %w", err)
-			}
-			if claim.UserID == userID { // a new account may own the email by now
-				etag := resp.ETag
-				if _, err := s.emails.DeleteEntity(ctx, emailKey(email), rkEmail, &aztables.DeleteEntityOptions{IfMatch: &etag}); err != nil && statusOf(err) != http.StatusNotFound {
-					return classify(err)
-				}
-			}
+	// An account from before the current canonical form may hold its
+	// claim under the older form; both go.
+	for _, key := range accounts.EmailLookupKeys(email) {
+		if err := s.releaseClaim(ctx, emailKey(key), userID); err != nil {
+			return err
 		}
 	}
 	if err := s.removeFromDirectory(ctx, userID); err != nil {
@@ -182,4 +171,28 @@ func (s *Store) EraseAccount(ctx context.Context, userID, email string) error {
 	// Only now, with the data gone, does the account leave the lifecycle
 	// index: until then the sweep finds it again and finishes the erasure.
 	return s.SyncLifecycle(ctx, userID, time.Time{})
+}
+
+// releaseClaim deletes the email claim under key if it is still userID's:
+// a new account may own the email by now.
+func (s *Store) releaseClaim(ctx context.Context, key, userID string) error {
+	resp, err := s.emails.GetEntity(ctx, key, rkEmail, nil)
+	switch {
+	case statusOf(err) == http.StatusNotFound:
+		return nil
+	case err != nil:
+		return classify(err)
+	}
+	var claim emailEntity
+	if err := json.Unmarshal(resp.Value, &claim); err != nil {
+		return fmt.Errorf("decode email claim: %w", err)
+	}
+	if claim.UserID != userID {
+		return nil
+	}
+	etag := resp.ETag
+	if _, err := s.emails.DeleteEntity(ctx, key, rkEmail, &aztables.DeleteEntityOptions{IfMatch: &etag}); err != nil && statusOf(err) != http.StatusNotFound {
+		return classify(err)
+	}
+	return nil
 }

@@ -190,7 +190,8 @@ type emailEntity struct {
 	ClaimedAt    string
 }
 
-// emailKey turns a canonical email into a key: hashing keeps the
+// emailKey turns a canonical email (accounts.CanonicalEmail), or an older
+// form of it (accounts.EmailLookupKeys), into a key: hashing keeps the
 // characters Table Storage forbids in keys (/ \ # ?) out of them.
 func emailKey(canonical string) string {
 	sum := sha256.Sum256([]byte(canonical))
@@ -335,6 +336,9 @@ const orphanClaimAge = 2 * time.Minute
 // a crash between the two is taken over once it is older than any create
 // in flight.
 func (s *Store) CreateUser(ctx context.Context, u accounts.User, ch accounts.Change) error {
+	if _, ok := accounts.CanonicalEmail(u.Email); !ok {
+		return errors.New("tablestore: account without a valid email")
+	}
 	claim := emailEntity{PartitionKey: emailKey(accounts.ClaimAddress(u)), RowKey: rkEmail, UserID: u.ID, ClaimedAt: formatTime(time.Now())}
 	resp, err := s.emails.AddEntity(ctx, mustJSON(claim), nil)
 	claimETag := resp.ETag
