@@ -24,6 +24,13 @@ ZIPPER   ?= $(shell command -v zip)
 # deployed app's settings (scripts/azure-env.sh) and your az login.
 AZURE_ENV = $(if $(RG),scripts/azure-env.sh '$(RG)')
 PARAMS   ?= infra/main.bicepparam
+# Fuzz targets of the decoders that take outside input, as package:FuzzName
+# (go test fuzzes one target per run). Seeds and crashers: <package>/testdata/fuzz.
+FUZZ_TARGETS := ./handlers:FuzzDecodeBody ./handlers:FuzzUnwrap ./handlers:FuzzInvocation \
+	./internal/delivery:FuzzDecodeMessage ./internal/accounts:FuzzListCursor \
+	./internal/tablestore:FuzzAuditCursor ./internal/passwords:FuzzParsePHC ./internal/schedule:FuzzParse \
+	./internal/accounts:FuzzCanonicalEmail
+FUZZTIME ?= 1m
 
 .PHONY: help
 help: ## list the targets
@@ -93,8 +100,20 @@ check: ## formatting and vet
 	$(GO) vet ./...
 
 .PHONY: test
-test: tools check package infra-check ## the whole suite (starts its own Azurite and MailDev)
+test: tools check package infra-check ## the whole suite (starts its own Azurite and MailDev), then fuzz-smoke
 	$(GO) test -count=1 -timeout 8m ./...
+	$(MAKE) --no-print-directory fuzz-smoke
+
+.PHONY: fuzz
+fuzz: ## run each fuzz target for FUZZTIME (default 1m); a crasher is saved under testdata/fuzz
+	for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $$t for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
+
+.PHONY: fuzz-smoke
+fuzz-smoke: ## each fuzz target for 3 s (part of make test)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 .PHONY: bench
 bench: tools ## benchmarks against Azurite (see README for the numbers)

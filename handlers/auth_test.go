@@ -267,3 +267,51 @@ func TestAcceptInvitationRefusesAWeakPassword(t *testing.T) {
 		t.Fatalf("accept after refusals: status = %d, want %d; body %s", got, want, r.body)
 	}
 }
+
+// TestBearerSchemeFollowsRFC9110 covers SESS-1: the scheme name is
+// case-insensitive (RFC 9110 §11.1) and one or more spaces may separate it
+// from the token (token68), so a client's spelling never locks a person
+// out; anything that is not the Bearer scheme with one token68 gets the
+// usual 401 problem.
+func TestBearerSchemeFollowsRFC9110(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	_, token := h.activeUser(t)
+	tests := []struct {
+		name          string
+		authorization string
+		want          int
+	}{
+		{"the usual spelling", "Bearer " + token, http.StatusOK},
+		{"lower case", "bearer " + token, http.StatusOK},
+		{"upper case", "BEARER " + token, http.StatusOK},
+		{"mixed case", "bEaReR " + token, http.StatusOK},
+		{"several spaces", "Bearer    " + token, http.StatusOK},
+		{"no token", "Bearer", http.StatusUnauthorized},
+		{"only spaces after the scheme", "bearer    ", http.StatusUnauthorized},
+		{"no space", "Bearer" + token, http.StatusUnauthorized},
+		{"a tab instead of a space", "Bearer\t" + token, http.StatusUnauthorized},
+		{"another scheme", "Basic " + token, http.StatusUnauthorized},
+		{"a scheme that starts like Bearer", "Bearerx " + token, http.StatusUnauthorized},
+		{"two tokens", "Bearer " + token + " " + token, http.StatusUnauthorized},
+		{"auth-params instead of a token", `Bearer token="` + token + `"`, http.StatusUnauthorized},
+		{"a token with a comma", "Bearer " + token + ",x", http.StatusUnauthorized},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.do(t, request{method: "GET", path: "/api/me", header: map[string]string{"Authorization": tc.authorization}})
+			if r.status != tc.want {
+				t.Fatalf("status = %d, want %d; body %s", r.status, tc.want, r.body)
+			}
+			if tc.want != http.StatusUnauthorized {
+				return
+			}
+			if got, want := r.problem(t).Code, "unauthenticated"; got != want {
+				t.Errorf("code = %q, want %q", got, want)
+			}
+			if got, want := r.header.Get("WWW-Authenticate"), `Bearer realm="api"`; got != want {
+				t.Errorf("WWW-Authenticate = %q, want %q", got, want)
+			}
+		})
+	}
+}

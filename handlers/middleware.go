@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -70,7 +71,7 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 // observe gives every request an id, logs one line per request (method,
 // route template, status, duration; never the query string, a body or a
 // header value) and turns a panic into a generic 500 without killing the
-// process.
+// process; the panic is logged by its type, never its value.
 func observe(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -84,7 +85,9 @@ func observe(log *slog.Logger, next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
-				log.Error("panic", "request_id", id, "panic", slog.AnyValue(v).String())
+				// The panic's type only: its value can be anything the
+				// code had at hand, a person's email included (P10).
+				log.Error("panic", "request_id", id, "panic_type", fmt.Sprintf("%T", v))
 				if rec.status == 0 {
 					writeProblem(rec, r, http.StatusInternalServerError, codeInternal, nil)
 				}
@@ -178,12 +181,12 @@ func cors(origins []string, platform bool, next http.Handler) http.Handler {
 // principal it resolves is in the request context for the handler.
 func (s *server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
+		token, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
 			writeError(w, r, s.log, accounts.ErrUnauthenticated)
 			return
 		}
-		p, err := s.accounts.Authenticate(r.Context(), strings.TrimSpace(token))
+		p, err := s.accounts.Authenticate(r.Context(), token)
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
@@ -193,4 +196,34 @@ func (s *server) authenticated(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)))
 	})
+}
+
+// bearerToken reads the token of an Authorization header in the Bearer
+// scheme: credentials = auth-scheme 1*SP token68 (RFC 9110 §11.1, RFC 6750
+// §2.1). The scheme name is case-insensitive; anything else (another
+// scheme, no token, auth-params, two tokens) is no token.
+func bearerToken(header string) (string, bool) {
+	scheme, rest, ok := strings.Cut(strings.Trim(header, " \t"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token := strings.TrimLeft(rest, " ")
+	return token, isToken68(token)
+}
+
+// isToken68 reports whether s is a token68:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isToken68(s string) bool {
+	body := strings.TrimRight(s, "=")
+	if body == "" {
+		return false
+	}
+	for _, c := range body {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.ContainsRune("-._~+/", c):
+		default:
+			return false
+		}
+	}
+	return true
 }

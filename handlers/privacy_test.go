@@ -2,16 +2,24 @@ package handlers
 
 import (
 	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
@@ -370,5 +378,140 @@ func TestAccessLogNamesRouteStatusAndUserID(t *testing.T) {
 				t.Error("the log contains a query string or an email from the path")
 			}
 		})
+	}
+}
+
+// leaksOf lists the ways the log could give an email away: as typed, its
+// local part, and the SHA-256 hex of it (the email claim's storage key) in
+// either case.
+func leaksOf(email string) map[string]string {
+	sum := sha256.Sum256([]byte(email))
+	key := hex.EncodeToString(sum[:])
+	return map[string]string{
+		"email":            email,
+		"email local part": strings.Split(email, "@")[0],
+		"email hash":       key,
+		"EMAIL HASH":       strings.ToUpper(key),
+	}
+}
+
+// TestPanicsAreLoggedByTypeOnly covers P10 and LOG-2: whatever a panic
+// carries (here an email, as a string, an error and a struct) stays out
+// of the log; the log names the panic's type and the request id.
+func TestPanicsAreLoggedByTypeOnly(t *testing.T) {
+	t.Parallel()
+	const email = "maija.panic@kunta.example.fi"
+	type carrier struct{ Email string }
+	tests := []struct {
+		name     string
+		value    any
+		wantType string
+	}{
+		{"a string", "boom for " + email, "string"},
+		{"an error", fmt.Errorf("lookup %s failed", email), "*errors.errorString"},
+		{"a struct", carrier{Email: email}, "handlers.carrier"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			logs := &testenv.SyncBuffer{}
+			log := slog.New(slog.NewJSONHandler(logs, nil))
+			handler := observe(log, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(tc.value) }))
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, httptest.NewRequest("GET", "/panic", nil))
+			if got, want := rec.Code, http.StatusInternalServerError; got != want {
+				t.Fatalf("status = %d, want %d", got, want)
+			}
+			for what, leak := range leaksOf(email) {
+				if strings.Contains(logs.String(), leak) {
+					t.Errorf("the log contains the %s:\n%s", what, logs)
+				}
+			}
+			want := `"panic_type":"` + tc.wantType + `"`
+			if !strings.Contains(logs.String(), want) {
+				t.Errorf("the log does not name the panic's type (%s):\n%s", want, logs)
+			}
+		})
+	}
+}
+
+// busyEmails makes the emails table answer 503 Server Busy once refuse is
+// set, as Table Storage does on a hot partition, with an error body that
+// repeats the request's URL and so the email claim's key, as the SDK's
+// error text would.
+type busyEmails struct {
+	table  string
+	refuse atomic.Bool
+}
+
+func (p *busyEmails) Do(req *policy.Request) (*http.Response, error) {
+	raw := req.Raw()
+	if !p.refuse.Load() || !strings.Contains(raw.URL.Path, p.table) {
+		return req.Next()
+	}
+	body := `{"odata.error":{"code":"ServerBusy","message":{"lang":"en-US","value":"The server is busy: ` +
+		raw.URL.String() + `\nRequestId:0f7d"}}}`
+	return &http.Response{
+		StatusCode: http.StatusServiceUnavailable,
+		Status:     "503 Server Busy",
+		Header:     http.Header{"Content-Type": {"application/json"}, "X-Ms-Error-Code": {"ServerBusy"}},
+		Body:       io.NopCloser(strings.NewReader(body)),
+		Request:    raw,
+	}, nil
+}
+
+// TestStorageErrorsLogNoEmailOrItsHash covers P10 and LOG-2: when storage
+// refuses a request keyed by an email (sign-in, a reset request, an
+// invitation), the whole log of those flows holds neither the email nor
+// its SHA-256 (the claim's key, in the request URL and the error body),
+// yet still says what failed: the table, the status and the code.
+func TestStorageErrorsLogNoEmailOrItsHash(t *testing.T) {
+	t.Parallel()
+	prefix := testenv.UniqueName(t)
+	busy := &busyEmails{table: prefix + "emails"}
+	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), prefix, testenv.AuditKeys(), tablestore.WithPolicy(busy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.EnsureTables(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, harnessOptions{store: store})
+	_, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
+	org := h.organization(t, "Kunta")
+	const email = "liisa.storage@kunta.example.fi"
+	busy.refuse.Store(true)
+
+	tests := []struct {
+		name string
+		rq   request
+		want int
+	}{
+		{"sign-in", request{method: "POST", path: "/api/auth/login", body: map[string]string{"email": email, "password": strongPassword}}, http.StatusServiceUnavailable},
+		{"reset request", request{method: "POST", path: "/api/auth/password-resets", body: map[string]string{"email": email}}, http.StatusAccepted},
+		{"invitation", request{method: "POST", path: "/api/users", token: admin, body: map[string]string{
+			"email": email, "firstName": "Liisa", "lastName": "Varasto", "organizationId": org, "role": "editor", "locale": "fi"}}, http.StatusServiceUnavailable},
+	}
+	for _, tc := range tests {
+		r := h.do(t, tc.rq)
+		if r.status != tc.want {
+			t.Errorf("%s: status = %d, want %d; body %s", tc.name, r.status, tc.want, r.body)
+		}
+	}
+	logs := h.logs.String()
+	for what, leak := range leaksOf(email) {
+		if strings.Contains(logs, leak) {
+			t.Errorf("the log contains the %s:\n%s", what, logs)
+		}
+	}
+	for _, fact := range []string{prefix + "emails", "503", "ServerBusy"} {
+		if !strings.Contains(logs, fact) {
+			t.Errorf("the log does not say %q:\n%s", fact, logs)
+		}
+	}
+	for _, word := range []string{"PartitionKey", "RequestId", "odata", "http://"} {
+		if strings.Contains(logs, word) {
+			t.Errorf("the log contains %q:\n%s", word, logs)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -122,7 +123,8 @@ func decodeMessage(d Delivery) (notify.Message, error) {
 	if err := dec.Decode(&q); err != nil {
 		return notify.Message{}, fmt.Errorf("body is not a notification: %w", err)
 	}
-	if dec.More() {
+	// More would miss a stray "}" or "]": only the end of the body will do.
+	if _, err := dec.Token(); err != io.EOF {
 		return notify.Message{}, errors.New("body has trailing data")
 	}
 	m := q.Message

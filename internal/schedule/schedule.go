@@ -180,6 +180,9 @@ func parseField(text string, f fieldSpec) (uint64, error) {
 		}
 		for v := lo; v <= hi; v += step {
 			set |= 1 << v
+			if step > hi-v {
+				break // the next value is past hi; adding a huge step would overflow
+			}
 		}
 	}
 	return set, nil

@@ -78,6 +78,9 @@ func TestNext(t *testing.T) {
 			utc(2026, 3, 10, 10, 25, 0), utc(2026, 3, 10, 10, 30, 0)},
 		{"value with step runs to the maximum", "0 5/20 * * * *",
 			utc(2026, 3, 10, 10, 26, 0), utc(2026, 3, 10, 10, 45, 0)},
+		// The fuzzer's crasher: the walk past the maximum overflowed.
+		{"a step past the maximum means the start value only", "1/9223372036854775807 * * * * *",
+			utc(2026, 3, 10, 10, 26, 0), utc(2026, 3, 10, 10, 26, 1)},
 		{"list picks the next listed value", "0 0 1,13,22 * * *",
 			utc(2026, 3, 10, 13, 0, 0), utc(2026, 3, 10, 22, 0, 0)},
 

@@ -75,6 +75,29 @@ type auditCursor struct {
 	RowKey    string `json:"r"`
 }
 
+// maxCursorBytes bounds a decoded cursor: ours are a few hundred bytes.
+const maxCursorBytes = 2048
+
+func encodeAuditCursor(c auditCursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeAuditCursor reads a cursor Events handed out for the query with
+// this digest ("" is the first page). It returns
+// accounts.ErrInvalidCursor for anything else.
+func decodeAuditCursor(s, digest string) (auditCursor, error) {
+	var c auditCursor
+	if s == "" {
+		return c, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) > maxCursorBytes || json.Unmarshal(b, &c) != nil || c.Query != digest {
+		return auditCursor{}, accounts.ErrInvalidCursor
+	}
+	return c, nil
+}
+
 // defaultAuditWindow is how far back a listing without From reaches.
 const (
 	defaultAuditWindow    = 25 * 31 * 24 * time.Hour // the retention, and a month to spare
@@ -102,12 +125,9 @@ func (s *Store) Events(ctx context.Context, q audit.Query) (audit.Page, error) {
 		to = now.Add(24 * time.Hour)
 	}
 	digest := hashKey(fmt.Sprint(q.OrganizationID, "|", q.ActorID, "|", q.SubjectID, "|", q.UserID, "|", q.From.UnixNano(), "|", q.To.UnixNano()))
-	var cur auditCursor
-	if q.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || json.Unmarshal(b, &cur) != nil || cur.Query != digest {
-			return audit.Page{}, accounts.ErrInvalidCursor
-		}
+	cur, err := decodeAuditCursor(q.Cursor, digest)
+	if err != nil {
+		return audit.Page{}, err
 	}
 
 	table, partitions := s.auditIdx, []string(nil)
@@ -185,8 +205,7 @@ func (s *Store) Events(ctx context.Context, q audit.Query) (audit.Page, error) {
 				}
 				page.Events = append(page.Events, e.event())
 				if len(page.Events) == q.Limit {
-					b, _ := json.Marshal(auditCursor{Query: digest, Partition: pk, RowKey: e.RowKey})
-					page.Next = base64.RawURLEncoding.EncodeToString(b)
+					page.Next = encodeAuditCursor(auditCursor{Query: digest, Partition: pk, RowKey: e.RowKey})
 					return page, nil
 				}
 			}

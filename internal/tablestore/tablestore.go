@@ -67,7 +67,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 )
 
@@ -187,29 +186,4 @@ func (s *Store) Ping(ctx context.Context) error {
 		return nil
 	}
 	return classify(err)
-}
-
-func statusOf(err error) int {
-	var re *azcore.ResponseError
-	if errors.As(err, &re) {
-		return re.StatusCode
-	}
-	return 0
-}
-
-// classify turns SDK errors into errors the rest of the code can reason
-// about without SDK types. Callers check not-found and conflict first.
-func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	switch code := statusOf(err); {
-	case code == 0, code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
-		return fmt.Errorf("%w: %v", accounts.ErrUnavailable, err)
-	default:
-		return fmt.Errorf("table storage: status %d: %w", code, err)
-	}
 }

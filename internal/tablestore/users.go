@@ -304,7 +304,9 @@ func (s *Store) listPartition(ctx context.Context, c *aztables.Client, filter st
 				return fmt.Errorf("decode row: %w", err)
 			}
 			if err := fn(meta, raw); err != nil {
-				return fmt.Errorf("decode row %s: %w", meta.RowKey, err)
+				// The row's kind only: a row key can hold a secret's hash.
+				kind, _, _ := strings.Cut(meta.RowKey, "|")
+				return fmt.Errorf("decode %s row: %w", kind, err)
 			}
 		}
 	}
@@ -342,11 +344,13 @@ func (s *Store) CreateUser(ctx context.Context, u accounts.User, ch accounts.Cha
 	claim := emailEntity{PartitionKey: emailKey(accounts.ClaimAddress(u)), RowKey: rkEmail, UserID: u.ID, ClaimedAt: formatTime(time.Now())}
 	resp, err := s.emails.AddEntity(ctx, mustJSON(claim), nil)
 	claimETag := resp.ETag
-	if statusOf(err) == http.StatusConflict {
-		claimETag, err = s.takeOverOrphanClaim(ctx, claim)
-	}
-	if err != nil {
-		return err
+	switch {
+	case statusOf(err) == http.StatusConflict:
+		if claimETag, err = s.takeOverOrphanClaim(ctx, claim); err != nil {
+			return err
+		}
+	case err != nil:
+		return classify(err)
 	}
 	actions := []aztables.TransactionAction{{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(toUserEntity(u))}}
 	if err := s.commit(ctx, u.ID, actions, ch); err != nil {
@@ -472,24 +476,6 @@ func outboxAction(userID string, at time.Time, index int, id, kind string, paylo
 		Kind:         kind,
 		Payload:      string(mustJSON(payload)),
 	})}
-}
-
-// classifyTransaction maps a failed transaction. Table Storage answers a
-// failed batch as a whole; a precondition failure (a stale ETag), a missing
-// row to update or delete, or a row that already exists all mean the
-// partition changed since it was read, which callers handle by re-reading.
-func classifyTransaction(err error) error {
-	if err == nil {
-		return nil
-	}
-	var re *azcore.ResponseError
-	if errors.As(err, &re) {
-		switch re.StatusCode {
-		case http.StatusAccepted, http.StatusPreconditionFailed, http.StatusNotFound, http.StatusConflict:
-			return fmt.Errorf("%w: %s", accounts.ErrConflict, re.ErrorCode)
-		}
-	}
-	return classify(err)
 }
 
 // auditOrNotification decodes an outbox row's payload.
