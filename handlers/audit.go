@@ -20,6 +20,7 @@ type auditJSON struct {
 	Fields         []string  `json:"fields,omitempty"`
 	Reason         string    `json:"reason,omitempty"`
 	RequestID      string    `json:"requestId,omitempty"`
+	Shard          string    `json:"shard,omitempty"`
 	Seq            int64     `json:"seq"`
 	PrevHash       string    `json:"prevHash"`
 	Hash           string    `json:"hash"`
@@ -27,7 +28,7 @@ type auditJSON struct {
 
 func toAuditJSON(e audit.Event) auditJSON {
 	return auditJSON{ID: e.ID, At: e.At, Action: string(e.Action), ActorID: e.ActorID, SubjectID: e.SubjectID,
-		OrganizationID: e.OrganizationID, Fields: e.Fields, Reason: e.Reason, RequestID: e.RequestID,
+		OrganizationID: e.OrganizationID, Fields: e.Fields, Reason: e.Reason, RequestID: e.RequestID, Shard: e.Shard,
 		Seq: e.Seq, PrevHash: e.PrevHash, Hash: e.Hash}
 }
 

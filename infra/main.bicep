@@ -163,7 +163,11 @@ param passwordResetTtl string = '30m'
 @minValue(3)
 @maxValue(100)
 param lockoutThreshold int = 10
+@description('A failed sign-in older than this no longer counts towards lockoutThreshold.')
+param lockoutWindow string = '1h'
+@description('The first lockout; each further one before a successful sign-in lasts twice as long, up to lockoutMaxDuration.')
 param lockoutDuration string = '15m'
+param lockoutMaxDuration string = '24h'
 param activityInterval string = '1h'
 param privacyNoticeVersion string = '2026-01'
 @description('A closed account is erased this long after closing and can be restored until then (P7, P8).')
@@ -328,7 +332,9 @@ module functionApp 'modules/functionapp.bicep' = {
     invitationTtl: invitationTtl
     passwordResetTtl: passwordResetTtl
     lockoutThreshold: lockoutThreshold
+    lockoutWindow: lockoutWindow
     lockoutDuration: lockoutDuration
+    lockoutMaxDuration: lockoutMaxDuration
     activityInterval: activityInterval
     privacyNoticeVersion: privacyNoticeVersion
     erasureDelay: erasureDelay

@@ -52,7 +52,9 @@ param sessionAbsoluteTimeout string
 param invitationTtl string
 param passwordResetTtl string
 param lockoutThreshold int
+param lockoutWindow string
 param lockoutDuration string
+param lockoutMaxDuration string
 param activityInterval string
 param privacyNoticeVersion string
 param erasureDelay string
@@ -101,7 +103,9 @@ var baseSettings = [
   { name: 'INVITATION_TTL', value: invitationTtl }
   { name: 'PASSWORD_RESET_TTL', value: passwordResetTtl }
   { name: 'LOCKOUT_THRESHOLD', value: string(lockoutThreshold) }
+  { name: 'LOCKOUT_WINDOW', value: lockoutWindow }
   { name: 'LOCKOUT_DURATION', value: lockoutDuration }
+  { name: 'LOCKOUT_MAX_DURATION', value: lockoutMaxDuration }
   { name: 'ACTIVITY_INTERVAL', value: activityInterval }
   { name: 'PRIVACY_NOTICE_VERSION', value: privacyNoticeVersion }
   { name: 'ERASURE_DELAY', value: erasureDelay }

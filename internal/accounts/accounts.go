@@ -68,8 +68,17 @@ type User struct {
 	PasswordHash            string
 	PrivacyNoticeVersion    string
 	PrivacyNoticeAcceptedAt time.Time
-	FailedSignIns           int
-	LockedUntil             time.Time
+	// The lockout (see lockout.go). FailedSignIns counts the failures since
+	// the last success or reset and never decays: at hardLockFailures the
+	// account stays locked until a password reset (LockedForReset).
+	// FailureTimes are the failures inside the window that count towards
+	// the next temporary lock, oldest first; Lockouts is how many temporary
+	// locks there were since the last success or reset (each one longer).
+	FailedSignIns  int
+	FailureTimes   []time.Time
+	Lockouts       int
+	LockedUntil    time.Time
+	LockedForReset bool
 
 	// InvitedAt is when the latest invitation was made (its link expires
 	// InvitationTTL later).

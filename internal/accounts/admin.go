@@ -295,7 +295,9 @@ func (s *Service) close(ctx context.Context, agg Aggregate, actorID, reason stri
 	u := before
 	now := s.now().UTC()
 	u.Status, u.ClosedAt, u.ClosedReason = StatusClosed, now, reason
-	u.FailedSignIns, u.LockedUntil = 0, time.Time{}
+	// A lock until a password reset outlives closing and restoring: only a
+	// reset ends it.
+	u.FailedSignIns, u.FailureTimes, u.Lockouts, u.LockedUntil = 0, nil, 0, time.Time{}
 	ev := s.event(audit.ActionUserClosed, actorID, u, m)
 	ev.Reason = reason
 	msg := s.notification(notify.KindAccountClosed, u)

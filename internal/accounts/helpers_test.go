@@ -108,7 +108,9 @@ func defaultOptions() accounts.Options {
 		InvitationTTL:          7 * 24 * time.Hour,
 		PasswordResetTTL:       30 * time.Minute,
 		LockoutThreshold:       5,
+		LockoutWindow:          time.Hour,
 		LockoutDuration:        15 * time.Minute,
+		LockoutMaxDuration:     time.Hour,
 		ActivityInterval:       time.Hour,
 		PrivacyNoticeVersion:   "2026-01",
 	}

@@ -123,7 +123,8 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 			return err
 		}
 		u := agg.User
-		if s.now().Before(u.LockedUntil) {
+		now := s.now().UTC()
+		if lockedAt(u, now) {
 			// Locked as at sign-in: a stolen session must not be a way
 			// round the lockout to guess the current password.
 			s.hasher.VerifyDummy(ctx, current)
@@ -145,7 +146,9 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		if u.PasswordHash, err = s.hashNew(ctx, "newPassword", next); err != nil {
 			return err
 		}
-		u.FailedSignIns = 0
+		// Knowing the current password ends the escalation, as a
+		// successful sign-in does.
+		events := s.clearLockout(&u, now, m)
 		ch := Change{UserID: u.ID, User: &u}
 		for _, sess := range agg.Sessions {
 			if sess.Hash != p.SessionHash {
@@ -154,7 +157,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		}
 		ev := s.event(audit.ActionPasswordChanged, u.ID, u, m)
 		ev.Fields = []string{"password"}
-		ch.Events = []audit.Event{ev}
+		ch.Events = append(events, ev)
 		ch.Notifications = []notify.Message{s.notification(notify.KindPasswordChanged, u)}
 		return s.apply(ctx, ch)
 	})
@@ -218,8 +221,8 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 		if err != nil {
 			return err
 		}
-		u.FailedSignIns = 0
-		u.LockedUntil = time.Time{}
+		// REC-4: every lock ends, the one until a reset included.
+		unlocked := s.resetLockout(&u, s.now().UTC(), m)
 		ev := s.event(audit.ActionPasswordResetDone, u.ID, u, m)
 		ev.Fields = []string{"password"}
 		return s.apply(ctx, Change{
@@ -227,7 +230,7 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 			User:           &u,
 			DeleteSessions: agg.Sessions,
 			DeleteTokens:   tokensOf(agg, PurposePasswordReset),
-			Events:         []audit.Event{ev},
+			Events:         append(unlocked, ev),
 			Notifications:  []notify.Message{s.notification(notify.KindPasswordChanged, u)},
 		})
 	})

@@ -32,6 +32,9 @@ type Store interface {
 	// Apply commits a change atomically. ErrConflict when the account or a
 	// session changed since it was read.
 	Apply(ctx context.Context, ch Change) error
+	// AddUnattributed leaves an event that belongs to no account (its
+	// Shard set) in that shard's outbox, in one write, for the relay.
+	AddUnattributed(ctx context.Context, e audit.Event) error
 
 	// ListMembers reads the directory: accounts by organisation.
 	ListMembers(ctx context.Context, q DirectoryQuery) (DirectoryPage, error)
@@ -73,8 +76,9 @@ type Relay interface {
 	// Changed says an account's change left events or notifications in its
 	// outbox, so the relay can deliver them right away.
 	Changed(userID string)
-	// Record appends an event that belongs to no account (a sign-in with an
-	// unknown email, an erasure), logging and returning a failure.
+	// Record appends an event at once, logging and returning a failure:
+	// for an event that must be in the trail before the caller goes on
+	// (an erasure), never for one on the sign-in path.
 	Record(ctx context.Context, e audit.Event) error
 }
 
@@ -84,10 +88,16 @@ type Options struct {
 	SessionAbsoluteTimeout time.Duration
 	InvitationTTL          time.Duration
 	PasswordResetTTL       time.Duration
-	LockoutThreshold       int
-	LockoutDuration        time.Duration
-	ActivityInterval       time.Duration
-	PrivacyNoticeVersion   string
+	// The lockout (lockout.go): LockoutThreshold failures inside
+	// LockoutWindow lock the account for LockoutDuration, each further lock
+	// twice as long up to LockoutMaxDuration. A zero window never forgets
+	// a failure; a zero maximum keeps every lock at LockoutDuration.
+	LockoutThreshold     int
+	LockoutWindow        time.Duration
+	LockoutDuration      time.Duration
+	LockoutMaxDuration   time.Duration
+	ActivityInterval     time.Duration
+	PrivacyNoticeVersion string
 	// RestoreWindow is how long a closed account can be restored; its data
 	// is erased when it ends (P7, P8).
 	RestoreWindow time.Duration

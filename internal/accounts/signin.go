@@ -3,10 +3,10 @@ package accounts
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
 // SignIn reasons recorded in audit events (machine codes, never values).
@@ -21,8 +21,8 @@ const (
 // unknown email, wrong password, locked, invited or closed account — is
 // the same ErrInvalidCredentials and costs the same one password hash, so
 // the answer tells an attacker nothing (no enumeration, no timing oracle).
-// Repeated failures lock the account for a while; the counter lives in
-// storage so every instance shares it.
+// Repeated failures lock the account, for longer each time (lockout.go);
+// the counters live in storage so every instance shares them.
 func (s *Service) Login(ctx context.Context, email, password string, m Meta) (SignIn, error) {
 	if _, ok := CanonicalEmail(email); !ok {
 		s.hasher.VerifyDummy(ctx, password)
@@ -31,7 +31,9 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 	userID, err := s.userIDByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
 		s.hasher.VerifyDummy(ctx, password)
-		s.recordUnattributed(ctx, audit.ActionSignInFailed, reasonUnknownEmail, m)
+		if err := s.recordUnknownEmail(ctx, m); err != nil {
+			return SignIn{}, err
+		}
 		return SignIn{}, ErrInvalidCredentials
 	}
 	if err != nil {
@@ -57,7 +59,7 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 		}
 		u := agg.User
 		now := s.now().UTC()
-		if u.Status != StatusActive || now.Before(u.LockedUntil) {
+		if u.Status != StatusActive || lockedAt(u, now) {
 			if !verified {
 				s.hasher.VerifyDummy(ctx, password)
 			}
@@ -84,15 +86,19 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 			// be verified (its pepper version was removed too early, or it
 			// is damaged) is answered the same way, so the response reveals
 			// nothing; the person can still reset their password.
+			var unverifiable []audit.Event
 			switch {
 			case err == nil, errors.Is(err, passwords.ErrTooLong):
 			case errors.Is(err, passwords.ErrUnknownPepper), errors.Is(err, passwords.ErrMalformedHash):
-				_ = s.relay.Record(ctx, s.unverifiable(u, m)) // logged by the relay; the answer stays the same
+				// Verify stopped before hashing: spend the hash anyway
+				// so the answer takes as long as any other (AUTH-2).
+				s.hasher.VerifyDummy(ctx, password)
+				unverifiable = append(unverifiable, s.unverifiable(u, m))
 			default:
 				return err
 			}
 			if !ok {
-				return s.recordFailedSignIn(ctx, u, m)
+				return s.recordFailedSignIn(ctx, u, m, unverifiable...)
 			}
 			matched, matchedNeedsRehash = u.PasswordHash, needsRehash
 		}
@@ -105,8 +111,7 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 				return err
 			}
 		}
-		u.FailedSignIns = 0
-		u.LockedUntil = time.Time{}
+		ch.Events = s.clearLockout(&u, now, m)
 		u.LastActiveAt = now
 		token, sess, err := s.newSession(agg, &ch)
 		if err != nil {
@@ -127,32 +132,36 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 	return result, err
 }
 
-// recordFailedSignIn counts a wrong password and locks the account once the
-// threshold is reached. It always ends in ErrInvalidCredentials unless the
-// write itself fails.
-func (s *Service) recordFailedSignIn(ctx context.Context, u User, m Meta) error {
+// recordFailedSignIn counts a wrong password (lockout.go) and records it
+// with extra events in the account's change. It always ends in
+// ErrInvalidCredentials unless the write itself fails.
+func (s *Service) recordFailedSignIn(ctx context.Context, u User, m Meta, extra ...audit.Event) error {
 	now := s.now().UTC()
-	u.FailedSignIns++
+	events := append(extra, s.expireLock(&u, now, m)...)
 	ev := s.event(audit.ActionSignInFailed, "", u, m)
 	ev.Reason = reasonWrongPassword
-	ch := Change{UserID: u.ID, User: &u, Events: []audit.Event{ev}}
-	if u.FailedSignIns >= s.opts.LockoutThreshold {
-		u.FailedSignIns = 0
-		u.LockedUntil = now.Add(s.opts.LockoutDuration)
-		ch.Events = append(ch.Events, s.event(audit.ActionAccountLocked, "", u, m))
-	}
-	if err := s.apply(ctx, ch); err != nil {
+	events = append(events, ev)
+	events = append(events, s.countFailure(&u, now, m)...)
+	if err := s.apply(ctx, Change{UserID: u.ID, User: &u, Events: events}); err != nil {
 		return err
 	}
 	return ErrInvalidCredentials
 }
 
-// recordUnattributed writes an event that belongs to no account, such as
-// a sign-in with an unknown email. The email itself is never recorded.
-func (s *Service) recordUnattributed(ctx context.Context, action audit.Action, reason string, m Meta) {
-	ev := s.event(action, "", User{}, m)
-	ev.Reason = reason
-	_ = s.relay.Record(ctx, ev) // logged by the relay; a sign-in answer never depends on it
+// recordUnknownEmail records a sign-in with an email that belongs to no
+// account. The event goes into the unattributed outbox of a shard drawn
+// from its own id: one write on the request path, no partition that every
+// such sign-in shares, and the relay delivers it like any other event.
+// Nothing of the email is in it (P9, P10), not even which shard it maps to.
+func (s *Service) recordUnknownEmail(ctx context.Context, m Meta) error {
+	ev := s.event(audit.ActionSignInFailed, "", User{}, m)
+	ev.Reason = reasonUnknownEmail
+	ev.Shard = audit.ShardOf(ev.ID)
+	if err := s.store.AddUnattributed(ctx, ev); err != nil {
+		return err
+	}
+	s.relay.Changed(relay.UnattributedOwner(ev.Shard))
+	return nil
 }
 
 // Authenticate resolves a session token to its signed-in person. It

@@ -16,6 +16,8 @@
 package audit
 
 import (
+	"fmt"
+	"hash/fnv"
 	"time"
 )
 
@@ -27,6 +29,7 @@ const (
 	ActionSignInSucceeded      Action = "sign_in.succeeded"
 	ActionSignInFailed         Action = "sign_in.failed"
 	ActionAccountLocked        Action = "account.locked"
+	ActionAccountUnlocked      Action = "account.unlocked"
 	ActionSignedOut            Action = "sign_out"
 	ActionSessionsEnded        Action = "sessions.ended"
 	ActionSessionEnded         Action = "session.ended"
@@ -63,6 +66,10 @@ type Event struct {
 	Fields         []string  `json:"fields,omitempty"` // names of changed fields, never their values
 	Reason         string    `json:"reason,omitempty"` // a machine code such as "wrong_password"
 	RequestID      string    `json:"requestId,omitempty"`
+	// Shard spreads the events of no organisation over Shards chains (see
+	// ChainKey); it is drawn from the event's own id, never from what a
+	// person typed. Empty for events of an organisation.
+	Shard string `json:"shard,omitempty"`
 
 	// Set when the event joins a chain. KeyVersion names the chain key
 	// version Hash was made with; empty on a legacy (unkeyed) link.
@@ -76,13 +83,32 @@ type Event struct {
 // such as a failed sign-in with an unknown email.
 const NoOrganization = "none"
 
+// Shards is how many chains the events of no organisation are spread
+// over, so that a flood of them (sign-ins with unknown emails) has no
+// single hot partition.
+const Shards = 16
+
+// ShardOf picks the shard of an event of no organisation from its id
+// ("00".."15"): random ids spread evenly, and nothing a person typed (an
+// email, or a hash of one) decides where the event goes (P9, P10).
+func ShardOf(eventID string) string {
+	h := fnv.New32a()
+	h.Write([]byte(eventID))
+	return fmt.Sprintf("%02d", h.Sum32()%Shards)
+}
+
 // ChainKey names the chain an event joins: its organisation and the UTC
 // month it happened in. Monthly chains keep each chain short, let
 // retention drop whole months, and spread writes across partitions.
+// Events of no organisation join their shard's chain ("none-07|…"), or
+// the unsharded one when they have no shard.
 func ChainKey(e Event) string {
 	org := e.OrganizationID
 	if org == "" {
 		org = NoOrganization
+		if e.Shard != "" {
+			org += "-" + e.Shard
+		}
 	}
 	return org + "|" + e.At.UTC().Format("2006-01")
 }

@@ -68,7 +68,9 @@ type Config struct {
 	InvitationTTL          time.Duration
 	PasswordResetTTL       time.Duration
 	LockoutThreshold       int
+	LockoutWindow          time.Duration
 	LockoutDuration        time.Duration
+	LockoutMaxDuration     time.Duration
 	ActivityInterval       time.Duration
 	PrivacyNoticeVersion   string
 	ErasureDelay           time.Duration
@@ -142,8 +144,10 @@ var Settings = []Setting{
 	{"SESSION_ABSOLUTE_TIMEOUT", "12h", "session absolute lifetime"},
 	{"INVITATION_TTL", "168h", "how long an invitation link works"},
 	{"PASSWORD_RESET_TTL", "30m", "how long a password-reset link works"},
-	{"LOCKOUT_THRESHOLD", "10", "consecutive failed sign-ins before a lockout"},
-	{"LOCKOUT_DURATION", "15m", "how long a lockout lasts"},
+	{"LOCKOUT_THRESHOLD", "10", "failed sign-ins within LOCKOUT_WINDOW before a lockout"},
+	{"LOCKOUT_WINDOW", "1h", "a failed sign-in older than this no longer counts towards LOCKOUT_THRESHOLD"},
+	{"LOCKOUT_DURATION", "15m", "how long the first lockout lasts; each further one before a successful sign-in lasts twice as long"},
+	{"LOCKOUT_MAX_DURATION", "24h", "the longest a lockout lasts (100 failures in a row lock until a password reset)"},
 	{"ACTIVITY_INTERVAL", "1h", "lastActiveAt is recorded at most this often"},
 	{"PRIVACY_NOTICE_VERSION", "2026-01", "version of the privacy notice people accept"},
 	{"ERASURE_DELAY", "720h", "a closed account is erased (and can be restored until then) this long after closing"},
@@ -233,7 +237,9 @@ func Load(getenv func(string) string) (Config, error) {
 		InvitationTTL:              p.duration("INVITATION_TTL", 7*24*time.Hour),
 		PasswordResetTTL:           p.duration("PASSWORD_RESET_TTL", 30*time.Minute),
 		LockoutThreshold:           p.intDefault("LOCKOUT_THRESHOLD", 10, 3, 100),
+		LockoutWindow:              p.duration("LOCKOUT_WINDOW", time.Hour),
 		LockoutDuration:            p.duration("LOCKOUT_DURATION", 15*time.Minute),
+		LockoutMaxDuration:         p.duration("LOCKOUT_MAX_DURATION", 24*time.Hour),
 		ActivityInterval:           p.duration("ACTIVITY_INTERVAL", time.Hour),
 		PrivacyNoticeVersion:       p.strDefault("PRIVACY_NOTICE_VERSION", "2026-01"),
 		ErasureDelay:               p.duration("ERASURE_DELAY", 30*24*time.Hour),
@@ -368,6 +374,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.SessionIdleTimeout > c.SessionAbsoluteTimeout {
 		p.fail("SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_TIMEOUT")
+	}
+	if c.LockoutMaxDuration < c.LockoutDuration {
+		p.fail("LOCKOUT_MAX_DURATION must be at least LOCKOUT_DURATION")
 	}
 
 	if len(p.problems) > 0 {

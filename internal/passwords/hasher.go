@@ -130,6 +130,24 @@ func DefaultParams() Params {
 	return Params{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
 }
 
+// shortfall returns the parameters of the extra argon2id run that brings
+// a verify against a hash made with stored up to the work of one at p, and
+// false when there is nothing (worth) adding. argon2id's work is memory ×
+// passes; the extra run keeps p's passes and lanes and no more than its
+// memory, so it stays within the memory a Hasher budgets per run.
+func (p Params) shortfall(stored Params) (Params, bool) {
+	want := uint64(p.Memory) * uint64(p.Time)
+	done := uint64(stored.Memory) * uint64(stored.Time)
+	if done >= want {
+		return Params{}, false
+	}
+	memory := (want - done) / uint64(p.Time)
+	if memory < 8*uint64(p.Threads) {
+		return Params{}, false
+	}
+	return Params{Memory: uint32(memory), Time: p.Time, Threads: p.Threads, SaltLen: p.SaltLen, KeyLen: p.KeyLen}, true
+}
+
 func (p Params) validate() error {
 	switch {
 	case p.Threads < 1:
@@ -220,7 +238,9 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // It returns ErrTooLong for a password over MaxBytes, an error wrapping
 // ErrMalformedHash for an unparsable hash, one wrapping ErrUnknownPepper when
 // the hash's pepper version has no key, and ctx.Err() if ctx ends before a
-// hashing slot frees. ok is false whenever err is non-nil.
+// hashing slot frees. ok is false whenever err is non-nil. A hash made with
+// cheaper parameters than the current ones costs as much to verify as a
+// current one (and as VerifyDummy), so its age is no timing oracle.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok bool, needsRehash bool, err error) {
 	if len(password) > MaxBytes {
 		return false, false, ErrTooLong
@@ -236,6 +256,14 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok bool,
 	key, err := h.derive(ctx, password, pepper, stored.salt, stored.params)
 	if err != nil {
 		return false, false, err
+	}
+	if topUp, ok := h.params.shortfall(stored.params); ok {
+		// A hash made with cheaper parameters would answer faster than
+		// VerifyDummy does for an unknown email: spend the difference, so
+		// that every Verify costs at least one at the current parameters.
+		if _, err := h.derive(ctx, password, pepper, h.dummySalt, topUp); err != nil {
+			return false, false, err
+		}
 	}
 	if subtle.ConstantTimeCompare(key, stored.hash) != 1 {
 		return false, false, nil

@@ -12,11 +12,19 @@
 // a stable id (the queue's duplicate detection and the consumer's
 // idempotency claim make a redelivery harmless), and the audit trail skips
 // events it has just appended.
+//
+// Events that belong to no account (sign-ins with an unknown email) wait in
+// one of audit.Shards unattributed outboxes (UnattributedOwner), picked by
+// the event's id, and join that shard's audit chain: a flood of them has no
+// single hot partition, and recording one is a single write. These
+// outboxes carry no pending mark; the catch-up visits all of them.
 package relay
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,6 +70,18 @@ type Outbox interface {
 
 // PendingShards is how many shards the pending marks are spread over.
 const PendingShards = 16
+
+// unattributedPrefix starts the names of the unattributed outboxes.
+const unattributedPrefix = "unattributed:"
+
+// UnattributedOwner names the outbox that takes the events of no account
+// (sign-ins with an unknown email) of one audit shard (audit.ShardOf).
+// These outboxes carry no pending mark, so leaving an event in one is a
+// single write: the catch-up visits each of them every time instead.
+func UnattributedOwner(shard string) string { return unattributedPrefix + shard }
+
+// IsUnattributed reports whether owner names an unattributed outbox.
+func IsUnattributed(owner string) bool { return strings.HasPrefix(owner, unattributedPrefix) }
 
 // AuditLog appends events to the tamper-evident audit trail.
 type AuditLog interface {
@@ -115,9 +135,10 @@ func (r *Relay) Changed(userID string) {
 	}
 }
 
-// Record appends an event that belongs to no account directly to the audit
-// trail. A failure is logged and returned; callers on a request path (a
-// sign-in with an unknown email) go on regardless, an erasure does not.
+// Record appends an event directly to the audit trail, for a caller that
+// must know it is there before going on (an erasure). A failure is logged
+// and returned. The sign-in path never calls it: its events go through an
+// outbox.
 func (r *Relay) Record(ctx context.Context, e audit.Event) error {
 	if err := r.audit.Append(context.WithoutCancel(ctx), []audit.Event{e}); err != nil {
 		r.log.Error("audit append failed", "event", e.ID, "action", string(e.Action), "error", err.Error())
@@ -166,11 +187,16 @@ func (r *Relay) Run(ctx context.Context, workers int) {
 	}
 }
 
-// CatchUp delivers the outbox of every marked account and returns how
-// many marked accounts it visited. It returns the first error after
-// trying them all.
+// CatchUp delivers the outbox of every marked account and every
+// unattributed outbox, and returns how many marked accounts it visited. It
+// returns the first error after trying them all.
 func (r *Relay) CatchUp(ctx context.Context) (int, error) {
 	var first error
+	for shard := 0; shard < audit.Shards; shard++ {
+		if err := r.deliver(ctx, UnattributedOwner(fmt.Sprintf("%02d", shard)), nil); err != nil && first == nil {
+			first = err
+		}
+	}
 	visited := 0
 	for shard := 0; shard < PendingShards; shard++ {
 		marks, err := r.outbox.PendingAccounts(ctx, shard, 1000)
@@ -220,7 +246,8 @@ func (r *Relay) deliver(ctx context.Context, userID string, mark *Pending) error
 }
 
 func (r *Relay) deliverOnce(ctx context.Context, userID string, mark *Pending) error {
-	if mark == nil {
+	unattributed := IsUnattributed(userID)
+	if mark == nil && !unattributed {
 		m, ok, err := r.outbox.PendingMarker(ctx, userID)
 		if err != nil {
 			return err
@@ -270,7 +297,7 @@ func (r *Relay) deliverOnce(ctx context.Context, userID string, mark *Pending) e
 	if publishErr != nil {
 		return publishErr
 	}
-	if r.settle != nil {
+	if r.settle != nil && !unattributed {
 		if err := r.settle(ctx, userID); err != nil {
 			return err
 		}

@@ -47,6 +47,7 @@ type auditEntity struct {
 	Fields       string // comma-separated field names
 	Reason       string
 	RequestID    string
+	Shard        string
 	Seq          int64
 	PrevHash     string
 	Hash         string
@@ -62,7 +63,7 @@ func toAuditEntity(chain string, e audit.Event) auditEntity {
 		PartitionKey: chain, RowKey: auditRowKey(e.Seq), EventID: e.ID, At: formatTime(e.At),
 		Action: string(e.Action), ActorID: e.ActorID, SubjectID: e.SubjectID, Organization: e.OrganizationID,
 		Fields: strings.Join(e.Fields, ","), Reason: e.Reason, RequestID: e.RequestID,
-		Seq: e.Seq, PrevHash: e.PrevHash, Hash: e.Hash, KeyVersion: e.KeyVersion,
+		Shard: e.Shard, Seq: e.Seq, PrevHash: e.PrevHash, Hash: e.Hash, KeyVersion: e.KeyVersion,
 	}
 }
 
@@ -74,7 +75,7 @@ func (e auditEntity) event() audit.Event {
 	return audit.Event{
 		ID: e.EventID, At: parseTime(e.At), Action: audit.Action(e.Action), ActorID: e.ActorID,
 		SubjectID: e.SubjectID, OrganizationID: e.Organization, Fields: fields, Reason: e.Reason,
-		RequestID: e.RequestID, Seq: e.Seq, PrevHash: e.PrevHash, Hash: e.Hash, KeyVersion: e.KeyVersion,
+		RequestID: e.RequestID, Shard: e.Shard, Seq: e.Seq, PrevHash: e.PrevHash, Hash: e.Hash, KeyVersion: e.KeyVersion,
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
@@ -80,12 +81,30 @@ func (s *Store) PendingAccounts(ctx context.Context, shard, limit int) ([]relay.
 }
 
 // outboxOf finds where an outbox owner keeps its outbox: an account's in
-// its users partition, an organisation's ("org:<id>") in its orgs partition.
+// its users partition, an organisation's ("org:<id>") in its orgs
+// partition, an unattributed shard's in the users partition
+// "$unattributed|<shard>" (no account id starts with "$").
 func (s *Store) outboxOf(owner string) (*aztables.Client, string) {
 	if id, ok := strings.CutPrefix(owner, "org:"); ok {
 		return s.orgs, id
 	}
+	if relay.IsUnattributed(owner) {
+		return s.users, "$" + strings.Replace(owner, ":", "|", 1)
+	}
 	return s.users, owner
+}
+
+// AddUnattributed implements accounts.Store: the event goes into its
+// shard's unattributed outbox (relay.UnattributedOwner) in one insert, with
+// no pending mark; the relay's catch-up visits every such outbox.
+func (s *Store) AddUnattributed(ctx context.Context, e audit.Event) error {
+	if e.Shard == "" {
+		return errors.New("tablestore: unattributed event without a shard")
+	}
+	table, pk := s.outboxOf(relay.UnattributedOwner(e.Shard))
+	a := outboxAction(pk, e.At, 0, e.ID, outboxKindEvent, e)
+	_, err := table.AddEntity(ctx, a.Entity, nil)
+	return classify(err)
 }
 
 // OutboxItems implements relay.Outbox.

@@ -18,6 +18,9 @@
 //	          RK = "resetlimit"         the hourly reset-request counter
 //	          RK = "outbox|<id>"        an audit event or notification the
 //	                                    change produced, not yet delivered
+//	          PK = "$unattributed|<shard>", RK = "outbox|<id>"
+//	                                    events of no account (unknown-email
+//	                                    sign-ins), one partition per audit shard
 //	emails    PK = hex(sha256(canonical email)), RK = "email"
 //	                                    the unique-email claim → user id (P1)
 //	orgs      PK = organisation id, RK = "org"; RK = "outbox|…" its undelivered events
@@ -26,6 +29,7 @@
 //	                                    the directory: an account's listable fields in its
 //	                                    organisation's partition (see directory.go)
 //	audit     PK = "<org id>|<yyyy-mm>" one HMAC chain per organisation and month
+//	          PK = "none-<shard>|<yyyy-mm>" events of no organisation, by shard
 //	          RK = 12 digits, newest first; RK = "head" the chain's tip
 //	auditidx  PK = "u|<user id>" or "d|<yyyy-mm-dd>", RK = <inverted time>|<event id>
 //	                                    copies of events by person and by day (auditquery.go)

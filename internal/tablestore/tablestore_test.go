@@ -72,6 +72,12 @@ func TestAggregateRoundTripsEveryField(t *testing.T) {
 	u.LastActiveAt = t0.Add(time.Hour)
 	u.PasswordHash = "$argon2id$v=19$m=19456,t=2,p=1,pv=1$c2FsdA$aGFzaA"
 	u.FailedSignIns = 3
+	// AUTH-3: the lockout's window, escalation and lock until a reset are
+	// kept in storage, so every instance sees the same state.
+	u.FailureTimes = []time.Time{t0.Add(time.Minute), t0.Add(2 * time.Minute)}
+	u.Lockouts = 2
+	u.LockedUntil = t0.Add(time.Hour)
+	u.LockedForReset = true
 	if err := s.CreateUser(ctx, u, accounts.Change{UserID: u.ID}); err != nil {
 		t.Fatal(err)
 	}

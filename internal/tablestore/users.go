@@ -57,6 +57,25 @@ func parseTime(s string) time.Time {
 	return t
 }
 
+// formatTimes stores a short list of times in one property.
+func formatTimes(ts []time.Time) string {
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, formatTime(t))
+	}
+	return strings.Join(out, " ")
+}
+
+func parseTimes(s string) []time.Time {
+	var out []time.Time
+	for _, f := range strings.Fields(s) {
+		if t := parseTime(f); !t.IsZero() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // rowMeta is what every listed row carries besides its own properties.
 type rowMeta struct {
 	PartitionKey string `json:"PartitionKey"`
@@ -83,7 +102,10 @@ type userEntity struct {
 	PrivacyNoticeVersion    string
 	PrivacyNoticeAcceptedAt string
 	FailedSignIns           int
+	FailureTimes            string // space-separated, oldest first
+	Lockouts                int
 	LockedUntil             string
+	LockedForReset          bool
 	PreviousOrganizationID  string
 	InvitedAt               string
 	WarnedFor               string
@@ -103,7 +125,8 @@ func toUserEntity(u accounts.User) userEntity {
 		LastActiveAt: formatTime(u.LastActiveAt), ClosedAt: formatTime(u.ClosedAt), ClosedReason: u.ClosedReason,
 		PasswordHash: u.PasswordHash, PrivacyNoticeVersion: u.PrivacyNoticeVersion,
 		PrivacyNoticeAcceptedAt: formatTime(u.PrivacyNoticeAcceptedAt),
-		FailedSignIns:           u.FailedSignIns, LockedUntil: formatTime(u.LockedUntil),
+		FailedSignIns:           u.FailedSignIns, FailureTimes: formatTimes(u.FailureTimes), Lockouts: u.Lockouts,
+		LockedUntil: formatTime(u.LockedUntil), LockedForReset: u.LockedForReset,
 		PreviousOrganizationID: u.PreviousOrganizationID, Version: u.Version,
 		InvitedAt: formatTime(u.InvitedAt), WarnedFor: formatTime(u.WarnedFor), WarnedDays: u.WarnedDays,
 		WarnedAt: formatTime(u.WarnedAt), ErasingSince: formatTime(u.ErasingSince), InvitedElsewhere: u.InvitedElsewhere,
@@ -118,7 +141,8 @@ func (e userEntity) user(etag string) accounts.User {
 		LastActiveAt: parseTime(e.LastActiveAt), ClosedAt: parseTime(e.ClosedAt), ClosedReason: e.ClosedReason,
 		PasswordHash: e.PasswordHash, PrivacyNoticeVersion: e.PrivacyNoticeVersion,
 		PrivacyNoticeAcceptedAt: parseTime(e.PrivacyNoticeAcceptedAt),
-		FailedSignIns:           e.FailedSignIns, LockedUntil: parseTime(e.LockedUntil),
+		FailedSignIns:           e.FailedSignIns, FailureTimes: parseTimes(e.FailureTimes), Lockouts: e.Lockouts,
+		LockedUntil: parseTime(e.LockedUntil), LockedForReset: e.LockedForReset,
 		PreviousOrganizationID: e.PreviousOrganizationID, Version: e.Version,
 		InvitedAt: parseTime(e.InvitedAt), WarnedFor: parseTime(e.WarnedFor), WarnedDays: e.WarnedDays,
 		WarnedAt: parseTime(e.WarnedAt), ErasingSince: parseTime(e.ErasingSince), InvitedElsewhere: e.InvitedElsewhere,
