@@ -11,11 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/config"
-	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
 
@@ -76,18 +73,9 @@ func TestLongInvocationsAnswerPastTheWriteTimeout(t *testing.T) {
 // a second drain sends nothing more.
 func TestOutboxDrainDeliversWhatACrashLeft(t *testing.T) {
 	s := startFunctionsStack(t, nil)
-	cfg, err := config.Load(func(k string) string { return s.env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := passwords.NewHasher(passwords.Peppers{Current: cfg.LocalPepperCurrent, Keys: cfg.LocalPeppers},
-		passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The "crashed" process: it commits the invitation and its outbox, and
-	// never delivers (the recording relay delivers nothing).
-	crashed := accounts.NewService(s.store(t), hasher, passwords.DefaultPolicy(), &testenv.Relay{}, time.Now, uuid.NewString, accountOptions(cfg))
+	// never delivers.
+	crashed := s.undeliveredAccounts(t)
 	addr := "drain-" + testenv.UniqueName(t) + "@example.fi"
 	if _, err := crashed.Invite(context.Background(), "", accounts.InviteInput{Email: addr, FirstName: "Aino", LastName: "Ahonen",
 		OrganizationID: "org-drain", Role: accounts.RoleEditor, Locale: "fi"}, accounts.Meta{}); err != nil {

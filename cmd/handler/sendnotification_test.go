@@ -75,9 +75,10 @@ func notice(id, userID string) []byte {
 	return b
 }
 
-// activeAccount makes an active account for addr directly in the stack's
-// tables (no email: its relay never runs) and returns its id.
-func (s *stack) activeAccount(t *testing.T, addr string) string {
+// undeliveredAccounts is an accounts service over the stack's tables whose
+// relay delivers nothing: it changes storage as a process that dies before
+// delivering would, and sends no email.
+func (s *stack) undeliveredAccounts(t *testing.T) *accounts.Service {
 	t.Helper()
 	cfg, err := config.Load(func(k string) string { return s.env[k] })
 	if err != nil {
@@ -88,7 +89,14 @@ func (s *stack) activeAccount(t *testing.T, addr string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := accounts.NewService(s.store(t), hasher, passwords.DefaultPolicy(), &testenv.Relay{}, time.Now, uuid.NewString, accountOptions(cfg))
+	return accounts.NewService(s.store(t), hasher, passwords.DefaultPolicy(), &testenv.Relay{}, time.Now, uuid.NewString, accountOptions(cfg))
+}
+
+// activeAccount makes an active account for addr directly in the stack's
+// tables (no email: its relay never runs) and returns its id.
+func (s *stack) activeAccount(t *testing.T, addr string) string {
+	t.Helper()
+	svc := s.undeliveredAccounts(t)
 	ctx := context.Background()
 	u, err := svc.Invite(ctx, "", accounts.InviteInput{Email: addr, FirstName: "Maija", LastName: "Meikäläinen",
 		OrganizationID: "org-notice", Role: accounts.RoleEditor, Locale: "en"}, accounts.Meta{})

@@ -293,43 +293,11 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 
-	// Whether PASSWORD_PEPPERS is set, not whether it parsed: a mistyped
-	// value is reported as such, not as missing.
-	peppersSet := p.str("PASSWORD_PEPPERS") != ""
-	switch {
-	case c.KeyVaultURL != "" && peppersSet:
-		p.fail("set only one of KEY_VAULT_URL and PASSWORD_PEPPERS")
-	case c.KeyVaultURL != "":
+	if c.KeyVaultURL != "" {
 		p.httpsURL("KEY_VAULT_URL", c.KeyVaultURL)
-	case !peppersSet:
-		p.fail("KEY_VAULT_URL (Azure) or PASSWORD_PEPPERS (local) must be set")
-	default:
-		if c.TablesEndpoint != "" && c.TablesConnectionString == "" {
-			// Real (Azure) storage gets the real pepper; a local one would
-			// put a known key in front of real password hashes.
-			p.fail("PASSWORD_PEPPERS is for local runs only; in Azure the pepper comes from KEY_VAULT_URL")
-		}
-		if _, ok := c.LocalPeppers[c.LocalPepperCurrent]; !ok {
-			p.fail("PASSWORD_PEPPER_CURRENT must name one of the versions in PASSWORD_PEPPERS")
-		}
 	}
-	// The audit chain key comes from the same place as the pepper.
-	auditKeysSet := p.str("AUDIT_KEYS") != ""
-	switch {
-	case c.KeyVaultURL != "" && auditKeysSet:
-		p.fail("set only one of KEY_VAULT_URL and AUDIT_KEYS")
-	case c.KeyVaultURL != "":
-	case !auditKeysSet:
-		p.fail("KEY_VAULT_URL (Azure) or AUDIT_KEYS (local) must be set")
-	default:
-		if c.TablesEndpoint != "" && c.TablesConnectionString == "" {
-			// A known local key would let anyone re-chain real audit events.
-			p.fail("AUDIT_KEYS is for local runs only; in Azure the audit chain key comes from KEY_VAULT_URL")
-		}
-		if _, ok := c.LocalAuditKeys[c.LocalAuditKeyCurrent]; !ok {
-			p.fail("AUDIT_KEY_CURRENT must name one of the versions in AUDIT_KEYS")
-		}
-	}
+	p.versionedSecret(c, "PASSWORD_PEPPERS", "PASSWORD_PEPPER_CURRENT", c.LocalPeppers, c.LocalPepperCurrent, "the pepper")
+	p.versionedSecret(c, "AUDIT_KEYS", "AUDIT_KEY_CURRENT", c.LocalAuditKeys, c.LocalAuditKeyCurrent, "the audit chain key")
 
 	switch c.Email.Provider {
 	case "smtp":
@@ -404,6 +372,29 @@ type parser struct {
 }
 
 func (p *parser) fail(msg string) { p.problems = append(p.problems, msg) }
+
+// versionedSecret checks a secret that comes from Key Vault in Azure and
+// from a local list of versions otherwise (the pepper, the audit chain
+// key). A local one is refused against Azure storage: it would put a
+// known key in front of real data. Whether the list is set is checked,
+// not whether it parsed, so a mistyped value is reported as such.
+func (p *parser) versionedSecret(c Config, listName, currentName string, keys map[string][]byte, current, what string) {
+	set := p.str(listName) != ""
+	switch {
+	case c.KeyVaultURL != "" && set:
+		p.fail("set only one of KEY_VAULT_URL and " + listName)
+	case c.KeyVaultURL != "":
+	case !set:
+		p.fail("KEY_VAULT_URL (Azure) or " + listName + " (local) must be set")
+	default:
+		if c.TablesEndpoint != "" && c.TablesConnectionString == "" {
+			p.fail(listName + " is for local runs only; in Azure " + what + " comes from KEY_VAULT_URL")
+		}
+		if _, ok := keys[current]; !ok {
+			p.fail(currentName + " must name one of the versions in " + listName)
+		}
+	}
+}
 
 // unresolvedKeyVaultReferences refuses any setting that still holds a Key
 // Vault reference: using its text as a password or key would fail later

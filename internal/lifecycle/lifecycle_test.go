@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -468,7 +467,7 @@ func TestAuditRetentionKeepsRemainingChainsVerifiable(t *testing.T) {
 func TestErasureInterruptedAtAnyPointIsFinished(t *testing.T) {
 	t.Parallel()
 	for cut := 0; cut <= 30; cut++ {
-		fault := &cutAfter{}
+		fault := &testenv.CutAfter{}
 		e := newEnv(t, tablestore.WithPolicy(fault))
 		u, _ := e.person(fmt.Sprintf("cut%d", cut), false)
 		if err := e.svc.CloseUser(e.ctx, e.admin, u.ID, accounts.Meta{}); err != nil {
@@ -476,10 +475,9 @@ func TestErasureInterruptedAtAnyPointIsFinished(t *testing.T) {
 		}
 		at := t0.Add(31 * 24 * time.Hour)
 		e.clock.Set(at)
-		fault.left.Store(int64(cut))
-		fault.armed.Store(true)
+		fault.Arm(cut)
 		_, _ = e.sweeper.Run(e.ctx, at, lifecycle.Options{AuditRetentionMonths: 24})
-		fault.armed.Store(false)
+		fault.Disarm()
 		for day := 1; day <= 2; day++ {
 			e.sweepAt(at.AddDate(0, 0, day))
 		}
@@ -487,19 +485,4 @@ func TestErasureInterruptedAtAnyPointIsFinished(t *testing.T) {
 			t.Fatalf("cut after %d storage calls: two sweeps later the account is %v, want erased", cut, err)
 		}
 	}
-}
-
-// cutAfter answers every storage request with a refusal the SDK does not
-// retry once armed and n more went through: the process stops there.
-type cutAfter struct {
-	armed atomic.Bool
-	left  atomic.Int64
-}
-
-func (f *cutAfter) Do(req *policy.Request) (*http.Response, error) {
-	if f.armed.Load() && f.left.Add(-1) < 0 {
-		return &http.Response{StatusCode: http.StatusBadRequest, Status: "400 injected cut", Header: http.Header{},
-			Body: io.NopCloser(strings.NewReader("")), Request: req.Raw()}, nil
-	}
-	return req.Next()
 }

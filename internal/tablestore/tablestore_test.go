@@ -357,21 +357,6 @@ func TestAuditRedeliveryIndexesWhatAnInterruptedAppendLeft(t *testing.T) {
 	}
 }
 
-// cutAfterN refuses every request (without an SDK retry) once armed and n
-// more went through: the process stops there.
-type cutAfterN struct {
-	armed atomic.Bool
-	left  atomic.Int64
-}
-
-func (f *cutAfterN) Do(req *policy.Request) (*http.Response, error) {
-	if f.armed.Load() && f.left.Add(-1) < 0 {
-		return &http.Response{StatusCode: http.StatusBadRequest, Status: "400 injected cut", Header: http.Header{},
-			Body: io.NopCloser(strings.NewReader("")), Request: req.Raw()}, nil
-	}
-	return req.Next()
-}
-
 // P6: audit retention cut short at any storage call is finished by the
 // next run, and leaves no per-person copy behind. Before, the daily-index
 // copy (the only way back to the rest) could go first.
@@ -380,7 +365,7 @@ func TestAuditPurgeInterruptedAtAnyPointIsFinished(t *testing.T) {
 	ctx := context.Background()
 	old := time.Date(2024, 3, 10, 9, 0, 0, 0, time.UTC)
 	for cut := 0; cut <= 12; cut++ {
-		fault := &cutAfterN{}
+		fault := &testenv.CutAfter{}
 		s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t), testenv.AuditKeys(), WithPolicy(fault))
 		if err != nil {
 			t.Fatal(err)
@@ -396,10 +381,9 @@ func TestAuditPurgeInterruptedAtAnyPointIsFinished(t *testing.T) {
 			t.Fatal(err)
 		}
 		cutoff := old.AddDate(1, 0, 0)
-		fault.left.Store(int64(cut))
-		fault.armed.Store(true)
+		fault.Arm(cut)
 		_, _ = s.PurgeAuditBefore(ctx, cutoff)
-		fault.armed.Store(false)
+		fault.Disarm()
 		if _, err := s.PurgeAuditBefore(ctx, cutoff); err != nil {
 			t.Fatal(err)
 		}
