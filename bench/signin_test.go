@@ -70,7 +70,7 @@ func newFixture(b *testing.B, people int) *fixture {
 	if err := store.EnsureTables(ctx); err != nil {
 		b.Fatal(err)
 	}
-	hasher, err := passwords.NewHasher(passwords.Peppers{Current: "1", Keys: map[string][]byte{"1": bytes.Repeat([]byte{7}, 32)}}, passwords.DefaultParams(), 4)
+	hasher, err := passwords.NewHasher(passwords.Peppers{Current: "1", Keys: map[string][]byte{"1": bytes.Repeat([]byte{7}, 32)}}, passwords.DefaultParams(), 4, 64)
 	if err != nil {
 		b.Fatal(err)
 	}

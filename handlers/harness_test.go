@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -88,7 +89,18 @@ type harnessOptions struct {
 	// the recording fake, so that audit events reach the audit trail when
 	// the test calls h.deliverAll. Outboxes are emptied by delivery.
 	realRelay bool
+	// throttle replaces the default limits, which are high enough that
+	// tests of other things never meet them.
+	throttle *Throttle
+	// hasher replaces the cheap test hasher (4 at once, hashQueue waiting).
+	hasher *passwords.Hasher
 }
+
+// hashQueue is how many hashes may wait in the test hasher's line.
+const hashQueue = 64
+
+// generousThrottle keeps the limits out of the way of other tests.
+var generousThrottle = Throttle{ClientPerMinute: 1 << 20, ClientBurst: 1 << 20, GlobalPerMinute: 1 << 20, GlobalBurst: 1 << 20, MaxClients: 1000}
 
 // newHarness starts the API on its own tables and returns its parts.
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -108,9 +120,12 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	}
 	hasher, err := passwords.NewHasher(passwords.Peppers{Current: "t1", Keys: map[string][]byte{
 		"t1": []byte("handlers-test-pepper-handlers-test-pepper"),
-	}}, cheapParams, 4)
+	}}, cheapParams, 4, hashQueue)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.hasher != nil {
+		hasher = o.hasher
 	}
 	var accountsRelay accounts.Relay = h.relay
 	var orgsRelay organizations.Relay = h.relay
@@ -143,9 +158,13 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if maxBody == 0 {
 		maxBody = 64 << 10
 	}
-	opts := Options{CORSOrigins: []string{testOrigin}, MaxBodyBytes: maxBody}
+	throttle := generousThrottle
+	if o.throttle != nil {
+		throttle = *o.throttle
+	}
+	opts := Options{CORSOrigins: []string{testOrigin}, MaxBodyBytes: maxBody, Throttle: throttle, Now: h.clock.Now}
 	h.routes = (&server{log: h.log, opts: opts, accounts: h.accounts, orgs: h.orgs, detach: h.detach, health: h.store.Ping}).table()
-	srv := httptest.NewServer(NewServer(h.log, opts, Services{Accounts: h.accounts, Organizations: h.orgs}, h.detach, h.store.Ping))
+	srv := httptest.NewServer(NewServer(h.log, opts, Services{Accounts: h.accounts, Organizations: h.orgs, Hashing: hasher}, h.detach, h.store.Ping))
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
 	return h
@@ -233,6 +252,9 @@ type request struct {
 	token        string
 	body         any
 	header       map[string]string
+	// from is the loopback address the connection comes from (127.0.0.1
+	// when empty), for tests that need two clients.
+	from string
 }
 
 func (h *harness) do(t *testing.T, rq request) response {
@@ -279,7 +301,12 @@ func (h *harness) send(rq request) (response, error) {
 		}
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := http.DefaultClient
+	if rq.from != "" {
+		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(rq.from)}}
+		client = &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true}}
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return response{}, fmt.Errorf("%s %s: %w", rq.method, rq.path, err)
 	}

@@ -230,7 +230,7 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 			s, _ := c.(string)
 			documented = append(documented, s)
 		}
-		sent := []string{codeInvalidJSON, codeInvalidField, codeUnknownField, codeTooLarge, codeUnsupportedMedia, codeMethodNotAllowed, codeInternal}
+		sent := []string{codeInvalidJSON, codeInvalidField, codeUnknownField, codeTooLarge, codeUnsupportedMedia, codeMethodNotAllowed, codeInternal, codeRateLimited}
 		for _, e := range errorStatus {
 			if !slices.Contains(sent, e.code) {
 				sent = append(sent, e.code)

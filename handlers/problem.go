@@ -10,6 +10,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
+	"github.com/palvelumanuaali/useradmin/internal/passwords"
 )
 
 // problem is an RFC 9457 problem document with our stable machine code,
@@ -50,6 +51,7 @@ var errorStatus = []struct {
 	{organizations.ErrNotEmpty, http.StatusConflict, "organization_not_empty"},
 	{organizations.ErrExists, http.StatusConflict, "conflict"},
 	{accounts.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{passwords.ErrBusy, http.StatusServiceUnavailable, codeBusy},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "unavailable"},
 }
 
@@ -62,6 +64,9 @@ const (
 	codeUnsupportedMedia = "unsupported_media_type"
 	codeMethodNotAllowed = "method_not_allowed"
 	codeInternal         = "internal"
+	// codeBusy: too many password hashes wait already (PWD-2); a hash
+	// takes a fraction of a second, so the line frees quickly.
+	codeBusy = "busy"
 )
 
 // writeError answers with the problem for err. Unknown errors are logged
@@ -82,7 +87,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		if errors.Is(err, e.err) {
 			if e.status >= 500 {
 				log.Warn("request failed", "request_id", requestID(r.Context()), "code", e.code, "error", err.Error())
-				w.Header().Set("Retry-After", "5")
+				retry := "5"
+				if e.code == codeBusy {
+					retry = "1"
+				}
+				w.Header().Set("Retry-After", retry)
 			}
 			if e.status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
@@ -157,6 +166,8 @@ var details = map[string][3]string{ // fi, sv, en
 	"organization_not_empty": {"Organisaatiossa on vielä käyttäjiä.", "Organisationen har fortfarande användare.", "The organisation still has users."},
 	"admin_exists":           {"Aktiivinen ylläpitäjä on jo olemassa.", "Det finns redan en aktiv administratör.", "An active administrator already exists."},
 	"unavailable":            {"Palvelu on tilapäisesti poissa käytöstä. Yritä hetken kuluttua uudelleen.", "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.", "The service is temporarily unavailable. Try again shortly."},
+	codeBusy:                 {"Palvelu on juuri nyt ruuhkainen. Yritä hetken kuluttua uudelleen.", "Tjänsten är överbelastad just nu. Försök igen om en stund.", "The service is busy right now. Try again shortly."},
+	codeRateLimited:          {"Liian monta yritystä. Odota hetki ja yritä uudelleen.", "För många försök. Vänta en stund och försök igen.", "Too many attempts. Wait a moment and try again."},
 	codeInvalidJSON:          {"Pyyntö ei ole kelvollista JSONia.", "Begäran är inte giltig JSON.", "The request is not valid JSON."},
 	codeInvalidField:         {"Osa kentistä on virheellisiä.", "Några fält är ogiltiga.", "Some fields are invalid."},
 	codeUnknownField:         {"Pyynnössä on kenttä, jota ei voi asettaa.", "Begäran innehåller ett fält som inte kan anges.", "The request has a field that cannot be set."},

@@ -16,20 +16,23 @@ type route struct {
 	handler http.Handler
 }
 
-// table is the whole HTTP surface.
+// table is the whole HTTP surface. The endpoints anyone can call that cost
+// a password hash or an email are throttled per client and globally
+// (throttled, AUTH-4); every endpoint that hashes a password first takes a
+// place in the hasher's bounded line (hashing, PWD-2).
 func (s *server) table() []route {
 	return []route{
 		{http.MethodGet, "/api/health", true, s.handleHealth()},
 
-		{http.MethodPost, "/api/auth/login", true, s.handleLogin()},
+		{http.MethodPost, "/api/auth/login", true, s.throttled(s.hashing(s.handleLogin()))},
 		{http.MethodPost, "/api/auth/logout", false, s.handleLogout()},
-		{http.MethodPost, "/api/auth/invitations/accept", true, s.handleAcceptInvitation()},
-		{http.MethodPost, "/api/auth/password-resets", true, s.handleRequestPasswordReset()},
-		{http.MethodPost, "/api/auth/password-resets/complete", true, s.handleCompletePasswordReset()},
+		{http.MethodPost, "/api/auth/invitations/accept", true, s.throttled(s.hashing(s.handleAcceptInvitation()))},
+		{http.MethodPost, "/api/auth/password-resets", true, s.throttled(s.handleRequestPasswordReset())},
+		{http.MethodPost, "/api/auth/password-resets/complete", true, s.throttled(s.hashing(s.handleCompletePasswordReset()))},
 
 		{http.MethodGet, "/api/me", false, s.handleGetMe()},
 		{http.MethodPatch, "/api/me", false, s.handlePatchMe()},
-		{http.MethodPut, "/api/me/password", false, s.handleChangePassword()},
+		{http.MethodPut, "/api/me/password", false, s.hashing(s.handleChangePassword())},
 		{http.MethodDelete, "/api/me", false, s.handleDeleteMe()},
 		{http.MethodGet, "/api/me/sessions", false, s.handleListMySessions()},
 		{http.MethodDelete, "/api/me/sessions", false, s.handleEndAllSessions()},

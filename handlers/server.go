@@ -29,6 +29,11 @@ type Options struct {
 	// endpoints lift the server's write deadline to it; the API keeps the
 	// server's shorter one.
 	InvocationTimeout time.Duration
+	// Throttle limits the sign-in, password-reset and invitation-accept
+	// endpoints (see throttle.go).
+	Throttle Throttle
+	// Now is the clock the throttle's buckets refill by.
+	Now func() time.Time
 }
 
 // Detacher runs work that outlives its request (a reset request's lookup,
@@ -56,6 +61,9 @@ type Services struct {
 	// DrainOutbox delivers every outbox a crash or an outage left behind,
 	// for the OutboxDrain timer function, and returns a one-line summary.
 	DrainOutbox func(ctx context.Context) (string, error)
+	// Hashing admits the requests that hash a password into the hasher's
+	// bounded line (see hashing); nil admits everything.
+	Hashing Admitter
 }
 
 type server struct {

@@ -175,6 +175,17 @@ param erasureDelay string = '720h'
 @minValue(1)
 @maxValue(64)
 param hashConcurrency int = 4
+@description('Password hashes that may wait for a turn; past that a request gets 503 busy.')
+@minValue(0)
+@maxValue(1024)
+param hashQueue int = 32
+@description('Per instance and endpoint (sign-in, password reset, invitation accept): requests per client address and minute, and at once.')
+param throttleClientPerMinute int = 10
+param throttleClientBurst int = 5
+@description('Per instance and endpoint: requests per minute from all clients together, and at once.')
+param throttleGlobalPerMinute int = 300
+param throttleGlobalBurst int = 50
+param throttleMaxClients int = 10000
 param maxBodyBytes int = 65536
 
 // ---------------------------------------------------------------- lifecycle sweep (P6, P7; defaults = DESIGN §4)
@@ -339,6 +350,12 @@ module functionApp 'modules/functionapp.bicep' = {
     privacyNoticeVersion: privacyNoticeVersion
     erasureDelay: erasureDelay
     hashConcurrency: hashConcurrency
+    hashQueue: hashQueue
+    throttleClientPerMinute: throttleClientPerMinute
+    throttleClientBurst: throttleClientBurst
+    throttleGlobalPerMinute: throttleGlobalPerMinute
+    throttleGlobalBurst: throttleGlobalBurst
+    throttleMaxClients: throttleMaxClients
     maxBodyBytes: maxBodyBytes
     lifecycleSchedule: lifecycleSchedule
     outboxDrainSchedule: outboxDrainSchedule

@@ -85,7 +85,7 @@ func (s *stack) undeliveredAccounts(t *testing.T) *accounts.Service {
 		t.Fatal(err)
 	}
 	hasher, err := passwords.NewHasher(passwords.Peppers{Current: cfg.LocalPepperCurrent, Keys: cfg.LocalPeppers},
-		passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1)
+		passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, 64)
 	if err != nil {
 		t.Fatal(err)
 	}

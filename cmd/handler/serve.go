@@ -135,7 +135,7 @@ func serveWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts se
 		}()
 	}
 
-	services := handlers.Services{Accounts: a.accounts, Organizations: a.orgs}
+	services := handlers.Services{Accounts: a.accounts, Organizations: a.orgs, Hashing: a.hasher}
 	if mode == "functions" {
 		// The trigger endpoints exist only where the Functions host is the
 		// only thing that can reach them (it forwards nothing but /api/...
@@ -148,7 +148,7 @@ func serveWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts se
 		services.DrainOutbox = a.drainOutbox
 	}
 	api := handlers.NewServer(log, handlers.Options{CORSOrigins: cfg.CORSOrigins, PlatformCORS: cfg.FunctionsEnv, MaxBodyBytes: cfg.MaxBodyBytes,
-		InvocationTimeout: opts.invocationTimeout}, services, detached, a.store.Ping)
+		InvocationTimeout: opts.invocationTimeout, Now: a.now, Throttle: throttle(cfg)}, services, detached, a.store.Ping)
 	gate.Open(api)
 	log.Info("ready", "addr", ln.Addr().String(), "mode", mode)
 
@@ -170,6 +170,15 @@ func serveWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts se
 		return err
 	}
 	return nil
+}
+
+// throttle is the edge's request limits from the configuration. Under the
+// Functions host the client's address comes from the platform's front end.
+func throttle(cfg config.Config) handlers.Throttle {
+	t := cfg.Throttle
+	return handlers.Throttle{ClientPerMinute: t.ClientPerMinute, ClientBurst: t.ClientBurst,
+		GlobalPerMinute: t.GlobalPerMinute, GlobalBurst: t.GlobalBurst, MaxClients: t.MaxClients,
+		BehindPlatform: cfg.FunctionsEnv}
 }
 
 // wireWithin wires the application within opts.wiringTimeout, so a

@@ -35,6 +35,7 @@ type app struct {
 	store    *tablestore.Store
 	accounts *accounts.Service
 	orgs     *organizations.Service
+	hasher   *passwords.Hasher
 	relay    *relay.Relay
 	// inProcess is true when notifications go straight to the consumer
 	// (standalone): a relay delivery then returns once they are sent.
@@ -101,7 +102,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 	if err != nil {
 		return nil, err
 	}
-	hasher, err := passwords.NewHasher(peppers, passwords.DefaultParams(), cfg.HashConcurrency)
+	hasher, err := passwords.NewHasher(peppers, passwords.DefaultParams(), cfg.HashConcurrency, cfg.HashQueue)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +153,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 	late.r = relay.New(store, store, publisher, settle, log, interval, now)
 
 	sweeper := lifecycle.New(store, svc, store, time.Since)
-	return &app{cfg: cfg, log: log, store: store, accounts: svc, orgs: orgs, relay: late.r, inProcess: inProcess, consumer: consumer,
+	return &app{cfg: cfg, log: log, store: store, accounts: svc, orgs: orgs, hasher: hasher, relay: late.r, inProcess: inProcess, consumer: consumer,
 		sweeper: sweeper, now: now}, nil
 }
 

@@ -59,6 +59,12 @@ param activityInterval string
 param privacyNoticeVersion string
 param erasureDelay string
 param hashConcurrency int
+param hashQueue int
+param throttleClientPerMinute int
+param throttleClientBurst int
+param throttleGlobalPerMinute int
+param throttleGlobalBurst int
+param throttleMaxClients int
 param maxBodyBytes int
 
 param lifecycleSchedule string
@@ -110,6 +116,12 @@ var baseSettings = [
   { name: 'PRIVACY_NOTICE_VERSION', value: privacyNoticeVersion }
   { name: 'ERASURE_DELAY', value: erasureDelay }
   { name: 'HASH_CONCURRENCY', value: string(hashConcurrency) }
+  { name: 'HASH_QUEUE', value: string(hashQueue) }
+  { name: 'THROTTLE_CLIENT_PER_MINUTE', value: string(throttleClientPerMinute) }
+  { name: 'THROTTLE_CLIENT_BURST', value: string(throttleClientBurst) }
+  { name: 'THROTTLE_GLOBAL_PER_MINUTE', value: string(throttleGlobalPerMinute) }
+  { name: 'THROTTLE_GLOBAL_BURST', value: string(throttleGlobalBurst) }
+  { name: 'THROTTLE_MAX_CLIENTS', value: string(throttleMaxClients) }
   { name: 'MAX_BODY_BYTES', value: string(maxBodyBytes) }
 
   // The lifecycle sweep: the LifecycleSweep timer reads its schedule from

@@ -154,7 +154,7 @@ func newEnv(t *testing.T, configure ...func(*accounts.Options)) *testEnv {
 // configuration change.
 func (e *testEnv) rebuild(peppers passwords.Peppers, params passwords.Params) {
 	e.t.Helper()
-	h, err := passwords.NewHasher(peppers, params, 4)
+	h, err := passwords.NewHasher(peppers, params, 4, 64)
 	if err != nil {
 		e.t.Fatal(err)
 	}

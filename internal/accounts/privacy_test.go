@@ -45,7 +45,7 @@ func TestEventsHoldIDsOnly(t *testing.T) {
 	env := newEnv(t)
 	queue := &recordingPublisher{}
 	trail := relay.New(env.store, env.store, queue, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Hour, env.clock.Now)
-	h, err := passwords.NewHasher(testPeppers("v1"), cheapParams, 4)
+	h, err := passwords.NewHasher(testPeppers("v1"), cheapParams, 4, 64)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func TestUnknownEmailSignInWritesOnce(t *testing.T) {
 	}
 	clock := testenv.NewClock(t0)
 	trail := relay.New(store, store, &recordingPublisher{}, nil, discardLogger(), 0, clock.Now)
-	h, err := passwords.NewHasher(testPeppers("v1"), cheapParams, 4)
+	h, err := passwords.NewHasher(testPeppers("v1"), cheapParams, 4, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestConcurrentUnknownEmailSignInsLoseNoEvent(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t)
 	trail := relay.New(env.store, env.store, &recordingPublisher{}, nil, discardLogger(), 0, env.clock.Now)
-	h, err := passwords.NewHasher(testPeppers("v1"), cheapParams, 4)
+	h, err := passwords.NewHasher(testPeppers("v1"), cheapParams, 4, 64)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,6 +75,12 @@ type Config struct {
 	PrivacyNoticeVersion   string
 	ErasureDelay           time.Duration
 	HashConcurrency        int
+	// HashQueue is how many password hashes may wait for a turn while
+	// HashConcurrency run; a request past that gets 503 busy at once.
+	HashQueue int
+	// Throttle limits the unauthenticated endpoints that cost a password
+	// hash or an email (AUTH-4).
+	Throttle ThrottleConfig
 
 	// The lifecycle sweep (P6, P7): its NCRONTAB schedule (UTC) and rules.
 	LifecycleSchedule string
@@ -88,6 +94,20 @@ type Config struct {
 	AuditRetentionMonths int
 	DeliveryRetention    time.Duration
 	MaxBodyBytes         int64
+}
+
+// ThrottleConfig are the request limits on sign-in, the password-reset
+// request and completion, and invitation acceptance: for each endpoint a
+// token bucket per client address and one shared by all clients, in this
+// instance's memory.
+type ThrottleConfig struct {
+	ClientPerMinute int // requests a client may make per minute, sustained
+	ClientBurst     int // requests a client may make at once
+	GlobalPerMinute int // requests all clients together may make per minute
+	GlobalBurst     int
+	// MaxClients caps the client addresses remembered per endpoint; the
+	// least recently seen is forgotten first.
+	MaxClients int
 }
 
 // EmailConfig selects and configures the email provider.
@@ -160,6 +180,12 @@ var Settings = []Setting{
 	{"AUDIT_RETENTION_MONTHS", "24", "audit events are kept this many months"},
 	{"DELIVERY_RETENTION", "720h", "notification delivery records are kept this long"},
 	{"HASH_CONCURRENCY", "4", "password hashes run at once (each takes about 19 MiB)"},
+	{"HASH_QUEUE", "32", "password hashes that may wait for a turn; past that the request gets 503 busy"},
+	{"THROTTLE_CLIENT_PER_MINUTE", "10", "sign-in, password-reset and invitation-accept requests per client address and minute, per endpoint and instance"},
+	{"THROTTLE_CLIENT_BURST", "5", "of those, how many a client may send at once"},
+	{"THROTTLE_GLOBAL_PER_MINUTE", "300", "the same endpoints' requests per minute from all clients together, per endpoint and instance"},
+	{"THROTTLE_GLOBAL_BURST", "50", "of those, how many may come at once"},
+	{"THROTTLE_MAX_CLIENTS", "10000", "client addresses remembered per endpoint (least recently seen forgotten first)"},
 	{"MAX_BODY_BYTES", "65536", "largest accepted request body"},
 }
 
@@ -252,7 +278,15 @@ func Load(getenv func(string) string) (Config, error) {
 		AuditRetentionMonths:       p.intDefault("AUDIT_RETENTION_MONTHS", 24, 1, 120),
 		DeliveryRetention:          p.duration("DELIVERY_RETENTION", 30*24*time.Hour),
 		HashConcurrency:            p.intDefault("HASH_CONCURRENCY", 4, 1, 64),
+		HashQueue:                  p.intDefault("HASH_QUEUE", 32, 0, 1024),
 		MaxBodyBytes:               int64(p.intDefault("MAX_BODY_BYTES", 64<<10, 1<<10, 1<<20)),
+		Throttle: ThrottleConfig{
+			ClientPerMinute: p.intDefault("THROTTLE_CLIENT_PER_MINUTE", 10, 1, 10000),
+			ClientBurst:     p.intDefault("THROTTLE_CLIENT_BURST", 5, 1, 1000),
+			GlobalPerMinute: p.intDefault("THROTTLE_GLOBAL_PER_MINUTE", 300, 1, 1000000),
+			GlobalBurst:     p.intDefault("THROTTLE_GLOBAL_BURST", 50, 1, 100000),
+			MaxClients:      p.intDefault("THROTTLE_MAX_CLIENTS", 10000, 100, 1000000),
+		},
 	}
 	c.LocalPeppers = p.peppers("PASSWORD_PEPPERS")
 	c.LocalAuditKeys = p.peppers("AUDIT_KEYS")

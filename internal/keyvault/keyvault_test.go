@@ -288,7 +288,7 @@ func TestRotationKeepsOldHashesValid(t *testing.T) {
 	params := passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	const pw = "correct horse battery staple"
 
-	before, err := passwords.NewHasher(passwords.Peppers{Current: idOld, Keys: map[string][]byte{idOld: key(1)}}, params, 1)
+	before, err := passwords.NewHasher(passwords.Peppers{Current: idOld, Keys: map[string][]byte{idOld: key(1)}}, params, 1, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestRotationKeepsOldHashesValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadPeppers() = %v", err)
 	}
-	after, err := passwords.NewHasher(peppers, params, 1)
+	after, err := passwords.NewHasher(peppers, params, 1, 64)
 	if err != nil {
 		t.Fatalf("NewHasher(loaded peppers) = %v", err)
 	}

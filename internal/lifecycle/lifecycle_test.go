@@ -71,7 +71,7 @@ func newEnv(t *testing.T, storeOpts ...tablestore.Option) *env {
 func (e *env) service(store *tablestore.Store) *accounts.Service {
 	e.t.Helper()
 	h, err := passwords.NewHasher(passwords.Peppers{Current: "1", Keys: map[string][]byte{"1": bytes.Repeat([]byte{9}, 32)}},
-		passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 4)
+		passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 4, 64)
 	if err != nil {
 		e.t.Fatal(err)
 	}

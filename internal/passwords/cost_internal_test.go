@@ -47,11 +47,11 @@ func TestShortfallTopsUpToTheCurrentWork(t *testing.T) {
 // time (the top-up); one against a current hash runs it once.
 func TestVerifyOfCheapHashRunsTheTopUp(t *testing.T) {
 	peppers := Peppers{Current: "1", Keys: map[string][]byte{"1": bytes.Repeat([]byte{1}, 32)}}
-	old, err := NewHasher(peppers, Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1)
+	old, err := NewHasher(peppers, Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur, err := NewHasher(peppers, Params{Memory: 256, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}, 1)
+	cur, err := NewHasher(peppers, Params{Memory: 256, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, 64)
 	if err != nil {
 		t.Fatal(err)
 	}

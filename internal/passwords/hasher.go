@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/unicode/norm"
@@ -59,6 +60,11 @@ var (
 	// ErrMalformedHash is returned by Verify when the stored hash is not a
 	// well-formed argon2id PHC string of this package's shape.
 	ErrMalformedHash = errors.New("passwords: malformed password hash")
+	// ErrBusy is returned by Admit, and by Hash and Verify called without
+	// an admission, when maxConcurrent hashes run and maxQueued more
+	// already wait: the caller answers "try again shortly" instead of
+	// joining a queue that an attacker could grow without bound.
+	ErrBusy = errors.New("passwords: too many password hashes waiting")
 	// ErrInvalidConfig is returned by NewHasher and Peppers.Validate for
 	// unusable peppers, parameters or concurrency limits.
 	ErrInvalidConfig = errors.New("passwords: invalid configuration")
@@ -169,11 +175,23 @@ func (p Params) validate() error {
 // Hasher hashes and verifies passwords. It is safe for concurrent use; at
 // most maxConcurrent argon2id runs happen at once, which bounds memory use
 // to roughly Params.Memory × maxConcurrent (a stored hash with more memory
-// than the current Params may use more, up to 256 MiB per run).
+// than the current Params may use more, up to 256 MiB per run), and at
+// most maxQueued more wait for a turn: beyond that the caller gets ErrBusy
+// at once (PWD-2, PWD-5: a flood of sign-ins costs a bounded queue, not an
+// ever-growing one).
+//
+// A place in line is an admission: Admit takes one for a whole request,
+// and Hash, Verify and VerifyDummy take one per call when their ctx holds
+// none. Requests that must not tell "busy" apart from other outcomes
+// (sign-in, where VerifyDummy stands in for the hash of an unknown email
+// and has no error to return) are admitted before anything is looked up,
+// so a full queue answers every such request the same way.
 type Hasher struct {
 	peppers Peppers
 	params  Params
-	sem     chan struct{}
+	sem     chan struct{} // a token per running hash
+	// admitted holds a token per admission: running or waiting for sem.
+	admitted chan struct{}
 	// dummySalt and dummyHash are fixed inputs for VerifyDummy: any constant
 	// works, since only the work done matters.
 	dummySalt []byte
@@ -184,11 +202,12 @@ type Hasher struct {
 }
 
 // NewHasher returns a Hasher that makes new hashes with peppers.Current and
-// params, and runs at most maxConcurrent argon2id computations at once. It
-// copies peppers, so later changes to the caller's map do not affect it.
-// It returns an error wrapping ErrInvalidConfig when the peppers fail
-// Peppers.Validate, params are out of range, or maxConcurrent < 1.
-func NewHasher(peppers Peppers, params Params, maxConcurrent int) (*Hasher, error) {
+// params, runs at most maxConcurrent argon2id computations at once and
+// lets at most maxQueued more wait. It copies peppers, so later changes to
+// the caller's map do not affect it. It returns an error wrapping
+// ErrInvalidConfig when the peppers fail Peppers.Validate, params are out
+// of range, maxConcurrent < 1 or maxQueued < 0.
+func NewHasher(peppers Peppers, params Params, maxConcurrent, maxQueued int) (*Hasher, error) {
 	if err := peppers.Validate(); err != nil {
 		return nil, err
 	}
@@ -198,6 +217,9 @@ func NewHasher(peppers Peppers, params Params, maxConcurrent int) (*Hasher, erro
 	if maxConcurrent < 1 {
 		return nil, fmt.Errorf("%w: maxConcurrent must be at least 1", ErrInvalidConfig)
 	}
+	if maxQueued < 0 {
+		return nil, fmt.Errorf("%w: maxQueued must not be negative", ErrInvalidConfig)
+	}
 	keys := make(map[string][]byte, len(peppers.Keys))
 	for v, k := range peppers.Keys {
 		keys[v] = slices.Clone(k)
@@ -206,14 +228,37 @@ func NewHasher(peppers Peppers, params Params, maxConcurrent int) (*Hasher, erro
 		peppers:   Peppers{Current: peppers.Current, Keys: keys},
 		params:    params,
 		sem:       make(chan struct{}, maxConcurrent),
+		admitted:  make(chan struct{}, maxConcurrent+maxQueued),
 		dummySalt: make([]byte, params.SaltLen),
 		dummyHash: make([]byte, params.KeyLen),
 	}, nil
 }
 
+// admissionKey marks a context that holds an admission, with the Hasher
+// that gave it.
+type admissionKey struct{}
+
+// Admit takes a place in line for the hashes of one request, if one is
+// free, and returns the context to pass to Hash, Verify and VerifyDummy
+// and the function that gives the place back (call it once the request is
+// done; calling it again does nothing). Hashes under the returned context
+// wait for a turn however long the line, since the place was counted
+// already. Admit returns ErrBusy, without waiting, when maxConcurrent +
+// maxQueued places are taken.
+func (h *Hasher) Admit(ctx context.Context) (context.Context, func(), error) {
+	select {
+	case h.admitted <- struct{}{}:
+	default:
+		return ctx, func() {}, ErrBusy
+	}
+	var once sync.Once
+	return context.WithValue(ctx, admissionKey{}, h), func() { once.Do(func() { <-h.admitted }) }, nil
+}
+
 // Hash returns the PHC-encoded argon2id hash of password under the current
 // pepper and parameters. It returns ErrTooLong for a password over MaxBytes
-// (without hashing it) and ctx.Err() if ctx ends before a hashing slot frees.
+// (without hashing it), ErrBusy if ctx holds no admission and none is free
+// (see Admit), and ctx.Err() if ctx ends before a hashing slot frees.
 // Hash does not apply the Policy; callers check it first.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if len(password) > MaxBytes {
@@ -237,8 +282,9 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 //
 // It returns ErrTooLong for a password over MaxBytes, an error wrapping
 // ErrMalformedHash for an unparsable hash, one wrapping ErrUnknownPepper when
-// the hash's pepper version has no key, and ctx.Err() if ctx ends before a
-// hashing slot frees. ok is false whenever err is non-nil. A hash made with
+// the hash's pepper version has no key, ErrBusy if ctx holds no admission
+// and none is free (see Admit), and ctx.Err() if ctx ends before a hashing
+// slot frees. ok is false whenever err is non-nil. A hash made with
 // cheaper parameters than the current ones costs as much to verify as a
 // current one (and as VerifyDummy), so its age is no timing oracle.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok bool, needsRehash bool, err error) {
@@ -280,8 +326,9 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok bool,
 // VerifyDummy does the work of one Verify against a hash made with the
 // current pepper and parameters, and throws the result away. Call it when
 // the account is unknown so that response time does not reveal which email
-// addresses are registered. A password over MaxBytes or an ended ctx make it
-// return early, as Verify would.
+// addresses are registered. A password over MaxBytes, an ended ctx or a
+// full line (ctx without an admission) make it return early, as Verify
+// would; callers that need the timing to hold under load Admit first.
 func (h *Hasher) VerifyDummy(ctx context.Context, password string) {
 	if len(password) > MaxBytes {
 		return
@@ -302,6 +349,14 @@ func (h *Hasher) derive(ctx context.Context, password string, pepper, salt []byt
 	// start 19 MiB of work.
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if by, _ := ctx.Value(admissionKey{}).(*Hasher); by != h {
+		release := func() {}
+		var err error
+		if ctx, release, err = h.Admit(ctx); err != nil {
+			return nil, err
+		}
+		defer release()
 	}
 	select {
 	case h.sem <- struct{}{}:

@@ -24,7 +24,7 @@ func key(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 
 func newHasher(t testing.TB, peppers passwords.Peppers, params passwords.Params) *passwords.Hasher {
 	t.Helper()
-	h, err := passwords.NewHasher(peppers, params, 4)
+	h, err := passwords.NewHasher(peppers, params, 4, 64)
 	if err != nil {
 		t.Fatalf("NewHasher() = %v", err)
 	}
@@ -268,7 +268,7 @@ func TestHashTooLong(t *testing.T) {
 }
 
 func TestCancelledContext(t *testing.T) {
-	h, err := passwords.NewHasher(passwords.Peppers{Current: "1", Keys: map[string][]byte{"1": key(1)}}, cheapParams(), 1)
+	h, err := passwords.NewHasher(passwords.Peppers{Current: "1", Keys: map[string][]byte{"1": key(1)}}, cheapParams(), 1, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,6 +294,7 @@ func TestNewHasherRejects(t *testing.T) {
 		peppers       passwords.Peppers
 		params        passwords.Params
 		maxConcurrent int
+		maxQueued     int
 	}{
 		{name: "no current version is rejected", peppers: passwords.Peppers{Keys: map[string][]byte{"1": key(1)}}, params: cheapParams(), maxConcurrent: 1},
 		{name: "current version without a key is rejected", peppers: passwords.Peppers{Current: "2", Keys: map[string][]byte{"1": key(1)}}, params: cheapParams(), maxConcurrent: 1},
@@ -308,10 +309,11 @@ func TestNewHasherRejects(t *testing.T) {
 		{name: "8-byte salt is rejected", peppers: good, params: passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 8, KeyLen: 32}, maxConcurrent: 1},
 		{name: "8-byte key is rejected", peppers: good, params: passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 8}, maxConcurrent: 1},
 		{name: "zero concurrency is rejected", peppers: good, params: cheapParams(), maxConcurrent: 0},
+		{name: "negative queue is rejected", peppers: good, params: cheapParams(), maxConcurrent: 1, maxQueued: -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := passwords.NewHasher(tt.peppers, tt.params, tt.maxConcurrent)
+			h, err := passwords.NewHasher(tt.peppers, tt.params, tt.maxConcurrent, tt.maxQueued)
 			if !errors.Is(err, passwords.ErrInvalidConfig) {
 				t.Fatalf("NewHasher() error = %v, want ErrInvalidConfig", err)
 			}

@@ -27,7 +27,7 @@ func TestAccountClaimedUnderTheOldFormStaysReachable(t *testing.T) {
 	s := newTestStore(t)
 	hasher, err := passwords.NewHasher(passwords.Peppers{Current: "p1", Keys: map[string][]byte{
 		"p1": []byte("tablestore-test-pepper-tablestore-test"),
-	}}, passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
+	}}, passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
