@@ -101,7 +101,7 @@ check: ## formatting and vet
 
 .PHONY: test
 test: tools check package infra-check ## the whole suite (starts its own Azurite and MailDev), then fuzz-smoke
-	$(GO) test -count=1 -timeout 8m ./...
+	$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz-smoke
 
 .PHONY: fuzz
