@@ -34,10 +34,21 @@ func (s *Service) visible(ctx context.Context, actor User, id string) (Aggregate
 	return agg, nil
 }
 
-// GetUser returns an account the actor may see. ErrNotFound otherwise.
+// GetUser returns an account the actor may see, read with one point read
+// of the account alone (visible reads all that is stored beside it, which
+// a read does not need). ErrNotFound otherwise, as visible answers.
 func (s *Service) GetUser(ctx context.Context, actor User, id string) (User, error) {
-	agg, err := s.visible(ctx, actor, id)
-	return agg.User, err
+	if !validID(id) {
+		return User{}, ErrNotFound
+	}
+	u, err := s.store.User(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	if !Allows(actor, PermSeeUsers, u.ID, u.OrganizationID) {
+		return User{}, ErrNotFound
+	}
+	return u, nil
 }
 
 // InviteAs is an invitation by a signed-in person (P3): admins into any

@@ -62,11 +62,12 @@ func (s *Service) UpdateProfile(ctx context.Context, p Principal, patch ProfileP
 	return result, err
 }
 
-// Me returns the caller's own account as stored now, with its ETag.
+// Me returns the caller's own account as stored, with its ETag: the one
+// Authenticate read (or wrote), with no further read; one point read for
+// a Principal made any other way.
 func (s *Service) Me(ctx context.Context, p Principal) (User, error) {
-	agg, err := s.store.Aggregate(ctx, p.User.ID)
-	if err != nil {
-		return User{}, err
+	if p.stored {
+		return p.User, nil
 	}
-	return agg.User, nil
+	return s.store.User(ctx, p.User.ID)
 }

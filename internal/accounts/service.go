@@ -26,9 +26,18 @@ type Store interface {
 	// or a pre-folding form (EmailLookupKeys).
 	// ErrNotFound when none does.
 	UserIDByEmail(ctx context.Context, email string) (string, error)
-	// UserWithSession reads an account and one of its sessions in one call.
-	// ErrNotFound when either is missing.
+	// UserWithSession reads an account and one of its sessions, each by
+	// its key, at once. ErrNotFound when either is missing.
 	UserWithSession(ctx context.Context, userID, sessionHash string) (User, Session, error)
+	// User reads an account by its key, without what is stored beside it.
+	// ErrNotFound when there is no such account.
+	User(ctx context.Context, userID string) (User, error)
+	// RecordActivity replaces a session (when sess is not nil) and an
+	// account (when u is not nil), each if its ETag still matches
+	// (ErrConflict otherwise), and sets on each one written its new ETag
+	// and, on the account, its new Version. Nothing else is in the write:
+	// it is for the activity a request records.
+	RecordActivity(ctx context.Context, sess *Session, u *User) error
 	// Apply commits a change atomically. ErrConflict when the account or a
 	// session changed since it was read.
 	Apply(ctx context.Context, ch Change) error
@@ -157,6 +166,10 @@ type SignIn struct {
 type Principal struct {
 	User        User
 	SessionHash string
+	// stored says User is the account as Authenticate read it, or as its
+	// own activity write left it: its data and its ETag are one stored
+	// version, so Me can answer with it without reading again.
+	stored bool
 }
 
 func (s *Service) event(action audit.Action, actorID string, subject User, m Meta) audit.Event {

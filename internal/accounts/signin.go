@@ -166,9 +166,11 @@ func (s *Service) recordUnknownEmail(ctx context.Context, m Meta) error {
 
 // Authenticate resolves a session token to its signed-in person. It
 // returns ErrUnauthenticated for an unknown, expired or ended session and
-// for an account that is no longer active. It reads storage once; at most
-// once a minute per session it also writes, to keep the idle timer and the
-// person's last activity (which the inactivity rules depend on) current.
+// for an account that is no longer active. It reads storage once: the
+// session and the account, each by its key, at once. It writes only when
+// something is stale: the session's last use at most once a
+// sessionTouchInterval (the idle timer), the person's last activity (which
+// the inactivity rules depend on) at most once an ActivityInterval.
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
 	userID, hash, ok := parseToken(token)
 	if !ok {
@@ -182,30 +184,40 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		return Principal{}, err
 	}
 	now := s.now().UTC()
-	if !sameHash(sess.Hash, hash) || s.sessionExpired(sess, now) || u.Status != StatusActive {
+	// The row was found by the hash, and is compared again in constant
+	// time, so nothing but an equal hash ever authenticates.
+	if !sameHash(sess.Hash, hash) || sess.UserID != u.ID || s.sessionExpired(sess, now) || u.Status != StatusActive {
 		return Principal{}, ErrUnauthenticated
 	}
-	touchSession := now.Sub(sess.LastSeenAt) >= sessionTouchInterval
-	touchUser := now.Sub(u.LastActiveAt) >= s.opts.ActivityInterval
-	if touchSession || touchUser {
-		ch := Change{UserID: u.ID}
-		sess.LastSeenAt = now
-		ch.UpdateSessions = []Session{sess}
-		if touchUser {
-			u.LastActiveAt = now
-			ch.User = &u
-		}
+	var touchSession *Session
+	if now.Sub(sess.LastSeenAt) >= sessionTouchInterval {
+		next := sess
+		next.LastSeenAt = now
+		touchSession = &next
+	}
+	var touchUser *User
+	if now.Sub(u.LastActiveAt) >= s.opts.ActivityInterval {
+		next := u
+		next.LastActiveAt = now
+		touchUser = &next
+	}
+	if touchSession != nil || touchUser != nil {
 		// A lost race here only means another request recorded the same
-		// activity first; the request itself is authenticated either way.
-		err := s.store.Apply(ctx, ch)
+		// activity first, or changed the account; the request itself is
+		// authenticated either way, with the account as it was read.
+		err := s.store.RecordActivity(ctx, touchSession, touchUser)
 		if err != nil && !errors.Is(err, ErrConflict) {
 			return Principal{}, err
 		}
-		if err == nil && touchUser {
+		// Each write that went through left its row's new ETag; the
+		// account is answered as stored (a conflict on it leaves it as
+		// read, which is a stored version too).
+		if touchUser != nil && touchUser.ETag != u.ETag {
+			u = *touchUser
 			s.settle(ctx, u.ID) // the directory's last activity, at most hourly
 		}
 	}
-	return Principal{User: u, SessionHash: hash}, nil
+	return Principal{User: u, SessionHash: hash, stored: true}, nil
 }
 
 // Logout ends the caller's session. A session another request ended in

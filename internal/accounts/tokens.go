@@ -14,9 +14,9 @@ import (
 const secretBytes = 32
 
 // A token as handed out is "<userID>.<secret>". The user id (opaque, not
-// personal) lets the store find the account's partition in one point read;
-// only SHA-256 of the secret is stored, so a storage dump holds no usable
-// token.
+// personal) and the secret's hash are the keys of the account and its
+// session, so the store reads both with point reads; only SHA-256 of the
+// secret is stored, so a storage dump holds no usable token.
 func newToken(userID string) (token, hash string, err error) {
 	b := make([]byte, secretBytes)
 	if _, err := rand.Read(b); err != nil {

@@ -10,7 +10,8 @@
 //	users     PK = user id              one partition per account: everything
 //	                                    that must change together with it
 //	          RK = "user"               the account record
-//	          RK = "session|<sha256>"   a session (hash of its secret only); its
+//	          RK = "session|<sha256>"   a session (hash of its secret only), so a
+//	                                    token names its row: one point read; its
 //	                                    property ID is the random id its owner
 //	                                    lists and ends it by (found by reading
 //	                                    the partition: at most 20 sessions)
@@ -46,8 +47,10 @@
 // Why a partition per account: an account's change, its sessions, its tokens
 // and the audit events and emails it causes commit in one entity-group
 // transaction, so there is never a change without its audit event or an
-// email for a change that did not happen (the transactional outbox). Reading
-// a signed-in request's account and session is one query in one partition.
+// email for a change that did not happen (the transactional outbox). A
+// signed-in request reads its account and its session with two point reads
+// in parallel: the token holds the user id and the secret whose hash is the
+// session's row key.
 // Erasing a person is deleting one partition and one email claim.
 //
 // The email claim lives in its own table because uniqueness must hold across

@@ -129,7 +129,7 @@ func TestApplyWithStaleETagIsConflictAndChangesNothing(t *testing.T) {
 	}
 }
 
-func TestUserWithSessionReadsBothInOneQuery(t *testing.T) {
+func TestUserWithSessionReadsBothByKey(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newTestStore(t)
@@ -151,6 +151,57 @@ func TestUserWithSessionReadsBothInOneQuery(t *testing.T) {
 	}
 	if _, _, err := s.UserWithSession(ctx, u.ID, "other"); !errors.Is(err, accounts.ErrNotFound) {
 		t.Fatalf("unknown session: %v, want ErrNotFound", err)
+	}
+	if _, _, err := s.UserWithSession(ctx, "u-none", "h1"); !errors.Is(err, accounts.ErrNotFound) {
+		t.Fatalf("unknown account: %v, want ErrNotFound", err)
+	}
+	if _, err := s.User(ctx, "u-none"); !errors.Is(err, accounts.ErrNotFound) {
+		t.Fatalf("User of an unknown account: %v, want ErrNotFound", err)
+	}
+}
+
+// TestRecordActivityLeavesTheStoredETags: the activity write hands back
+// each row as stored (ETag, Version), so a caller answering with it gives
+// the ETag a later If-Match needs; a stale ETag is a conflict.
+func TestRecordActivityLeavesTheStoredETags(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	u := testUser("u-1", "a@example.fi")
+	sess := accounts.Session{UserID: u.ID, Hash: "h1", ID: "s-1", CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := s.CreateUser(ctx, u, accounts.Change{UserID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(ctx, accounts.Change{UserID: u.ID, PutSessions: []accounts.Session{sess}}); err != nil {
+		t.Fatal(err)
+	}
+	readU, readS, err := s.UserWithSession(ctx, u.ID, "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotU, gotS := readU, readS
+	gotU.LastActiveAt, gotS.LastSeenAt = t0.Add(time.Hour), t0.Add(time.Minute)
+	if err := s.RecordActivity(ctx, &gotS, &gotU); err != nil {
+		t.Fatal(err)
+	}
+	storedU, storedS, err := s.UserWithSession(ctx, u.ID, "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(storedU, gotU); diff != "" {
+		t.Errorf("account as written differs from as stored (-stored +written):\n%s", diff)
+	}
+	if diff := cmp.Diff(storedS, gotS); diff != "" {
+		t.Errorf("session as written differs from as stored (-stored +written):\n%s", diff)
+	}
+	if storedU.Version != readU.Version+1 || storedS.ID != "s-1" {
+		t.Errorf("version %d after %d, session id %q", storedU.Version, readU.Version, storedS.ID)
+	}
+	if err := s.RecordActivity(ctx, nil, &readU); !errors.Is(err, accounts.ErrConflict) {
+		t.Errorf("stale account: %v, want ErrConflict", err)
+	}
+	if err := s.RecordActivity(ctx, &readS, nil); !errors.Is(err, accounts.ErrConflict) {
+		t.Errorf("stale session: %v, want ErrConflict", err)
 	}
 }
 

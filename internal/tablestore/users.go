@@ -13,6 +13,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
@@ -283,35 +284,104 @@ func (s *Store) Aggregate(ctx context.Context, userID string) (accounts.Aggregat
 	return agg, nil
 }
 
-// UserWithSession implements accounts.Store: the account and one session in
-// one query.
+// UserWithSession implements accounts.Store: two point reads in parallel,
+// the account row and the session row, both keyed by the account's id and
+// a row key the token gives (the session's row key is the hash of its
+// secret).
 func (s *Store) UserWithSession(ctx context.Context, userID, sessionHash string) (accounts.User, accounts.Session, error) {
-	var (
-		u            accounts.User
-		sess         accounts.Session
-		gotU, gotS   bool
-		filter       = fmt.Sprintf("PartitionKey eq %s and (RowKey eq %s or RowKey eq %s)", quote(userID), quote(rkUser), quote(rkSessionPrefix+sessionHash))
-		decodeFailed error
-	)
-	err := s.listPartition(ctx, s.users, filter, func(meta rowMeta, raw []byte) error {
-		if meta.RowKey == rkUser {
-			var e userEntity
-			decodeFailed = json.Unmarshal(raw, &e)
-			u, gotU = e.user(meta.ETag), true
-			return decodeFailed
-		}
-		var e sessionEntity
-		decodeFailed = json.Unmarshal(raw, &e)
-		sess, gotS = e.session(meta.ETag), true
-		return decodeFailed
-	})
-	if err != nil {
-		return accounts.User{}, accounts.Session{}, err
-	}
-	if !gotU || !gotS {
+	if userID == "" || sessionHash == "" {
 		return accounts.User{}, accounts.Session{}, accounts.ErrNotFound
 	}
+	var (
+		u    accounts.User
+		sess accounts.Session
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		u, err = s.User(gctx, userID)
+		return err
+	})
+	g.Go(func() error {
+		resp, err := s.users.GetEntity(gctx, userID, rkSessionPrefix+sessionHash, nil)
+		if statusOf(err) == http.StatusNotFound {
+			return accounts.ErrNotFound
+		}
+		if err != nil {
+			return classify(err)
+		}
+		var e sessionEntity
+		if err := json.Unmarshal(resp.Value, &e); err != nil {
+			return fmt.Errorf("decode session row: %w", err)
+		}
+		sess = e.session(string(resp.ETag))
+		return nil
+	})
+	// The first error is the one returned, so a missing row is reported
+	// as missing, not as the cancellation of the other read it causes.
+	if err := g.Wait(); err != nil {
+		return accounts.User{}, accounts.Session{}, err
+	}
 	return u, sess, nil
+}
+
+// User implements accounts.Store: one point read of the account row.
+func (s *Store) User(ctx context.Context, userID string) (accounts.User, error) {
+	if userID == "" {
+		return accounts.User{}, accounts.ErrNotFound
+	}
+	resp, err := s.users.GetEntity(ctx, userID, rkUser, nil)
+	if statusOf(err) == http.StatusNotFound {
+		return accounts.User{}, accounts.ErrNotFound
+	}
+	if err != nil {
+		return accounts.User{}, classify(err)
+	}
+	var e userEntity
+	if err := json.Unmarshal(resp.Value, &e); err != nil {
+		return accounts.User{}, fmt.Errorf("decode user row: %w", err)
+	}
+	return e.user(string(resp.ETag)), nil
+}
+
+// RecordActivity implements accounts.Store: a conditional replace of the
+// session and of the account, in parallel, outside a transaction (nothing
+// else changes with them), so one that lost a race does not stop the
+// other. Each written row gets its new ETag, and the account its next
+// Version, as Apply counts them.
+func (s *Store) RecordActivity(ctx context.Context, sess *accounts.Session, u *accounts.User) error {
+	if u != nil && u.ETag == "" {
+		return errors.New("tablestore: account update without an ETag")
+	}
+	var g errgroup.Group
+	if sess != nil {
+		next := *sess
+		g.Go(func() error {
+			etag := azcore.ETag(next.ETag)
+			resp, err := s.users.UpdateEntity(ctx, mustJSON(toSessionEntity(next)), &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
+			if err != nil {
+				return classifyTransaction(err)
+			}
+			next.ETag = string(resp.ETag)
+			*sess = next
+			return nil
+		})
+	}
+	if u != nil {
+		next := *u
+		next.Version++
+		g.Go(func() error {
+			etag := azcore.ETag(u.ETag)
+			resp, err := s.users.UpdateEntity(ctx, mustJSON(toUserEntity(next)), &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
+			if err != nil {
+				return classifyTransaction(err)
+			}
+			next.ETag = string(resp.ETag)
+			*u = next
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // listPartition runs a filtered query and hands each row to fn.
