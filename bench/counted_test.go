@@ -39,6 +39,7 @@ import (
 // calls after the response are counted apart.
 type counted struct {
 	calls    *testenv.Calls
+	prefix   string // of the store's table names
 	clock    *testenv.Clock
 	store    *tablestore.Store
 	accounts *accounts.Service
@@ -107,7 +108,7 @@ func newCounted(tb testing.TB) *counted {
 	tb.Helper()
 	ctx := context.Background()
 	prefix := testenv.UniqueName(tb)
-	f := &counted{calls: testenv.NewCalls(prefix), clock: testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)),
+	f := &counted{calls: testenv.NewCalls(prefix), prefix: prefix, clock: testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)),
 		woken: &wakeLog{}, queue: &queueLog{}, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(tb), prefix, testenv.AuditKeys(), tablestore.WithPolicy(f.calls))
 	if err != nil {
