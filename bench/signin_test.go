@@ -108,8 +108,8 @@ func newFixture(b *testing.B, people int) *fixture {
 	}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	orgs := organizations.NewService(store, nopRelay{}, time.Now, func() string { return fmt.Sprintf("org-%d", seq.Add(1)) })
-	f.srv = httptest.NewServer(handlers.NewServer(logger, handlers.Options{MaxBodyBytes: 64 << 10},
-		handlers.Services{Accounts: svc, Organizations: orgs}, inline{}, store.Ping))
+	f.srv = httptest.NewServer(handlers.NewServer(logger, handlers.Options{MaxBodyBytes: 64 << 10, Throttle: unthrottled, Now: time.Now},
+		handlers.Services{Accounts: svc, Organizations: orgs, Hashing: hasher}, inline{}, store.Ping))
 	b.Cleanup(f.srv.Close)
 	return f
 }
