@@ -170,7 +170,9 @@ func (s *Store) savePointer(ctx context.Context, userID string, p pointer) (poin
 // account's organisation and name, none once the account is gone.
 // ErrConflict when other syncs keep changing the pointer.
 func (s *Store) SyncDirectory(ctx context.Context, userID string) error {
-	for attempt := 0; attempt < 5; attempt++ {
+	// Each round that loses to another sync reads again; a lost round is
+	// cheap and ends as soon as a newer version holds the pointer.
+	for attempt := 0; attempt < 20; attempt++ {
 		err := s.syncDirectory(ctx, userID)
 		if !errors.Is(err, errPointerMoved) {
 			return err

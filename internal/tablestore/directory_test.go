@@ -52,7 +52,9 @@ func change(t *testing.T, s *Store, userID string, f func(*accounts.User)) {
 	}
 }
 
-func moveTo(org string) func(*accounts.User) { return func(u *accounts.User) { u.OrganizationID = org } }
+func moveTo(org string) func(*accounts.User) {
+	return func(u *accounts.User) { u.OrganizationID = org }
+}
 
 func rename(last string) func(*accounts.User) { return func(u *accounts.User) { u.LastName = last } }
 
