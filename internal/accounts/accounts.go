@@ -93,10 +93,6 @@ type User struct {
 	// is gone for every purpose and the sweep finishes the job.
 	ErasingSince time.Time
 
-	// PreviousOrganizationID is the organisation the account last moved
-	// out of, so the directory can drop its entry there.
-	PreviousOrganizationID string
-
 	// InvitedElsewhere marks an invitation made by someone who may not see
 	// that its address already has an account (in another organisation).
 	// It is a real invitation record in the inviter's organisation and

@@ -261,7 +261,6 @@ func (s *Service) applyPatch(ctx context.Context, actor, u User, patch UserPatch
 		} else if err := s.checkOrganization(ctx, *patch.OrganizationID); err != nil {
 			return User{}, nil, err
 		} else {
-			u.PreviousOrganizationID = u.OrganizationID
 			u.OrganizationID = *patch.OrganizationID
 			fields = append(fields, "organizationId")
 		}

@@ -2,17 +2,20 @@ package accounts
 
 import (
 	"context"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"slices"
 	"strings"
 	"time"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 )
 
-// DirectoryPosition is a place in the directory's (organisation, user id)
-// order; the next page starts after it.
+// DirectoryPosition is a place in the directory's order (organisation,
+// then name: see NameOrder); the next page starts after it.
 type DirectoryPosition struct {
 	PartitionKey string `json:"p,omitempty"`
 	RowKey       string `json:"r,omitempty"`
@@ -25,10 +28,32 @@ type DirectoryQuery struct {
 	Status           Status
 	LastActiveBefore time.Time
 	LastActiveAfter  time.Time
-	Match            func(User) bool // the text search, applied after storage filters
+	Match            func(User) bool // the text search, applied after storage filters; nil: none
 	After            DirectoryPosition
 	Limit            int // stop after this many matches (0: no limit)
 	ScanBudget       int // stop after reading this many entries (0: no limit)
+}
+
+// nameOrderBytes bounds each name's part of NameOrder, so the key fits
+// the store's key size; names alike in their first 240 bytes sort by id.
+const nameOrderBytes = 240
+
+// nameOrderEncoding writes bytes in an alphabet ("0"–"9", "A"–"V") whose
+// order is the order of the bytes it encodes and which holds none of the
+// characters Table Storage forbids in keys.
+var nameOrderEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
+
+// NameOrder is the key of the list's default order: last name, then
+// first name, each NFC-normalised and lower-cased, compared byte by byte.
+// It is plain ASCII, so any store orders it the same way; the parts are
+// joined by "-", which sorts below every character of the encoding, so a
+// name sorts before the longer names it begins. Ties break on the id.
+func NameOrder(u User) string {
+	part := func(s string) string {
+		b := []byte(strings.ToLower(norm.NFC.String(s)))
+		return nameOrderEncoding.EncodeToString(b[:min(len(b), nameOrderBytes)])
+	}
+	return part(u.LastName) + "-" + part(u.FirstName)
 }
 
 // DirectoryPage is one page of a directory query; Next is empty on the
@@ -100,7 +125,9 @@ func decodeCursor(s, filters string) (listCursor, error) {
 }
 
 func (q ListQuery) filtersDigest() string {
-	h := hashSecret(strings.Join([]string{q.OrganizationID, string(q.Role), string(q.Status), q.Q,
+	// "directory/2": cursors from before the directory was kept in name
+	// order carry another kind of position; they are refused, not misread.
+	h := hashSecret(strings.Join([]string{"directory/2", q.OrganizationID, string(q.Role), string(q.Status), q.Q,
 		q.LastActiveBefore.UTC().String(), q.LastActiveAfter.UTC().String(), q.Sort}, "\x00"))
 	return h[:16]
 }
@@ -161,20 +188,24 @@ func sortKey(sort string, u User) string {
 	case "lastActiveAt":
 		return u.LastActiveAt.UTC().Format(sortKeyTime)
 	}
-	return strings.ToLower(u.LastName + "\x00" + u.FirstName + "\x00" + u.Email)
+	return NameOrder(u)
 }
 
 // ListUsers lists the accounts the caller may see (P10): admins anyone,
 // primary users their own organisation, others only themselves.
 //
-// Two paths, chosen by the query. Within one organisation (always the case
-// for primary users) the organisation's directory partition is read and
-// sorted as asked; the cursor holds the last sort key and id, so pages stay
-// stable while people are added. Across organisations (admins without an
-// organisationId) the directory is streamed in (organisation, id) order
-// with a keyset cursor, which works at any size; a sort then needs an
-// organisation. *ValidationError for bad filters, ErrInvalidCursor,
-// ErrNotFound for an organisation the caller may not see.
+// Two paths, chosen by the query. The directory is stored in
+// (organisation, NameOrder) order, so the default order (by name) is
+// streamed: a page reads the rows it shows and one more, with a keyset
+// cursor, whatever the size of the organisation, and across organisations
+// (admins without an organisationId) too. Storage applies the role, status
+// and activity filters; the text search runs here and may read more than
+// a page, up to streamScanBudget entries, before it answers with what it
+// found and a cursor. Any other sort reads the organisation's partition and
+// sorts it, with the last sort key and id in the cursor, so pages stay
+// stable while people are added; it needs an organisation.
+// *ValidationError for bad filters, ErrInvalidCursor, ErrNotFound for an
+// organisation the caller may not see.
 func (s *Service) ListUsers(ctx context.Context, actor User, q ListQuery) (ListPage, error) {
 	q, err := q.validate()
 	if err != nil {
@@ -195,22 +226,26 @@ func (s *Service) ListUsers(ctx context.Context, actor User, q ListQuery) (ListP
 	if err != nil {
 		return ListPage{}, err
 	}
-	if q.OrganizationID == "" && q.Sort == "" {
-		return s.listStreamed(ctx, q, cur)
-	}
-	if q.OrganizationID == "" {
+	switch {
+	case q.OrganizationID == "" && q.Sort != "":
 		v := &ValidationError{}
 		v.add("sort", "requires_organization", "sorting needs organizationId")
 		return ListPage{}, v
+	case q.Sort == "" || q.Sort == "name":
+		return s.listStreamed(ctx, q, cur)
 	}
 	return s.listSorted(ctx, q, cur)
 }
 
 func (s *Service) directoryQuery(q ListQuery) DirectoryQuery {
-	return DirectoryQuery{
+	dq := DirectoryQuery{
 		OrganizationID: q.OrganizationID, Role: q.Role, Status: q.Status,
-		LastActiveBefore: q.LastActiveBefore, LastActiveAfter: q.LastActiveAfter, Match: q.matches,
+		LastActiveBefore: q.LastActiveBefore, LastActiveAfter: q.LastActiveAfter,
 	}
+	if q.Q != "" {
+		dq.Match = q.matches
+	}
+	return dq
 }
 
 func (s *Service) listStreamed(ctx context.Context, q ListQuery, cur listCursor) (ListPage, error) {

@@ -3,26 +3,52 @@ package tablestore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 )
 
 // The directory (table "members") is a copy of each account's listable
-// fields in its organisation's partition, so "the users of organisation X"
-// is one partition scan rather than a scan of every account. It is derived
-// state: SyncDirectory rebuilds an entry from the account record, and the
-// relay calls it again whenever it settles an account, so an entry missed
-// by a crash is repaired by the catch-up. Entries carry the account's
-// Version and are never replaced by an older one.
+// fields in its organisation's partition, in name order: PK = organisation
+// id, RK = accounts.NameOrder + "-" + user id. "A page of organisation X
+// by name" is then the rows after the cursor, as many as the page shows
+// and one more, however large X is.
+//
+// It is derived state with one writer, SyncDirectory (AddMember for a new
+// account), and it converges to exactly one entry per account whatever the
+// interleaving of changes and syncs. A move or a rename changes an entry's
+// key, so the account keeps a record of where its entries may be: the
+// directory pointer (users table, PK = user id, RK = "directory"), holding
+// their keys and the newest account version that claimed it.
+//
+//   - An entry is written only at a key the pointer already names, so every
+//     entry is named there (a crash leaves a key too many, never an entry
+//     nobody can find).
+//   - A sync of account version v stops when the pointer holds a newer
+//     version. Before writing at a key the pointer does not name, it claims
+//     the pointer (version v, its key added) on the pointer's ETag.
+//   - It writes its entry (never over a newer one), deletes the other named
+//     entries no newer than v, and confirms the pointer as naming just its
+//     key, at version v, on the ETag it read or claimed. The confirm
+//     succeeding means no sync claimed meanwhile.
+//   - A sync whose confirm finds a newer claim takes back what it wrote
+//     (unless something newer replaced it): the newer sync may have passed
+//     that key before it was written.
+//
+// Erasure turns the pointer into a sentinel that outranks every version
+// and names nothing, so a sync still in flight cannot bring an entry back.
 type memberEntity struct {
 	PartitionKey string // organisation id
-	RowKey       string // user id
+	RowKey       string // memberRowKey
+	UserID       string
 	Email        string
 	FirstName    string
 	LastName     string
@@ -36,9 +62,11 @@ type memberEntity struct {
 	Version      int64
 }
 
+func memberRowKey(u accounts.User) string { return accounts.NameOrder(u) + "-" + u.ID }
+
 func toMemberEntity(u accounts.User) memberEntity {
 	return memberEntity{
-		PartitionKey: u.OrganizationID, RowKey: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
+		PartitionKey: u.OrganizationID, RowKey: memberRowKey(u), UserID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
 		Role: string(u.Role), Status: string(u.Status), Locale: u.Locale, CreatedAt: formatTime(u.CreatedAt),
 		LastActiveAt: formatTime(u.LastActiveAt), ClosedAt: formatTime(u.ClosedAt), ClosedReason: u.ClosedReason,
 		Version: u.Version,
@@ -46,50 +74,228 @@ func toMemberEntity(u accounts.User) memberEntity {
 }
 
 func (e memberEntity) user() accounts.User {
+	id := e.UserID
+	if id == "" {
+		id = e.RowKey // an entry from before the name order was keyed by the id
+	}
 	return accounts.User{
-		ID: e.RowKey, OrganizationID: e.PartitionKey, Email: e.Email, FirstName: e.FirstName, LastName: e.LastName,
+		ID: id, OrganizationID: e.PartitionKey, Email: e.Email, FirstName: e.FirstName, LastName: e.LastName,
 		Role: accounts.Role(e.Role), Status: accounts.Status(e.Status), Locale: e.Locale, CreatedAt: parseTime(e.CreatedAt),
 		LastActiveAt: parseTime(e.LastActiveAt), ClosedAt: parseTime(e.ClosedAt), ClosedReason: e.ClosedReason,
 		Version: e.Version,
 	}
 }
 
-// SyncDirectory brings an account's directory entry up to date with the
-// account record: written when newer, removed from the organisation it
-// left, removed entirely when the account is gone.
-func (s *Store) SyncDirectory(ctx context.Context, userID string) error {
-	resp, err := s.users.GetEntity(ctx, userID, rkUser, nil)
+// erasedVersion is the pointer version of an erased account, above any
+// account's own. Numbers travel as JSON numbers, stored as a double
+// above 32 bits: the largest integer a double holds exactly.
+const erasedVersion = 1<<53 - 1
+
+// entryKey is where one directory entry is.
+type entryKey struct {
+	Org string `json:"p"`
+	Row string `json:"r"`
+}
+
+func memberKey(u accounts.User) entryKey {
+	return entryKey{Org: u.OrganizationID, Row: memberRowKey(u)}
+}
+
+type pointerEntity struct {
+	PartitionKey string // user id
+	RowKey       string // rkDirectory
+	Version      int64
+	Entries      string // JSON list of entryKey
+}
+
+func toPointerEntity(userID string, version int64, entries []entryKey) pointerEntity {
+	return pointerEntity{PartitionKey: userID, RowKey: rkDirectory, Version: version, Entries: string(mustJSON(entries))}
+}
+
+// pointer is a directory pointer as read; etag "" when there is none.
+type pointer struct {
+	version int64
+	entries []entryKey
+	etag    azcore.ETag
+}
+
+// errPointerMoved means another sync changed the pointer since it was read.
+var errPointerMoved = errors.New("tablestore: directory pointer changed")
+
+func (s *Store) readPointer(ctx context.Context, userID string) (pointer, error) {
+	resp, err := s.users.GetEntity(ctx, userID, rkDirectory, nil)
 	if statusOf(err) == http.StatusNotFound {
-		return s.removeFromDirectory(ctx, userID)
+		return pointer{}, nil
 	}
 	if err != nil {
-		return classify(err)
+		return pointer{}, classify(err)
 	}
-	var ue userEntity
-	if err := json.Unmarshal(resp.Value, &ue); err != nil {
-		return fmt.Errorf("decode account: %w", err)
+	var e pointerEntity
+	if err := json.Unmarshal(resp.Value, &e); err != nil {
+		return pointer{}, fmt.Errorf("decode directory pointer: %w", err)
 	}
-	u := ue.user(string(resp.ETag))
-	if u.PreviousOrganizationID != "" && u.PreviousOrganizationID != u.OrganizationID {
-		if err := s.deleteMember(ctx, u.PreviousOrganizationID, u.ID); err != nil {
+	p := pointer{version: e.Version, etag: resp.ETag}
+	if e.Entries != "" {
+		if err := json.Unmarshal([]byte(e.Entries), &p.entries); err != nil {
+			return pointer{}, fmt.Errorf("decode directory pointer: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// savePointer writes p on its ETag (creates it when etag is ""), and
+// returns it with the new ETag; errPointerMoved when another sync got
+// there first.
+func (s *Store) savePointer(ctx context.Context, userID string, p pointer) (pointer, error) {
+	e := mustJSON(toPointerEntity(userID, p.version, p.entries))
+	var err error
+	if p.etag == "" {
+		var resp aztables.AddEntityResponse
+		resp, err = s.users.AddEntity(ctx, e, nil)
+		p.etag = resp.ETag
+	} else {
+		var resp aztables.UpdateEntityResponse
+		resp, err = s.users.UpdateEntity(ctx, e, &aztables.UpdateEntityOptions{IfMatch: &p.etag, UpdateMode: aztables.UpdateModeReplace})
+		p.etag = resp.ETag
+	}
+	switch statusOf(err) {
+	case http.StatusConflict, http.StatusPreconditionFailed, http.StatusNotFound:
+		return pointer{}, errPointerMoved
+	}
+	return p, classify(err)
+}
+
+// SyncDirectory brings an account's directory entry up to date with the
+// account record, following the rules above: one entry, at the key of the
+// account's organisation and name, none once the account is gone.
+// ErrConflict when other syncs keep changing the pointer.
+func (s *Store) SyncDirectory(ctx context.Context, userID string) error {
+	// Each round that loses to another sync reads again; a lost round is
+	// cheap and ends as soon as a newer version holds the pointer.
+	for attempt := 0; attempt < 20; attempt++ {
+		err := s.syncDirectory(ctx, userID)
+		if !errors.Is(err, errPointerMoved) {
 			return err
 		}
 	}
-	return s.putMember(ctx, toMemberEntity(u))
+	return fmt.Errorf("%w: directory pointer kept changing", accounts.ErrConflict)
 }
 
-// AddMember writes the directory entry of an account just created; when
-// one exists already (a retried create) it falls back to SyncDirectory.
+func (s *Store) syncDirectory(ctx context.Context, userID string) error {
+	var (
+		u     accounts.User
+		found bool
+		p     pointer
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		resp, err := s.users.GetEntity(gctx, userID, rkUser, nil)
+		if statusOf(err) == http.StatusNotFound {
+			return nil
+		}
+		if err != nil {
+			return classify(err)
+		}
+		var ue userEntity
+		if err := json.Unmarshal(resp.Value, &ue); err != nil {
+			return fmt.Errorf("decode account: %w", err)
+		}
+		u, found = ue.user(string(resp.ETag)), true
+		return nil
+	})
+	g.Go(func() (err error) {
+		p, err = s.readPointer(gctx, userID)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	switch {
+	case !found && p.etag == "":
+		return nil // never had an entry, or erased before pointers
+	case !found:
+		return s.removeFromDirectory(ctx, userID)
+	case p.version > u.Version:
+		return nil // a newer sync has it, or the account is being erased
+	case p.etag == "":
+		legacy, err := s.legacyEntries(ctx, userID)
+		if err != nil {
+			return err
+		}
+		p.entries = legacy
+	}
+	target := memberKey(u)
+	named := slices.Contains(p.entries, target)
+	if !named {
+		p.version = u.Version
+		p.entries = append(p.entries, target)
+		var err error
+		if p, err = s.savePointer(ctx, userID, p); err != nil {
+			return err
+		}
+	}
+	wrote, err := s.putMember(ctx, toMemberEntity(u), named)
+	if err != nil {
+		return err
+	}
+	for _, k := range p.entries {
+		if k == target {
+			continue
+		}
+		// Another key at the same version can only be from before the
+		// name order; a newer one belongs to a newer sync.
+		if err := s.deleteMemberIf(ctx, k, func(v int64) bool { return v <= u.Version }); err != nil {
+			return err
+		}
+	}
+	if !wrote && p.version == u.Version && len(p.entries) == 1 {
+		return nil
+	}
+	_, err = s.savePointer(ctx, userID, pointer{version: u.Version, entries: []entryKey{target}, etag: p.etag})
+	if !errors.Is(err, errPointerMoved) {
+		return err
+	}
+	now, err := s.readPointer(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if now.version <= u.Version {
+		return errPointerMoved // a sync of the same version or an older claim: again
+	}
+	if !wrote {
+		return nil
+	}
+	return s.deleteMemberIf(ctx, target, func(v int64) bool { return v == u.Version })
+}
+
+// AddMember writes the directory entry of an account just created, at the
+// key CreateUser named in its pointer. A sync of a newer change may have
+// passed that key before it was written; then the write is taken back.
 func (s *Store) AddMember(ctx context.Context, u accounts.User) error {
 	_, err := s.members.AddEntity(ctx, mustJSON(toMemberEntity(u)), nil)
 	if statusOf(err) == http.StatusConflict {
 		return s.SyncDirectory(ctx, u.ID)
 	}
-	return classify(err)
+	if err != nil {
+		return classify(err)
+	}
+	p, err := s.readPointer(ctx, u.ID)
+	if err != nil || p.version <= u.Version {
+		return err
+	}
+	return s.deleteMemberIf(ctx, memberKey(u), func(v int64) bool { return v == u.Version })
 }
 
-// putMember writes an entry unless the stored one is as new or newer.
-func (s *Store) putMember(ctx context.Context, e memberEntity) error {
+// putMember writes an entry unless the stored one is as new or newer, and
+// reports whether it wrote. mayExist false skips the read of an entry
+// that cannot be there yet.
+func (s *Store) putMember(ctx context.Context, e memberEntity, mayExist bool) (bool, error) {
+	if !mayExist {
+		_, err := s.members.AddEntity(ctx, mustJSON(e), nil)
+		if statusOf(err) != http.StatusConflict {
+			return err == nil, classify(err)
+		}
+	}
 	for attempt := 0; attempt < 3; attempt++ {
 		resp, err := s.members.GetEntity(ctx, e.PartitionKey, e.RowKey, nil)
 		switch {
@@ -98,20 +304,51 @@ func (s *Store) putMember(ctx context.Context, e memberEntity) error {
 			if statusOf(err) == http.StatusConflict {
 				continue
 			}
-			return classify(err)
+			return err == nil, classify(err)
 		case err != nil:
-			return classify(err)
+			return false, classify(err)
 		}
 		var existing memberEntity
 		if err := json.Unmarshal(resp.Value, &existing); err != nil {
-			return fmt.Errorf("decode directory entry: %w", err)
+			return false, fmt.Errorf("decode directory entry: %w", err)
 		}
 		if existing.Version >= e.Version {
-			return nil
+			return false, nil
 		}
 		etag := resp.ETag
 		_, err = s.members.UpdateEntity(ctx, mustJSON(e), &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
 		if statusOf(err) == http.StatusPreconditionFailed {
+			continue
+		}
+		return err == nil, classify(err)
+	}
+	return false, fmt.Errorf("%w: directory entry kept changing", accounts.ErrConflict)
+}
+
+// deleteMemberIf deletes the entry at k when its version satisfies ok, on
+// the ETag of the entry it judged.
+func (s *Store) deleteMemberIf(ctx context.Context, k entryKey, ok func(version int64) bool) error {
+	for attempt := 0; attempt < 3; attempt++ {
+		resp, err := s.members.GetEntity(ctx, k.Org, k.Row, nil)
+		if statusOf(err) == http.StatusNotFound {
+			return nil
+		}
+		if err != nil {
+			return classify(err)
+		}
+		var e memberEntity
+		if err := json.Unmarshal(resp.Value, &e); err != nil {
+			return fmt.Errorf("decode directory entry: %w", err)
+		}
+		if !ok(e.Version) {
+			return nil
+		}
+		etag := resp.ETag
+		_, err = s.members.DeleteEntity(ctx, k.Org, k.Row, &aztables.DeleteEntityOptions{IfMatch: &etag})
+		switch statusOf(err) {
+		case http.StatusNotFound:
+			return nil
+		case http.StatusPreconditionFailed:
 			continue
 		}
 		return classify(err)
@@ -119,32 +356,46 @@ func (s *Store) putMember(ctx context.Context, e memberEntity) error {
 	return fmt.Errorf("%w: directory entry kept changing", accounts.ErrConflict)
 }
 
-func (s *Store) deleteMember(ctx context.Context, orgID, userID string) error {
-	_, err := s.members.DeleteEntity(ctx, orgID, userID, nil)
-	if statusOf(err) == http.StatusNotFound {
+// legacyEntries finds an account's entries from before the pointer, when
+// they were keyed by user id: a scan of the table, once per such account.
+func (s *Store) legacyEntries(ctx context.Context, userID string) ([]entryKey, error) {
+	var out []entryKey
+	err := s.listPartition(ctx, s.members, "RowKey eq "+quote(userID), func(meta rowMeta, _ []byte) error {
+		out = append(out, entryKey{Org: meta.PartitionKey, Row: meta.RowKey})
 		return nil
-	}
-	return classify(err)
+	})
+	return out, err
 }
 
-// removeFromDirectory drops every entry of an erased account. Entries are
-// keyed by organisation, so this filters the table; it runs once per
-// erasure, never on a request path.
+// removeFromDirectory drops every entry of an account being erased (P7)
+// and leaves the erased sentinel in its pointer, so no sync in flight
+// writes one back. Every entry is named in the pointer; an account from
+// before pointers has its entries found by legacyEntries.
 func (s *Store) removeFromDirectory(ctx context.Context, userID string) error {
-	filter := "RowKey eq " + quote(userID)
-	var orgs []string
-	if err := s.listPartition(ctx, s.members, filter, func(meta rowMeta, _ []byte) error {
-		orgs = append(orgs, meta.PartitionKey)
-		return nil
-	}); err != nil {
-		return err
-	}
-	for _, org := range orgs {
-		if err := s.deleteMember(ctx, org, userID); err != nil {
+	for attempt := 0; attempt < 5; attempt++ {
+		p, err := s.readPointer(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if p.version == erasedVersion {
+			return nil
+		}
+		if p.etag == "" {
+			if p.entries, err = s.legacyEntries(ctx, userID); err != nil {
+				return err
+			}
+		}
+		for _, k := range p.entries {
+			if _, err := s.members.DeleteEntity(ctx, k.Org, k.Row, nil); err != nil && statusOf(err) != http.StatusNotFound {
+				return classify(err)
+			}
+		}
+		_, err = s.savePointer(ctx, userID, pointer{version: erasedVersion, etag: p.etag})
+		if !errors.Is(err, errPointerMoved) {
 			return err
 		}
 	}
-	return nil
+	return fmt.Errorf("%w: directory pointer kept changing", accounts.ErrConflict)
 }
 
 // HasMembers reports whether any account (in any state) belongs to the
@@ -166,12 +417,17 @@ func (s *Store) HasMembers(ctx context.Context, orgID string) (bool, error) {
 	return false, nil
 }
 
+// maxTop is the most rows Table Storage returns for one request.
+const maxTop = 1000
+
 // ListMembers implements accounts.Directory. It pages through the
-// directory in (organisation, user id) order; orgID empty means every
+// directory in (organisation, name) order; orgID empty means every
 // organisation. Role, status and last-activity filters run in storage;
-// match (the text search) runs here. It reads until it has limit matches
-// or has scanned scanBudget entries, whichever comes first, and returns a
-// continuation to go on from.
+// match (the text search) runs here. It asks for the rows the page needs
+// and one more (to know whether a next page exists); when the text search
+// drops rows it asks again after the last row read, for more at a time.
+// It reads until it has limit matches or has scanned scanBudget entries,
+// whichever comes first, and returns a continuation to go on from.
 func (s *Store) ListMembers(ctx context.Context, q accounts.DirectoryQuery) (accounts.DirectoryPage, error) {
 	var clauses []string
 	if q.OrganizationID != "" {
@@ -192,48 +448,65 @@ func (s *Store) ListMembers(ctx context.Context, q accounts.DirectoryQuery) (acc
 	if !q.LastActiveAfter.IsZero() {
 		clauses = append(clauses, "LastActiveAt ge "+quote(formatTime(q.LastActiveAfter)))
 	}
-	// Keyset paging: go on after the last entry seen. Built from our own
-	// keys, not the service's continuation tokens, so a cursor stays valid
-	// across processes and storage endpoints.
-	if p := q.After; p.PartitionKey != "" {
-		clauses = append(clauses, fmt.Sprintf("((PartitionKey eq %s and RowKey gt %s) or PartitionKey gt %s)",
-			quote(p.PartitionKey), quote(p.RowKey), quote(p.PartitionKey)))
-	}
 	// Only the listed columns travel: a third less to move and decode.
-	sel := "PartitionKey,RowKey,Email,FirstName,LastName,Role,Status,Locale,CreatedAt,LastActiveAt,ClosedAt,ClosedReason,Version"
-	opts := &aztables.ListEntitiesOptions{Select: &sel}
-	if len(clauses) > 0 {
-		f := strings.Join(clauses, " and ")
-		opts.Filter = &f
+	sel := "PartitionKey,RowKey,UserID,Email,FirstName,LastName,Role,Status,Locale,CreatedAt,LastActiveAt,ClosedAt,ClosedReason,Version"
+	top := maxTop
+	if q.Limit > 0 {
+		top = min(q.Limit+1, maxTop)
 	}
 	var page accounts.DirectoryPage
 	scanned := 0
-	pager := s.members.NewListEntitiesPager(opts)
-	for pager.More() {
-		resp, err := pager.NextPage(ctx)
-		if err != nil {
-			return accounts.DirectoryPage{}, classify(err)
+	after := q.After
+	for {
+		// Keyset paging: go on after the last entry seen. Built from our
+		// own keys, not the service's continuation tokens, so a cursor stays
+		// valid across processes and storage endpoints.
+		filter := slices.Clone(clauses)
+		if after.PartitionKey != "" {
+			filter = append(filter, fmt.Sprintf("((PartitionKey eq %s and RowKey gt %s) or PartitionKey gt %s)",
+				quote(after.PartitionKey), quote(after.RowKey), quote(after.PartitionKey)))
 		}
-		for i, raw := range resp.Entities {
-			var e memberEntity
-			if err := json.Unmarshal(raw, &e); err != nil {
-				return accounts.DirectoryPage{}, fmt.Errorf("decode directory entry: %w", err)
+		top32 := int32(top)
+		opts := &aztables.ListEntitiesOptions{Select: &sel, Top: &top32}
+		if len(filter) > 0 {
+			f := strings.Join(filter, " and ")
+			opts.Filter = &f
+		}
+		pager := s.members.NewListEntitiesPager(opts)
+		read := false
+		// The service may answer with no rows and a continuation; follow it
+		// until rows come.
+		for pager.More() && !read {
+			resp, err := pager.NextPage(ctx)
+			if err != nil {
+				return accounts.DirectoryPage{}, classify(err)
 			}
-			scanned++
-			u := e.user()
-			if q.Match == nil || q.Match(u) {
-				page.Users = append(page.Users, u)
-			}
-			full := q.Limit > 0 && len(page.Users) >= q.Limit
-			if full || (q.ScanBudget > 0 && scanned >= q.ScanBudget) {
-				if i+1 < len(resp.Entities) || pager.More() {
-					page.Next = accounts.DirectoryPosition{PartitionKey: e.PartitionKey, RowKey: e.RowKey}
+			for i, raw := range resp.Entities {
+				var e memberEntity
+				if err := json.Unmarshal(raw, &e); err != nil {
+					return accounts.DirectoryPage{}, fmt.Errorf("decode directory entry: %w", err)
 				}
-				return page, nil
+				read = true
+				scanned++
+				after = accounts.DirectoryPosition{PartitionKey: e.PartitionKey, RowKey: e.RowKey}
+				u := e.user()
+				if q.Match == nil || q.Match(u) {
+					page.Users = append(page.Users, u)
+				}
+				full := q.Limit > 0 && len(page.Users) >= q.Limit
+				if full || (q.ScanBudget > 0 && scanned >= q.ScanBudget) {
+					if i+1 < len(resp.Entities) || pager.More() {
+						page.Next = after
+					}
+					return page, nil
+				}
 			}
 		}
+		if !pager.More() {
+			return page, nil
+		}
+		top = min(top*4, maxTop)
 	}
-	return page, nil
 }
 
 // The admin registry lists the active admins in one entity, so that "is

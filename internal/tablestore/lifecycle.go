@@ -145,8 +145,9 @@ func (s *Store) EraseAccount(ctx context.Context, userID, email string) error {
 	}
 	var rows []string
 	if err := s.listPartition(ctx, s.users, "PartitionKey eq "+quote(userID), func(meta rowMeta, _ []byte) error {
-		// The lifecycle pointer goes with the index entry, at the end.
-		if meta.RowKey != rkTombstone && meta.RowKey != rkUser && meta.RowKey != rkLifecycle {
+		// The lifecycle pointer goes with the index entry, at the end; the
+		// directory pointer stays as the erased sentinel (ids only).
+		if meta.RowKey != rkTombstone && meta.RowKey != rkUser && meta.RowKey != rkLifecycle && meta.RowKey != rkDirectory {
 			rows = append(rows, meta.RowKey)
 		}
 		return nil

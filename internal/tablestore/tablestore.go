@@ -26,9 +26,12 @@
 //	                                    the unique-email claim → user id (P1)
 //	orgs      PK = organisation id, RK = "org"; RK = "outbox|…" its undelivered events
 //	          PK = "$registry", RK = "admins"  the active admins (last-admin guard)
-//	members   PK = organisation id, RK = user id
+//	members   PK = organisation id, RK = accounts.NameOrder + "-" + user id
 //	                                    the directory: an account's listable fields in its
-//	                                    organisation's partition (see directory.go)
+//	                                    organisation's partition, in name order, so a page
+//	                                    by name reads its own rows (see directory.go)
+//	users     RK = "directory"          where the account's directory entries are, and the
+//	                                    newest version that claimed them (directory.go)
 //	audit     PK = "<org id>|<yyyy-mm>" one HMAC chain per organisation and month
 //	          PK = "none-<shard>|<yyyy-mm>" events of no organisation, by shard
 //	          RK = 12 digits, newest first; RK = "head" the chain's tip

@@ -30,6 +30,7 @@ const (
 	rkEmail         = "email"
 	rkTombstone     = "erased"    // all that is left of an erased account: its id and when
 	rkLifecycle     = "lifecycle" // the day its lifecycle entry is filed under
+	rkDirectory     = "directory" // where its directory entries are (directory.go)
 )
 
 // maxTransaction is Table Storage's limit of operations in one
@@ -107,7 +108,6 @@ type userEntity struct {
 	Lockouts                int
 	LockedUntil             string
 	LockedForReset          bool
-	PreviousOrganizationID  string
 	InvitedAt               string
 	WarnedFor               string
 	WarnedDays              int
@@ -128,7 +128,7 @@ func toUserEntity(u accounts.User) userEntity {
 		PrivacyNoticeAcceptedAt: formatTime(u.PrivacyNoticeAcceptedAt),
 		FailedSignIns:           u.FailedSignIns, FailureTimes: formatTimes(u.FailureTimes), Lockouts: u.Lockouts,
 		LockedUntil: formatTime(u.LockedUntil), LockedForReset: u.LockedForReset,
-		PreviousOrganizationID: u.PreviousOrganizationID, Version: u.Version,
+		Version:   u.Version,
 		InvitedAt: formatTime(u.InvitedAt), WarnedFor: formatTime(u.WarnedFor), WarnedDays: u.WarnedDays,
 		WarnedAt: formatTime(u.WarnedAt), ErasingSince: formatTime(u.ErasingSince), InvitedElsewhere: u.InvitedElsewhere,
 	}
@@ -144,7 +144,7 @@ func (e userEntity) user(etag string) accounts.User {
 		PrivacyNoticeAcceptedAt: parseTime(e.PrivacyNoticeAcceptedAt),
 		FailedSignIns:           e.FailedSignIns, FailureTimes: parseTimes(e.FailureTimes), Lockouts: e.Lockouts,
 		LockedUntil: parseTime(e.LockedUntil), LockedForReset: e.LockedForReset,
-		PreviousOrganizationID: e.PreviousOrganizationID, Version: e.Version,
+		Version:   e.Version,
 		InvitedAt: parseTime(e.InvitedAt), WarnedFor: parseTime(e.WarnedFor), WarnedDays: e.WarnedDays,
 		WarnedAt: parseTime(e.WarnedAt), ErasingSince: parseTime(e.ErasingSince), InvitedElsewhere: e.InvitedElsewhere,
 		ETag: etag,
@@ -446,7 +446,12 @@ func (s *Store) CreateUser(ctx context.Context, u accounts.User, ch accounts.Cha
 	case err != nil:
 		return classify(err)
 	}
-	actions := []aztables.TransactionAction{{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(toUserEntity(u))}}
+	// The directory pointer is born with the account, naming the entry
+	// AddMember writes next.
+	actions := []aztables.TransactionAction{
+		{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(toUserEntity(u))},
+		{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(toPointerEntity(u.ID, u.Version, []entryKey{memberKey(u)}))},
+	}
 	if err := s.commit(ctx, u.ID, actions, ch); err != nil {
 		if _, derr := s.emails.DeleteEntity(context.WithoutCancel(ctx), claim.PartitionKey, rkEmail, &aztables.DeleteEntityOptions{IfMatch: &claimETag}); derr != nil {
 			return fmt.Errorf("%w (and releasing the email claim failed: %v)", err, classify(derr))
