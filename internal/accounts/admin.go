@@ -113,7 +113,7 @@ func (s *Service) inviteElsewhere(ctx context.Context, actorID string, in Invite
 		return User{}, err
 	}
 	s.relay.Changed(u.ID)
-	_ = s.store.SyncLifecycle(ctx, u.ID, s.PlanFor(Aggregate{User: u}, now).Due()) // a miss is repaired by settle
+	_ = s.store.FileNewAccount(ctx, u.ID, s.PlanFor(Aggregate{User: u}, now).Due()) // a miss is repaired by settle
 	return u, nil
 }
 

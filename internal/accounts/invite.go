@@ -84,8 +84,8 @@ func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m 
 	if err := s.store.CreateUser(ctx, u, ch); err != nil {
 		return User{}, err
 	}
-	s.relay.Changed(u.ID)                                                          // the store wrote the directory entry; the relay settles the rest
-	_ = s.store.SyncLifecycle(ctx, u.ID, s.PlanFor(Aggregate{User: u}, now).Due()) // a miss is repaired by settle
+	s.relay.Changed(u.ID)                                                           // the store wrote the directory entry; the relay settles the rest
+	_ = s.store.FileNewAccount(ctx, u.ID, s.PlanFor(Aggregate{User: u}, now).Due()) // a miss is repaired by settle
 	return u, nil
 }
 

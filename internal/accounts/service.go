@@ -61,6 +61,9 @@ type Store interface {
 	// SyncLifecycle files an account under the day its next lifecycle step
 	// is due (zero: none), replacing its earlier entry.
 	SyncLifecycle(ctx context.Context, userID string, due time.Time) error
+	// FileNewAccount files an account created just now under its first due
+	// day. It has no earlier entry to replace, so nothing is read.
+	FileNewAccount(ctx context.Context, userID string, due time.Time) error
 	// EraseAccount removes every row held about an account: its partition,
 	// its email claims under every EmailLookupKeys form of email (those
 	// still its own), its directory and lifecycle entries. Safe to repeat.

@@ -37,6 +37,43 @@ type lifecyclePointer struct {
 
 const dayLayout = "2006-01-02"
 
+// FileNewAccount implements accounts.Store: an account created just now
+// has no lifecycle entry or pointer yet, so both are written without the
+// reads SyncLifecycle makes to find and replace an earlier one. Its
+// pointer is written only after the account row exists (the caller has
+// created it), as SyncLifecycle requires.
+func (s *Store) FileNewAccount(ctx context.Context, userID string, due time.Time) error {
+	if due.IsZero() {
+		return nil
+	}
+	day := due.UTC().Format(dayLayout)
+	e := lifecycleEntity{PartitionKey: day, RowKey: userID, DueAt: formatTime(due)}
+	if _, err := s.lifecycle.UpsertEntity(ctx, mustJSON(e), &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace}); err != nil {
+		return classify(err)
+	}
+	p := lifecyclePointer{PartitionKey: userID, RowKey: rkLifecycle, Day: day}
+	_, err := s.users.AddEntity(ctx, mustJSON(p), nil)
+	if statusOf(err) != http.StatusConflict {
+		return classify(err)
+	}
+	// A settle filed the account first (rare): its pointer stands, and an
+	// entry of ours on another day would be one nothing points at.
+	resp, err := s.users.GetEntity(ctx, userID, rkLifecycle, nil)
+	if err != nil {
+		return classify(err)
+	}
+	var current lifecyclePointer
+	if err := json.Unmarshal(resp.Value, &current); err != nil {
+		return fmt.Errorf("decode lifecycle pointer: %w", err)
+	}
+	if current.Day != day {
+		if _, err := s.lifecycle.DeleteEntity(ctx, day, userID, nil); err != nil && statusOf(err) != http.StatusNotFound {
+			return classify(err)
+		}
+	}
+	return nil
+}
+
 // SyncLifecycle implements accounts.Store.
 func (s *Store) SyncLifecycle(ctx context.Context, userID string, due time.Time) error {
 	var old lifecyclePointer

@@ -452,3 +452,45 @@ func TestAuditPurgeInterruptedAtAnyPointIsFinished(t *testing.T) {
 		}
 	}
 }
+
+// Issue 11: a brand-new account is filed under its first due day without
+// reading for an entry it cannot have yet (2 writes, no read), and when a
+// settle filed it first, the settle's entry stands alone.
+func TestFileNewAccountReadsNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	prefix := testenv.UniqueName(t)
+	calls := testenv.NewCalls(prefix)
+	s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), prefix, testenv.AuditKeys(), WithPolicy(calls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureTables(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u := testUser("new-1", "new-1@example.fi")
+	if err := s.CreateUser(ctx, u, accounts.Change{UserID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	calls.Reset()
+	due := t0.AddDate(0, 6, 0)
+	if err := s.FileNewAccount(ctx, u.ID, due); err != nil {
+		t.Fatal(err)
+	}
+	if got := calls.Snapshot(); got.Total() != 2 || got.Kind(testenv.PointRead)+got.Kind(testenv.Query) != 0 {
+		t.Fatalf("filing a new account took %v, want 2 writes and no read", got)
+	}
+	// A settle got there first, with another day: one entry, the settle's.
+	if err := s.SyncLifecycle(ctx, u.ID, due.AddDate(0, 0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FileNewAccount(ctx, u.ID, due); err != nil {
+		t.Fatal(err)
+	}
+	for day, want := range map[time.Time]bool{due: false, due.AddDate(0, 0, 3): true} {
+		_, err := s.lifecycle.GetEntity(ctx, day.UTC().Format(dayLayout), u.ID, nil)
+		if got := err == nil; got != want {
+			t.Errorf("index entry on %s present = %v, want %v", day.Format(dayLayout), got, want)
+		}
+	}
+}
