@@ -90,6 +90,13 @@ func (s *Store) SyncLifecycle(ctx context.Context, userID string, due time.Time)
 	day := ""
 	if !due.IsZero() {
 		day = due.UTC().Format(dayLayout)
+		if day == old.Day {
+			// Filed under that day already: the pointer is written only
+			// after its entry, and the sweep reads entries by day alone,
+			// so there is nothing to write (a settle with no change to
+			// the due day costs this one read).
+			return nil
+		}
 		e := lifecycleEntity{PartitionKey: day, RowKey: userID, DueAt: formatTime(due)}
 		if _, err := s.lifecycle.UpsertEntity(ctx, mustJSON(e), &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace}); err != nil {
 			return classify(err)

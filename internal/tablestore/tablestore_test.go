@@ -480,6 +480,14 @@ func TestFileNewAccountReadsNothing(t *testing.T) {
 	if got := calls.Snapshot(); got.Total() != 2 || got.Kind(testenv.PointRead)+got.Kind(testenv.Query) != 0 {
 		t.Fatalf("filing a new account took %v, want 2 writes and no read", got)
 	}
+	// A settle that does not move the due day writes nothing.
+	calls.Reset()
+	if err := s.SyncLifecycle(ctx, u.ID, due.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := calls.Snapshot(); got.Total() != 1 || got.Kind(testenv.PointRead) != 1 {
+		t.Fatalf("a settle on the same day took %v, want one point read", got)
+	}
 	// A settle got there first, with another day: one entry, the settle's.
 	if err := s.SyncLifecycle(ctx, u.ID, due.AddDate(0, 0, 3)); err != nil {
 		t.Fatal(err)
