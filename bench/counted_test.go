@@ -64,7 +64,15 @@ type wakeLog struct {
 // server far beyond what one client may do.
 var unthrottled = handlers.Throttle{ClientPerMinute: 1 << 20, ClientBurst: 1 << 20, GlobalPerMinute: 1 << 20, GlobalBurst: 1 << 20, MaxClients: 1000}
 
-func (w *wakeLog) Changed(id string) { w.mu.Lock(); w.ids = append(w.ids, id); w.mu.Unlock() }
+// Changed and Settling tell the relay, as the wiring does (it keeps
+// which deliveries may skip their settle), and keep the owner for drain,
+// which delivers it as the relay's woken worker would.
+func (w *wakeLog) Changed(id string) { w.trail.Changed(id); w.keep(id) }
+
+// Settling: see Changed.
+func (w *wakeLog) Settling(id string) func() { done := w.trail.Settling(id); w.keep(id); return done }
+
+func (w *wakeLog) keep(id string) { w.mu.Lock(); w.ids = append(w.ids, id); w.mu.Unlock() }
 
 func (w *wakeLog) Record(ctx context.Context, e audit.Event) error { return w.trail.Record(ctx, e) }
 
@@ -182,7 +190,7 @@ func (f *counted) drain(ctx context.Context, workers int) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(workers)
 		for _, id := range ids {
-			g.Go(func() error { return f.trail.Deliver(gctx, id) })
+			g.Go(func() error { return f.trail.Woken(gctx, id) })
 		}
 		for _, m := range messages {
 			g.Go(func() error {

@@ -37,6 +37,7 @@ func (c *roundTrips) Do(req *policy.Request) (*http.Response, error) {
 type nopRelay struct{}
 
 func (nopRelay) Changed(string)                            {}
+func (nopRelay) Settling(string) func()                    { return func() {} }
 func (nopRelay) Record(context.Context, audit.Event) error { return nil }
 
 type inline struct{}

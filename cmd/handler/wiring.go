@@ -53,6 +53,7 @@ func newID() string { return uuid.NewString() }
 type lateRelay struct{ r *relay.Relay }
 
 func (l *lateRelay) Changed(userID string)                           { l.r.Changed(userID) }
+func (l *lateRelay) Settling(userID string) func()                   { return l.r.Settling(userID) }
 func (l *lateRelay) Record(ctx context.Context, e audit.Event) error { return l.r.Record(ctx, e) }
 
 // outsideParts replaces outside systems that have no local stand-in; the

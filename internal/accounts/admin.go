@@ -205,16 +205,12 @@ func (s *Service) UpdateUser(ctx context.Context, actor User, id string, patch U
 				return err
 			}
 		}
-		if err := s.apply(ctx, ch); err != nil {
+		if err := s.applySettled(ctx, ch); err != nil { // settle joins a new admin to the registry
 			if demoted {
 				s.restoreAdmin(ctx, u.ID)
 			}
 			return err
 		}
-		if u.Role == RoleAdmin && u.Status == StatusActive {
-			_ = s.addAdmin(ctx, u.ID) // a miss is repaired by settle
-		}
-		s.settle(ctx, u.ID)
 		fresh, err := s.store.Aggregate(ctx, u.ID)
 		if err != nil {
 			return err
@@ -320,13 +316,12 @@ func (s *Service) close(ctx context.Context, agg Aggregate, actorID, reason stri
 			return err
 		}
 	}
-	if err := s.apply(ctx, ch); err != nil {
+	if err := s.applySettled(ctx, ch); err != nil {
 		if wasAdmin {
 			s.restoreAdmin(ctx, u.ID)
 		}
 		return err
 	}
-	s.settle(ctx, u.ID)
 	return nil
 }
 
@@ -378,13 +373,9 @@ func (s *Service) RestoreUser(ctx context.Context, actor User, id string, m Meta
 		if u.Status == StatusInvited {
 			ch.Notifications = append(ch.Notifications, s.notification(notify.KindInvitation, u))
 		}
-		if err := s.apply(ctx, ch); err != nil {
+		if err := s.applySettled(ctx, ch); err != nil { // settle joins a restored admin to the registry
 			return err
 		}
-		if u.Role == RoleAdmin && u.Status == StatusActive {
-			_ = s.addAdmin(ctx, u.ID) // a miss is repaired by settle
-		}
-		s.settle(ctx, u.ID)
 		fresh, err := s.store.Aggregate(ctx, u.ID)
 		result = fresh.User
 		return err
@@ -426,12 +417,8 @@ func (s *Service) ResendInvitation(ctx context.Context, actor User, id string, m
 			notice.UserID = u.ID // nobody to tell: the consumer skips it
 		}
 	}
-	if err := s.apply(ctx, Change{UserID: u.ID, User: &u, Events: []audit.Event{ev},
-		Notifications: []notify.Message{notice}}); err != nil {
-		return err
-	}
-	s.settle(ctx, u.ID)
-	return nil
+	return s.applySettled(ctx, Change{UserID: u.ID, User: &u, Events: []audit.Event{ev},
+		Notifications: []notify.Message{notice}})
 }
 
 // Export is everything held about a person (P14), apart from their

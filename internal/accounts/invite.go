@@ -123,14 +123,11 @@ func (s *Service) BootstrapAdmin(ctx context.Context, in InviteInput, m Meta) (U
 	u.InvitedAt = s.now().UTC() // a new link starts a new expiry
 	ev := s.event(audit.ActionInvitationCreated, "", u, m)
 	ev.Reason = "resent"
-	err = s.apply(ctx, Change{
+	err = s.applySettled(ctx, Change{
 		UserID:        id,
 		User:          &u,
 		Events:        []audit.Event{ev},
 		Notifications: []notify.Message{s.notification(notify.KindInvitation, u)},
 	})
-	if err == nil {
-		s.settle(ctx, id)
-	}
 	return u, err
 }

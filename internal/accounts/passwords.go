@@ -101,10 +101,11 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string, 
 			return err
 		}
 		ch.Events = []audit.Event{s.event(audit.ActionInvitationAccepted, u.ID, u, m)}
-		if err := s.apply(ctx, ch); err != nil {
+		// Settled at once: the directory shows them active; an admin joins
+		// the registry.
+		if err := s.applySettled(ctx, ch); err != nil {
 			return err
 		}
-		s.settle(ctx, u.ID) // the directory shows them active; an admin joins the registry
 		result = SignIn{Token: tok, ExpiresAt: sess.ExpiresAt, User: u}
 		return nil
 	})

@@ -48,10 +48,10 @@ func (s *Service) UpdateProfile(ctx context.Context, p Principal, patch ProfileP
 		}
 		ev := s.event(audit.ActionProfileUpdated, u.ID, u, m)
 		ev.Fields = fields
-		if err := s.apply(ctx, Change{UserID: u.ID, User: &u, Events: []audit.Event{ev}}); err != nil {
+		// Settled at once: the directory shows the new name.
+		if err := s.applySettled(ctx, Change{UserID: u.ID, User: &u, Events: []audit.Event{ev}}); err != nil {
 			return err
 		}
-		s.settle(ctx, u.ID) // the directory shows the new name at once
 		fresh, err := s.store.Aggregate(ctx, u.ID)
 		if err != nil {
 			return err

@@ -88,6 +88,10 @@ type Relay interface {
 	// Changed says an account's change left events or notifications in its
 	// outbox, so the relay can deliver them right away.
 	Changed(userID string)
+	// Settling is Changed for a change whose request settles the account
+	// right after; the request calls the returned func once its settle went
+	// through, so the delivery need not settle again.
+	Settling(userID string) (settled func())
 	// Record appends an event at once, logging and returning a failure:
 	// for an event that must be in the trail before the caller goes on
 	// (an erasure), never for one on the sign-in path.
@@ -205,6 +209,26 @@ func (s *Service) apply(ctx context.Context, ch Change) error {
 	}
 	if len(ch.Events) > 0 || len(ch.Notifications) > 0 {
 		s.relay.Changed(ch.UserID)
+	}
+	return nil
+}
+
+// applySettled commits a change whose derived state (directory entry,
+// lifecycle index, admin registry) the caller needs at once, wakes the
+// relay for its outbox, and settles it on the request path, telling the
+// relay when that settle went through: its delivery then skips its own,
+// so the upkeep runs once per change. A failed settle is the relay's to
+// repeat, as for any change.
+func (s *Service) applySettled(ctx context.Context, ch Change) error {
+	if err := s.store.Apply(ctx, ch); err != nil {
+		return err
+	}
+	done := func() {}
+	if len(ch.Events) > 0 || len(ch.Notifications) > 0 {
+		done = s.relay.Settling(ch.UserID)
+	}
+	if s.Settle(ctx, ch.UserID) == nil {
+		done()
 	}
 	return nil
 }

@@ -112,6 +112,12 @@ type Relay struct {
 	mu       sync.Mutex
 	inFlight map[string]bool
 	again    map[string]bool // woken while in flight: run once more
+	// gen counts each account's changes in this process; settledGen is
+	// the latest of them whose request settled the account itself (see
+	// Settling). A delivery skips its settle when the two agree, so the
+	// upkeep runs once per change.
+	gen        map[string]uint64
+	settledGen map[string]uint64
 }
 
 // New returns a relay; catchUpInterval is how often Run looks for marked
@@ -122,6 +128,7 @@ func New(outbox Outbox, log AuditLog, queue Publisher, settle Settler, logger *s
 	return &Relay{
 		outbox: outbox, audit: log, queue: queue, settle: settle, log: logger, interval: catchUpInterval, now: now,
 		wake: make(chan string, 1024), inFlight: map[string]bool{}, again: map[string]bool{},
+		gen: map[string]uint64{}, settledGen: map[string]uint64{},
 	}
 }
 
@@ -129,10 +136,53 @@ func New(outbox Outbox, log AuditLog, queue Publisher, settle Settler, logger *s
 // blocks: when the wake-up channel is full, the pending mark ensures the
 // catch-up delivers it.
 func (r *Relay) Changed(userID string) {
+	r.mu.Lock()
+	r.gen[userID]++ // this change is the relay's to settle
+	r.mu.Unlock()
+	r.wakeUp(userID)
+}
+
+// Settling is Changed for a change whose request settles the account
+// itself right after (read-your-writes). The request calls the returned
+// func once that settle went through; a delivery that then reaches its
+// own settle step with no later change in between skips it. Settle works
+// from the account as stored, so the request's settle covers every
+// earlier change too. If the request's settle fails, or comes too late,
+// the delivery settles, as it does for Changed, for a catch-up and for
+// Deliver.
+func (r *Relay) Settling(userID string) (settled func()) {
+	r.mu.Lock()
+	r.gen[userID]++
+	g := r.gen[userID]
+	r.mu.Unlock()
+	r.wakeUp(userID)
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.gen[userID] == g {
+			r.settledGen[userID] = g
+		}
+	}
+}
+
+func (r *Relay) wakeUp(userID string) {
 	select {
 	case r.wake <- userID:
 	default:
 	}
+}
+
+// settledByRequest reports whether the account's latest change was settled
+// by its request, and forgets both counts: the account is settled either
+// way once the caller is done (a late callback then finds no count).
+func (r *Relay) settledByRequest(userID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g, ok := r.gen[userID]
+	skip := ok && r.settledGen[userID] == g
+	delete(r.gen, userID)
+	delete(r.settledGen, userID)
+	return skip
 }
 
 // Record appends an event directly to the audit trail, for a caller that
@@ -160,7 +210,7 @@ func (r *Relay) Run(ctx context.Context, workers int) {
 				case <-ctx.Done():
 					return
 				case id := <-r.wake:
-					if err := r.Deliver(ctx, id); err != nil && ctx.Err() == nil {
+					if err := r.Woken(ctx, id); err != nil && ctx.Err() == nil {
 						r.log.Warn("outbox delivery deferred to catch-up", "user", id, "error", err.Error())
 					}
 				}
@@ -193,7 +243,7 @@ func (r *Relay) Run(ctx context.Context, workers int) {
 func (r *Relay) CatchUp(ctx context.Context) (int, error) {
 	var first error
 	for shard := 0; shard < audit.Shards; shard++ {
-		if err := r.deliver(ctx, UnattributedOwner(fmt.Sprintf("%02d", shard)), nil); err != nil && first == nil {
+		if err := r.deliver(ctx, UnattributedOwner(fmt.Sprintf("%02d", shard)), nil, false); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -205,7 +255,7 @@ func (r *Relay) CatchUp(ctx context.Context) (int, error) {
 		}
 		for _, p := range marks {
 			visited++
-			if err := r.deliver(ctx, p.UserID, &p); err != nil && first == nil {
+			if err := r.deliver(ctx, p.UserID, &p, false); err != nil && first == nil {
 				first = err
 			}
 		}
@@ -213,12 +263,21 @@ func (r *Relay) CatchUp(ctx context.Context) (int, error) {
 	return visited, first
 }
 
-// Deliver delivers one account's outbox now.
-func (r *Relay) Deliver(ctx context.Context, userID string) error {
-	return r.deliver(ctx, userID, nil)
+// Woken delivers one account's outbox for a wake-up (Changed or
+// Settling). Run's workers call it; so does a caller that runs the
+// relay's work itself (a test that counts it).
+func (r *Relay) Woken(ctx context.Context, userID string) error {
+	return r.deliver(ctx, userID, nil, true)
 }
 
-func (r *Relay) deliver(ctx context.Context, userID string, mark *Pending) error {
+// Deliver delivers one account's outbox now.
+func (r *Relay) Deliver(ctx context.Context, userID string) error {
+	return r.deliver(ctx, userID, nil, false)
+}
+
+// deliver delivers an account's outbox; woken says a wake-up asked for it
+// (see Settling).
+func (r *Relay) deliver(ctx context.Context, userID string, mark *Pending, woken bool) error {
 	r.mu.Lock()
 	if r.inFlight[userID] {
 		// The running delivery may have read the outbox before our items
@@ -230,7 +289,7 @@ func (r *Relay) deliver(ctx context.Context, userID string, mark *Pending) error
 	r.inFlight[userID] = true
 	r.mu.Unlock()
 	for {
-		err := r.deliverOnce(ctx, userID, mark)
+		err := r.deliverOnce(ctx, userID, mark, woken)
 		r.mu.Lock()
 		repeat := r.again[userID] && err == nil
 		delete(r.again, userID)
@@ -241,11 +300,11 @@ func (r *Relay) deliver(ctx context.Context, userID string, mark *Pending) error
 		if !repeat {
 			return err
 		}
-		mark = nil
+		mark, woken = nil, true // a repeat runs for a wake-up
 	}
 }
 
-func (r *Relay) deliverOnce(ctx context.Context, userID string, mark *Pending) error {
+func (r *Relay) deliverOnce(ctx context.Context, userID string, mark *Pending, woken bool) error {
 	unattributed := IsUnattributed(userID)
 	if mark == nil && !unattributed {
 		m, ok, err := r.outbox.PendingMarker(ctx, userID)
@@ -297,7 +356,9 @@ func (r *Relay) deliverOnce(ctx context.Context, userID string, mark *Pending) e
 	if publishErr != nil {
 		return publishErr
 	}
-	if r.settle != nil && !unattributed {
+	// Decided here, at the end, so a request that settles while its outbox
+	// is delivered is seen.
+	if r.settle != nil && !unattributed && !(woken && r.settledByRequest(userID)) {
 		if err := r.settle(ctx, userID); err != nil {
 			return err
 		}

@@ -208,3 +208,62 @@ func TestYoungMarkSurvivesAnEmptyOutbox(t *testing.T) {
 		t.Fatal("an old mark over an empty outbox was not cleared")
 	}
 }
+
+// Issue 11: a change whose request settled the account (Settling, then
+// its callback) is delivered without settling again. A change in between,
+// a request whose settle failed, a catch-up and Deliver still settle, so
+// nothing is left unsettled.
+func TestSettleRunsOncePerChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, _, _ := setup(t, 2*time.Minute)
+	var mu sync.Mutex
+	settled := map[string]int{}
+	settle := func(_ context.Context, owner string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		settled[owner]++
+		return nil
+	}
+	r := relay.New(store, store, &queue{}, settle, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Hour,
+		func() time.Time { return time.Now().Add(2 * time.Minute) })
+	count := func(id string) int { mu.Lock(); defer mu.Unlock(); return settled[id] }
+	woken := func(id string) {
+		t.Helper()
+		if err := r.Woken(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	invite(t, store, "s-1")
+	r.Settling("s-1")()
+	woken("s-1")
+
+	invite(t, store, "s-2")
+	done := r.Settling("s-2")
+	r.Changed("s-2") // a later change its request does not settle
+	done()
+	woken("s-2")
+
+	invite(t, store, "s-3")
+	r.Settling("s-3") // the request's settle failed: no callback
+	woken("s-3")
+
+	invite(t, store, "s-4")
+	r.Settling("s-4")()
+	if err := r.Deliver(ctx, "s-4"); err != nil {
+		t.Fatal(err)
+	}
+	invite(t, store, "s-5")
+	r.Settling("s-5")()
+	if _, err := r.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	want := map[string]int{"s-1": 0, "s-2": 1, "s-3": 1, "s-4": 1, "s-5": 1}
+	for id, n := range want {
+		if got := count(id); got != n {
+			t.Errorf("%s: settled %d times by the relay, want %d", id, got, n)
+		}
+	}
+}

@@ -58,6 +58,9 @@ func (r *Relay) Changed(userID string) {
 	r.changed = append(r.changed, userID)
 }
 
+// Settling records that an account has outbox items, like Changed.
+func (r *Relay) Settling(userID string) func() { r.Changed(userID); return func() {} }
+
 // Record records an event that belongs to no account.
 func (r *Relay) Record(_ context.Context, e audit.Event) error {
 	r.mu.Lock()
