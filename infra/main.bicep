@@ -180,8 +180,8 @@ param hashConcurrency int = 4
 @maxValue(1024)
 param hashQueue int = 32
 @description('Per instance and endpoint (sign-in, password reset, invitation accept): requests per client address and minute, and at once.')
-param throttleClientPerMinute int = 10
-param throttleClientBurst int = 5
+param throttleClientPerMinute int = 60
+param throttleClientBurst int = 20
 @description('Per instance and endpoint: requests per minute from all clients together, and at once.')
 param throttleGlobalPerMinute int = 300
 param throttleGlobalBurst int = 50
