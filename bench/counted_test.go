@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,7 +55,7 @@ type counted struct {
 // owners a change woke the relay for, until drain delivers them.
 type wakeLog struct {
 	mu    sync.Mutex
-	ids   []string
+	ids   []relay.Owner
 	trail *relay.Relay
 }
 
@@ -67,16 +66,20 @@ var unthrottled = handlers.Throttle{ClientPerMinute: 1 << 20, ClientBurst: 1 << 
 // Changed and Settling tell the relay, as the wiring does (it keeps
 // which deliveries may skip their settle), and keep the owner for drain,
 // which delivers it as the relay's woken worker would.
-func (w *wakeLog) Changed(id string) { w.trail.Changed(id); w.keep(id) }
+func (w *wakeLog) Changed(o relay.Owner) { w.trail.Changed(o); w.keep(o) }
 
 // Settling: see Changed.
-func (w *wakeLog) Settling(id string) func() { done := w.trail.Settling(id); w.keep(id); return done }
+func (w *wakeLog) Settling(o relay.Owner) func() {
+	done := w.trail.Settling(o)
+	w.keep(o)
+	return done
+}
 
-func (w *wakeLog) keep(id string) { w.mu.Lock(); w.ids = append(w.ids, id); w.mu.Unlock() }
+func (w *wakeLog) keep(o relay.Owner) { w.mu.Lock(); w.ids = append(w.ids, o); w.mu.Unlock() }
 
 func (w *wakeLog) Record(ctx context.Context, e audit.Event) error { return w.trail.Record(ctx, e) }
 
-func (w *wakeLog) take() []string {
+func (w *wakeLog) take() []relay.Owner {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	ids := w.ids
@@ -144,11 +147,11 @@ func newCounted(tb testing.TB) *counted {
 	f.orgs = organizations.NewService(store, f.woken, f.clock.Now, newID)
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	// As in run(): organisations derive nothing; accounts settle.
-	settle := func(ctx context.Context, owner string) error {
-		if strings.HasPrefix(owner, organizations.OutboxOwner("")) {
+	settle := func(ctx context.Context, o relay.Owner) error {
+		if o.Kind != relay.AccountOutbox {
 			return nil
 		}
-		return f.accounts.Settle(ctx, owner)
+		return f.accounts.Settle(ctx, o.ID)
 	}
 	f.trail = relay.New(store, store, f.queue, settle, logger, 0, f.clock.Now)
 	f.woken.trail = f.trail

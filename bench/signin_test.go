@@ -22,6 +22,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
@@ -36,8 +37,8 @@ func (c *roundTrips) Do(req *policy.Request) (*http.Response, error) {
 
 type nopRelay struct{}
 
-func (nopRelay) Changed(string)                            {}
-func (nopRelay) Settling(string) func()                    { return func() {} }
+func (nopRelay) Changed(relay.Owner)                       {}
+func (nopRelay) Settling(relay.Owner) func()               { return func() {} }
 func (nopRelay) Record(context.Context, audit.Event) error { return nil }
 
 type inline struct{}

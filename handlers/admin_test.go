@@ -20,6 +20,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
 
@@ -62,7 +63,7 @@ func (h *harness) getUser(t *testing.T, token, id string) (userJSON, string) {
 // outbox reads what an account's changes left for the relay.
 func (h *harness) outbox(t *testing.T, owner string) (events []audit.Event, messages []notify.Message) {
 	t.Helper()
-	items, err := h.store.OutboxItems(context.Background(), owner)
+	items, err := h.store.OutboxItems(context.Background(), relay.OwnerFromKey(owner))
 	if err != nil {
 		t.Fatalf("read outbox: %v", err)
 	}

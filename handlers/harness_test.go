@@ -133,11 +133,11 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		h.published = &recordingPublisher{}
 		// Organisations have nothing derived to settle; accounts settle
 		// their directory entry and admin-registry place, as in run().
-		settle := func(ctx context.Context, owner string) error {
-			if strings.HasPrefix(owner, "org:") {
+		settle := func(ctx context.Context, o relay.Owner) error {
+			if o.Kind != relay.AccountOutbox {
 				return nil
 			}
-			return h.accounts.Settle(ctx, owner)
+			return h.accounts.Settle(ctx, o.ID)
 		}
 		h.trail = relay.New(h.store, h.store, h.published, settle, h.log, time.Hour, h.clock.Now)
 		accountsRelay, orgsRelay = h.trail, h.trail

@@ -13,6 +13,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/config"
 	"github.com/palvelumanuaali/useradmin/internal/delivery"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
 // bootstrapAdmin invites the first administrator and sends the invitation
@@ -86,7 +87,7 @@ func bootstrapAdmin(ctx context.Context, args []string, getenv func(string) stri
 func deliverNow(ctx context.Context, a *app, userID string) error {
 	deadline := time.Now().Add(2*delivery.SendTimeout + 5*time.Second)
 	for {
-		err := a.relay.Deliver(ctx, userID)
+		err := a.relay.Deliver(ctx, relay.Account(userID))
 		if !errors.Is(err, delivery.ErrClaimed) || time.Now().After(deadline) {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -52,8 +51,8 @@ func newID() string { return uuid.NewString() }
 // consumer (which the queue needs). It is set once, before any request.
 type lateRelay struct{ r *relay.Relay }
 
-func (l *lateRelay) Changed(userID string)                           { l.r.Changed(userID) }
-func (l *lateRelay) Settling(userID string) func()                   { return l.r.Settling(userID) }
+func (l *lateRelay) Changed(o relay.Owner)                           { l.r.Changed(o) }
+func (l *lateRelay) Settling(o relay.Owner) func()                   { return l.r.Settling(o) }
 func (l *lateRelay) Record(ctx context.Context, e audit.Event) error { return l.r.Record(ctx, e) }
 
 // outsideParts replaces outside systems that have no local stand-in; the
@@ -141,11 +140,11 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 	default:
 		publisher, inProcess = delivery.NewInProcess(consumer.Receive, cfg.NotificationMaxDeliveries), true
 	}
-	settle := func(ctx context.Context, owner string) error {
-		if strings.HasPrefix(owner, organizations.OutboxOwner("")) {
-			return nil // organisations derive nothing
+	settle := func(ctx context.Context, o relay.Owner) error {
+		if o.Kind != relay.AccountOutbox {
+			return nil // only accounts have derived state
 		}
-		return svc.Settle(ctx, owner)
+		return svc.Settle(ctx, o.ID)
 	}
 	interval := catchUpInterval
 	if cfg.FunctionsEnv {

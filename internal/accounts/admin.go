@@ -8,6 +8,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
 // Reasons an account was closed.
@@ -112,7 +113,7 @@ func (s *Service) inviteElsewhere(ctx context.Context, actorID string, in Invite
 	if err := s.store.CreateUser(ctx, u, ch); err != nil {
 		return User{}, err
 	}
-	s.relay.Changed(u.ID)
+	s.relay.Changed(relay.Account(u.ID))
 	_ = s.store.FileNewAccount(ctx, u.ID, s.PlanFor(Aggregate{User: u}, now).Due()) // a miss is repaired by settle
 	return u, nil
 }

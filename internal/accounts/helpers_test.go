@@ -14,6 +14,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
@@ -258,7 +259,7 @@ func (e *testEnv) setStatus(userID string, s accounts.Status) {
 // together.
 func (e *testEnv) outbox(userID string) ([]audit.Event, []notify.Message) {
 	e.t.Helper()
-	items, err := e.store.OutboxItems(e.ctx, userID)
+	items, err := e.store.OutboxItems(e.ctx, relay.OwnerFromKey(userID))
 	if err != nil {
 		e.t.Fatalf("OutboxItems(%s): %v", userID, err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
 // InviteInput is what an inviter gives about a new person.
@@ -84,7 +85,7 @@ func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m 
 	if err := s.store.CreateUser(ctx, u, ch); err != nil {
 		return User{}, err
 	}
-	s.relay.Changed(u.ID)                                                           // the store wrote the directory entry; the relay settles the rest
+	s.relay.Changed(relay.Account(u.ID))                                            // the store wrote the directory entry; the relay settles the rest
 	_ = s.store.FileNewAccount(ctx, u.ID, s.PlanFor(Aggregate{User: u}, now).Due()) // a miss is repaired by settle
 	return u, nil
 }

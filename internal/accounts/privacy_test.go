@@ -168,8 +168,8 @@ func TestEventsHoldIDsOnly(t *testing.T) {
 
 	// Delivered through the real relay into the audit trail.
 	for _, id := range []string{admin.ID, u.ID} {
-		must(trail.Deliver(ctx, id))
-		if items, err := env.store.OutboxItems(ctx, id); err != nil || len(items) != 0 {
+		must(trail.Deliver(ctx, relay.OwnerFromKey(id)))
+		if items, err := env.store.OutboxItems(ctx, relay.OwnerFromKey(id)); err != nil || len(items) != 0 {
 			t.Errorf("outbox of %s after delivery: %d items, %v", id, len(items), err)
 		}
 	}

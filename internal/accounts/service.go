@@ -8,6 +8,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
 // Store keeps accounts. Implementations return ErrNotFound, ErrEmailTaken
@@ -87,11 +88,11 @@ type PasswordPolicy interface {
 type Relay interface {
 	// Changed says an account's change left events or notifications in its
 	// outbox, so the relay can deliver them right away.
-	Changed(userID string)
+	Changed(o relay.Owner)
 	// Settling is Changed for a change whose request settles the account
 	// right after; the request calls the returned func once its settle went
 	// through, so the delivery need not settle again.
-	Settling(userID string) (settled func())
+	Settling(o relay.Owner) (settled func())
 	// Record appends an event at once, logging and returning a failure:
 	// for an event that must be in the trail before the caller goes on
 	// (an erasure), never for one on the sign-in path.
@@ -208,7 +209,7 @@ func (s *Service) apply(ctx context.Context, ch Change) error {
 		return err
 	}
 	if len(ch.Events) > 0 || len(ch.Notifications) > 0 {
-		s.relay.Changed(ch.UserID)
+		s.relay.Changed(relay.Account(ch.UserID))
 	}
 	return nil
 }
@@ -225,7 +226,7 @@ func (s *Service) applySettled(ctx context.Context, ch Change) error {
 	}
 	done := func() {}
 	if len(ch.Events) > 0 || len(ch.Notifications) > 0 {
-		done = s.relay.Settling(ch.UserID)
+		done = s.relay.Settling(relay.Account(ch.UserID))
 	}
 	if s.Settle(ctx, ch.UserID) == nil {
 		done()

@@ -160,7 +160,7 @@ func (s *Service) recordUnknownEmail(ctx context.Context, m Meta) error {
 	if err := s.store.AddUnattributed(ctx, ev); err != nil {
 		return err
 	}
-	s.relay.Changed(relay.UnattributedOwner(ev.Shard))
+	s.relay.Changed(relay.Unattributed(ev.Shard))
 	return nil
 }
 

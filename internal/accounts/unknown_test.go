@@ -39,7 +39,7 @@ func (e *testEnv) unattributed() []audit.Event {
 	e.t.Helper()
 	var out []audit.Event
 	for i := 0; i < audit.Shards; i++ {
-		items, err := e.store.OutboxItems(e.ctx, relay.UnattributedOwner(fmt.Sprintf("%02d", i)))
+		items, err := e.store.OutboxItems(e.ctx, relay.Unattributed(fmt.Sprintf("%02d", i)))
 		if err != nil {
 			e.t.Fatal(err)
 		}

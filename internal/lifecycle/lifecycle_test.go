@@ -21,6 +21,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/lifecycle"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
@@ -119,7 +120,7 @@ func (e *env) user(id string) (accounts.User, error) {
 // notifications counts the outbox notifications of a kind for an account.
 func (e *env) notifications(id string, kind notify.Kind) int {
 	e.t.Helper()
-	items, err := e.store.OutboxItems(e.ctx, id)
+	items, err := e.store.OutboxItems(e.ctx, relay.OwnerFromKey(id))
 	if err != nil && !errors.Is(err, accounts.ErrNotFound) {
 		e.t.Fatal(err)
 	}

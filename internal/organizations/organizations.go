@@ -71,9 +71,6 @@ type Store interface {
 	HasMembers(ctx context.Context, id string) (bool, error)
 }
 
-// OutboxOwner is the relay's name for an organisation's outbox.
-func OutboxOwner(id string) string { return "org:" + id }
-
 // EnsureAdministration returns the service administration organisation,
 // creating it on first use.
 func EnsureAdministration(ctx context.Context, store Store, now time.Time) (Organization, error) {

@@ -11,11 +11,12 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
 // Relay is told when an organisation's change left audit events to deliver.
 type Relay interface {
-	Changed(ownerID string)
+	Changed(o relay.Owner)
 }
 
 // Service runs the organisation rules under the permission matrix: admins
@@ -124,7 +125,7 @@ func (s *Service) Create(ctx context.Context, actor accounts.User, in Input, m a
 	if err := s.store.CreateOrganization(ctx, o, []audit.Event{ev}); err != nil {
 		return Organization{}, err
 	}
-	s.relay.Changed(OutboxOwner(o.ID))
+	s.relay.Changed(relay.Organization(o.ID))
 	return s.store.Organization(ctx, o.ID)
 }
 
@@ -180,7 +181,7 @@ func (s *Service) Update(ctx context.Context, actor accounts.User, id string, p 
 		if err != nil {
 			return Organization{}, err
 		}
-		s.relay.Changed(OutboxOwner(o.ID))
+		s.relay.Changed(relay.Organization(o.ID))
 		return s.store.Organization(ctx, o.ID)
 	}
 }
@@ -209,7 +210,7 @@ func (s *Service) Delete(ctx context.Context, actor accounts.User, id string, m 
 	if err := s.store.DeleteOrganization(ctx, o, []audit.Event{s.event(audit.ActionOrganizationDeleted, actor, o.ID, m)}); err != nil {
 		return err
 	}
-	s.relay.Changed(OutboxOwner(o.ID))
+	s.relay.Changed(relay.Organization(o.ID))
 	return nil
 }
 

@@ -14,7 +14,7 @@
 // events it has just appended.
 //
 // Events that belong to no account (sign-ins with an unknown email) wait in
-// one of audit.Shards unattributed outboxes (UnattributedOwner), picked by
+// one of audit.Shards unattributed outboxes (Unattributed), picked by
 // the event's id, and join that shard's audit chain: a flood of them has no
 // single hot partition, and recording one is a single write. These
 // outboxes carry no pending mark; the catch-up visits all of them.
@@ -34,7 +34,7 @@ import (
 
 // Item is one undelivered outbox entry: an audit event or a notification.
 type Item struct {
-	UserID       string
+	Owner        Owner
 	Key          string // the store's handle for acknowledging it
 	ETag         string
 	Event        *audit.Event
@@ -43,7 +43,7 @@ type Item struct {
 
 // Pending marks an account whose outbox may hold items.
 type Pending struct {
-	UserID   string
+	Owner    Owner
 	ETag     string
 	MarkedAt time.Time
 }
@@ -57,13 +57,13 @@ const commitGrace = time.Minute
 // Outbox is where account changes leave their items (internal/tablestore).
 type Outbox interface {
 	// PendingMarker reads an account's pending mark; false when unmarked.
-	PendingMarker(ctx context.Context, userID string) (Pending, bool, error)
+	PendingMarker(ctx context.Context, o Owner) (Pending, bool, error)
 	// PendingAccounts lists up to limit marked accounts in one shard.
 	PendingAccounts(ctx context.Context, shard, limit int) ([]Pending, error)
 	// OutboxItems lists an account's undelivered items, oldest first.
-	OutboxItems(ctx context.Context, userID string) ([]Item, error)
+	OutboxItems(ctx context.Context, o Owner) ([]Item, error)
 	// Acknowledge removes delivered items.
-	Acknowledge(ctx context.Context, userID string, items []Item) error
+	Acknowledge(ctx context.Context, o Owner, items []Item) error
 	// ClearPending removes a mark unless it was set again since it was read.
 	ClearPending(ctx context.Context, p Pending) error
 }
@@ -71,17 +71,58 @@ type Outbox interface {
 // PendingShards is how many shards the pending marks are spread over.
 const PendingShards = 16
 
-// unattributedPrefix starts the names of the unattributed outboxes.
-const unattributedPrefix = "unattributed:"
+// Owner is whose outbox it is: an account's, an organisation's, or one
+// of the unattributed outboxes that take the events of no account
+// (sign-ins with an unknown email), one per audit shard (audit.ShardOf).
+// The unattributed ones carry no pending mark, so leaving an event in one
+// is a single write: the catch-up visits each of them every time instead.
+type Owner struct {
+	Kind OwnerKind
+	ID   string // the account or organisation id, or the shard ("00".."15")
+}
 
-// UnattributedOwner names the outbox that takes the events of no account
-// (sign-ins with an unknown email) of one audit shard (audit.ShardOf).
-// These outboxes carry no pending mark, so leaving an event in one is a
-// single write: the catch-up visits each of them every time instead.
-func UnattributedOwner(shard string) string { return unattributedPrefix + shard }
+// OwnerKind tells the kinds of outbox owner apart.
+type OwnerKind int
 
-// IsUnattributed reports whether owner names an unattributed outbox.
-func IsUnattributed(owner string) bool { return strings.HasPrefix(owner, unattributedPrefix) }
+// The outbox owners.
+const (
+	AccountOutbox OwnerKind = iota
+	OrganizationOutbox
+	UnattributedOutbox
+)
+
+// Account is an account's outbox.
+func Account(id string) Owner { return Owner{Kind: AccountOutbox, ID: id} }
+
+// Organization is an organisation's outbox.
+func Organization(id string) Owner { return Owner{Kind: OrganizationOutbox, ID: id} }
+
+// Unattributed is the unattributed outbox of one audit shard.
+func Unattributed(shard string) Owner { return Owner{Kind: UnattributedOutbox, ID: shard} }
+
+// Key is the owner's name where storage needs one string (a pending
+// mark's row key): the account id as it is, "org:<id>" or
+// "unattributed:<shard>". No account id contains a colon.
+func (o Owner) Key() string {
+	switch o.Kind {
+	case OrganizationOutbox:
+		return "org:" + o.ID
+	case UnattributedOutbox:
+		return "unattributed:" + o.ID
+	}
+	return o.ID
+}
+
+// OwnerFromKey reads a Key back.
+func OwnerFromKey(key string) Owner {
+	if id, ok := strings.CutPrefix(key, "org:"); ok {
+		return Organization(id)
+	}
+	if shard, ok := strings.CutPrefix(key, "unattributed:"); ok {
+		return Unattributed(shard)
+	}
+	return Account(key)
+}
 
 // AuditLog appends events to the tamper-evident audit trail.
 type AuditLog interface {
@@ -95,7 +136,7 @@ type Publisher interface {
 
 // Settler brings state derived from an owner (an account's directory
 // entry, for one) in line after its outbox was delivered.
-type Settler func(ctx context.Context, owner string) error
+type Settler func(ctx context.Context, o Owner) error
 
 // Relay moves outbox items to their destinations.
 type Relay struct {
@@ -105,19 +146,19 @@ type Relay struct {
 	settle   Settler
 	log      *slog.Logger
 	interval time.Duration
-	wake     chan string
+	wake     chan Owner
 
 	now func() time.Time
 
 	mu       sync.Mutex
-	inFlight map[string]bool
-	again    map[string]bool // woken while in flight: run once more
+	inFlight map[Owner]bool
+	again    map[Owner]bool // woken while in flight: run once more
 	// gen counts each account's changes in this process; settledGen is
 	// the latest of them whose request settled the account itself (see
 	// Settling). A delivery skips its settle when the two agree, so the
 	// upkeep runs once per change.
-	gen        map[string]uint64
-	settledGen map[string]uint64
+	gen        map[Owner]uint64
+	settledGen map[Owner]uint64
 }
 
 // New returns a relay; catchUpInterval is how often Run looks for marked
@@ -127,19 +168,19 @@ type Relay struct {
 func New(outbox Outbox, log AuditLog, queue Publisher, settle Settler, logger *slog.Logger, catchUpInterval time.Duration, now func() time.Time) *Relay {
 	return &Relay{
 		outbox: outbox, audit: log, queue: queue, settle: settle, log: logger, interval: catchUpInterval, now: now,
-		wake: make(chan string, 1024), inFlight: map[string]bool{}, again: map[string]bool{},
-		gen: map[string]uint64{}, settledGen: map[string]uint64{},
+		wake: make(chan Owner, 1024), inFlight: map[Owner]bool{}, again: map[Owner]bool{},
+		gen: map[Owner]uint64{}, settledGen: map[Owner]uint64{},
 	}
 }
 
-// Changed asks for an account's outbox to be delivered soon. It never
+// Changed asks for an outbox to be delivered soon. It never
 // blocks: when the wake-up channel is full, the pending mark ensures the
 // catch-up delivers it.
-func (r *Relay) Changed(userID string) {
+func (r *Relay) Changed(o Owner) {
 	r.mu.Lock()
-	r.gen[userID]++ // this change is the relay's to settle
+	r.gen[o]++ // this change is the relay's to settle
 	r.mu.Unlock()
-	r.wakeUp(userID)
+	r.wakeUp(o)
 }
 
 // Settling is Changed for a change whose request settles the account
@@ -150,24 +191,24 @@ func (r *Relay) Changed(userID string) {
 // earlier change too. If the request's settle fails, or comes too late,
 // the delivery settles, as it does for Changed, for a catch-up and for
 // Deliver.
-func (r *Relay) Settling(userID string) (settled func()) {
+func (r *Relay) Settling(o Owner) (settled func()) {
 	r.mu.Lock()
-	r.gen[userID]++
-	g := r.gen[userID]
+	r.gen[o]++
+	g := r.gen[o]
 	r.mu.Unlock()
-	r.wakeUp(userID)
+	r.wakeUp(o)
 	return func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if r.gen[userID] == g {
-			r.settledGen[userID] = g
+		if r.gen[o] == g {
+			r.settledGen[o] = g
 		}
 	}
 }
 
-func (r *Relay) wakeUp(userID string) {
+func (r *Relay) wakeUp(o Owner) {
 	select {
-	case r.wake <- userID:
+	case r.wake <- o:
 	default:
 	}
 }
@@ -175,13 +216,13 @@ func (r *Relay) wakeUp(userID string) {
 // settledByRequest reports whether the account's latest change was settled
 // by its request, and forgets both counts: the account is settled either
 // way once the caller is done (a late callback then finds no count).
-func (r *Relay) settledByRequest(userID string) bool {
+func (r *Relay) settledByRequest(o Owner) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	g, ok := r.gen[userID]
-	skip := ok && r.settledGen[userID] == g
-	delete(r.gen, userID)
-	delete(r.settledGen, userID)
+	g, ok := r.gen[o]
+	skip := ok && r.settledGen[o] == g
+	delete(r.gen, o)
+	delete(r.settledGen, o)
 	return skip
 }
 
@@ -209,9 +250,9 @@ func (r *Relay) Run(ctx context.Context, workers int) {
 				select {
 				case <-ctx.Done():
 					return
-				case id := <-r.wake:
-					if err := r.Woken(ctx, id); err != nil && ctx.Err() == nil {
-						r.log.Warn("outbox delivery deferred to catch-up", "user", id, "error", err.Error())
+				case o := <-r.wake:
+					if err := r.Woken(ctx, o); err != nil && ctx.Err() == nil {
+						r.log.Warn("outbox delivery deferred to catch-up", "owner", o.Key(), "error", err.Error())
 					}
 				}
 			}
@@ -243,7 +284,7 @@ func (r *Relay) Run(ctx context.Context, workers int) {
 func (r *Relay) CatchUp(ctx context.Context) (int, error) {
 	var first error
 	for shard := 0; shard < audit.Shards; shard++ {
-		if err := r.deliver(ctx, UnattributedOwner(fmt.Sprintf("%02d", shard)), nil, false); err != nil && first == nil {
+		if err := r.deliver(ctx, Unattributed(fmt.Sprintf("%02d", shard)), nil, false); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -255,7 +296,7 @@ func (r *Relay) CatchUp(ctx context.Context) (int, error) {
 		}
 		for _, p := range marks {
 			visited++
-			if err := r.deliver(ctx, p.UserID, &p, false); err != nil && first == nil {
+			if err := r.deliver(ctx, p.Owner, &p, false); err != nil && first == nil {
 				first = err
 			}
 		}
@@ -263,38 +304,38 @@ func (r *Relay) CatchUp(ctx context.Context) (int, error) {
 	return visited, first
 }
 
-// Woken delivers one account's outbox for a wake-up (Changed or
+// Woken delivers one outbox for a wake-up (Changed or
 // Settling). Run's workers call it; so does a caller that runs the
 // relay's work itself (a test that counts it).
-func (r *Relay) Woken(ctx context.Context, userID string) error {
-	return r.deliver(ctx, userID, nil, true)
+func (r *Relay) Woken(ctx context.Context, o Owner) error {
+	return r.deliver(ctx, o, nil, true)
 }
 
-// Deliver delivers one account's outbox now.
-func (r *Relay) Deliver(ctx context.Context, userID string) error {
-	return r.deliver(ctx, userID, nil, false)
+// Deliver delivers one outbox now.
+func (r *Relay) Deliver(ctx context.Context, o Owner) error {
+	return r.deliver(ctx, o, nil, false)
 }
 
 // deliver delivers an account's outbox; woken says a wake-up asked for it
 // (see Settling).
-func (r *Relay) deliver(ctx context.Context, userID string, mark *Pending, woken bool) error {
+func (r *Relay) deliver(ctx context.Context, o Owner, mark *Pending, woken bool) error {
 	r.mu.Lock()
-	if r.inFlight[userID] {
+	if r.inFlight[o] {
 		// The running delivery may have read the outbox before our items
 		// landed: have it go round once more.
-		r.again[userID] = true
+		r.again[o] = true
 		r.mu.Unlock()
 		return nil
 	}
-	r.inFlight[userID] = true
+	r.inFlight[o] = true
 	r.mu.Unlock()
 	for {
-		err := r.deliverOnce(ctx, userID, mark, woken)
+		err := r.deliverOnce(ctx, o, mark, woken)
 		r.mu.Lock()
-		repeat := r.again[userID] && err == nil
-		delete(r.again, userID)
+		repeat := r.again[o] && err == nil
+		delete(r.again, o)
 		if !repeat {
-			delete(r.inFlight, userID)
+			delete(r.inFlight, o)
 		}
 		r.mu.Unlock()
 		if !repeat {
@@ -304,10 +345,10 @@ func (r *Relay) deliver(ctx context.Context, userID string, mark *Pending, woken
 	}
 }
 
-func (r *Relay) deliverOnce(ctx context.Context, userID string, mark *Pending, woken bool) error {
-	unattributed := IsUnattributed(userID)
+func (r *Relay) deliverOnce(ctx context.Context, o Owner, mark *Pending, woken bool) error {
+	unattributed := o.Kind == UnattributedOutbox
 	if mark == nil && !unattributed {
-		m, ok, err := r.outbox.PendingMarker(ctx, userID)
+		m, ok, err := r.outbox.PendingMarker(ctx, o)
 		if err != nil {
 			return err
 		}
@@ -315,7 +356,7 @@ func (r *Relay) deliverOnce(ctx context.Context, userID string, mark *Pending, w
 			mark = &m
 		}
 	}
-	items, err := r.outbox.OutboxItems(ctx, userID)
+	items, err := r.outbox.OutboxItems(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -349,7 +390,7 @@ func (r *Relay) deliverOnce(ctx context.Context, userID string, mark *Pending, w
 		}
 	}
 	if len(delivered) > 0 {
-		if err := r.outbox.Acknowledge(ctx, userID, delivered); err != nil {
+		if err := r.outbox.Acknowledge(ctx, o, delivered); err != nil {
 			return err
 		}
 	}
@@ -358,8 +399,8 @@ func (r *Relay) deliverOnce(ctx context.Context, userID string, mark *Pending, w
 	}
 	// Decided here, at the end, so a request that settles while its outbox
 	// is delivered is seen.
-	if r.settle != nil && !unattributed && !(woken && r.settledByRequest(userID)) {
-		if err := r.settle(ctx, userID); err != nil {
+	if r.settle != nil && !unattributed && !(woken && r.settledByRequest(o)) {
+		if err := r.settle(ctx, o); err != nil {
 			return err
 		}
 	}

@@ -98,7 +98,7 @@ func TestDeliverMovesEventsAndNotifications(t *testing.T) {
 	ctx := context.Background()
 	store, q, r := setup(t, 2*time.Minute)
 	invite(t, store, "u-1")
-	if err := r.Deliver(ctx, "u-1"); err != nil {
+	if err := r.Deliver(ctx, relay.OwnerFromKey("u-1")); err != nil {
 		t.Fatal(err)
 	}
 	if got := q.ids(); len(got) != 1 || got[0] != "u-1-msg" {
@@ -107,10 +107,10 @@ func TestDeliverMovesEventsAndNotifications(t *testing.T) {
 	if got := chainLen(t, store); got != 1 {
 		t.Fatalf("audit chain has %d events, want 1", got)
 	}
-	if items, _ := store.OutboxItems(ctx, "u-1"); len(items) != 0 {
+	if items, _ := store.OutboxItems(ctx, relay.OwnerFromKey("u-1")); len(items) != 0 {
 		t.Fatalf("%d outbox items left", len(items))
 	}
-	if _, marked, _ := store.PendingMarker(ctx, "u-1"); marked {
+	if _, marked, _ := store.PendingMarker(ctx, relay.OwnerFromKey("u-1")); marked {
 		t.Fatal("pending mark left after delivery")
 	}
 }
@@ -123,13 +123,13 @@ func TestQueueOutageDefersNotificationsWithoutLosingOrDoubling(t *testing.T) {
 	store, q, r := setup(t, 0)
 	q.setDown(true)
 	invite(t, store, "u-1")
-	if err := r.Deliver(ctx, "u-1"); err == nil {
+	if err := r.Deliver(ctx, relay.OwnerFromKey("u-1")); err == nil {
 		t.Fatal("Deliver reported success while the queue was down")
 	}
 	if got := len(q.ids()); got != 0 {
 		t.Fatalf("published %d while down", got)
 	}
-	if _, marked, _ := store.PendingMarker(ctx, "u-1"); !marked {
+	if _, marked, _ := store.PendingMarker(ctx, relay.OwnerFromKey("u-1")); !marked {
 		t.Fatal("the pending mark was cleared although a notification is undelivered")
 	}
 	q.setDown(false)
@@ -174,7 +174,7 @@ func TestRunDeliversWokenAccounts(t *testing.T) {
 	go func() { r.Run(ctx, 2); close(done) }()
 	defer func() { cancel(); <-done }()
 	invite(t, store, "u-1")
-	r.Changed("u-1")
+	r.Changed(relay.OwnerFromKey("u-1"))
 	deadline := time.Now().Add(10 * time.Second)
 	for len(q.ids()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -193,10 +193,10 @@ func TestYoungMarkSurvivesAnEmptyOutbox(t *testing.T) {
 	ctx := context.Background()
 	store, _, r := setup(t, 0)
 	invite(t, store, "u-1")
-	if err := r.Deliver(ctx, "u-1"); err != nil {
+	if err := r.Deliver(ctx, relay.OwnerFromKey("u-1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, marked, _ := store.PendingMarker(ctx, "u-1"); !marked {
+	if _, marked, _ := store.PendingMarker(ctx, relay.OwnerFromKey("u-1")); !marked {
 		t.Fatal("a mark younger than the commit grace was cleared")
 	}
 	lateRelay := relay.New(store, store, &queue{}, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Hour,
@@ -204,7 +204,7 @@ func TestYoungMarkSurvivesAnEmptyOutbox(t *testing.T) {
 	if _, err := lateRelay.CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, marked, _ := store.PendingMarker(ctx, "u-1"); marked {
+	if _, marked, _ := store.PendingMarker(ctx, relay.OwnerFromKey("u-1")); marked {
 		t.Fatal("an old mark over an empty outbox was not cleared")
 	}
 }
@@ -219,10 +219,10 @@ func TestSettleRunsOncePerChange(t *testing.T) {
 	store, _, _ := setup(t, 2*time.Minute)
 	var mu sync.Mutex
 	settled := map[string]int{}
-	settle := func(_ context.Context, owner string) error {
+	settle := func(_ context.Context, o relay.Owner) error {
 		mu.Lock()
 		defer mu.Unlock()
-		settled[owner]++
+		settled[o.ID]++
 		return nil
 	}
 	r := relay.New(store, store, &queue{}, settle, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Hour,
@@ -230,32 +230,32 @@ func TestSettleRunsOncePerChange(t *testing.T) {
 	count := func(id string) int { mu.Lock(); defer mu.Unlock(); return settled[id] }
 	woken := func(id string) {
 		t.Helper()
-		if err := r.Woken(ctx, id); err != nil {
+		if err := r.Woken(ctx, relay.OwnerFromKey(id)); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	invite(t, store, "s-1")
-	r.Settling("s-1")()
+	r.Settling(relay.OwnerFromKey("s-1"))()
 	woken("s-1")
 
 	invite(t, store, "s-2")
-	done := r.Settling("s-2")
-	r.Changed("s-2") // a later change its request does not settle
+	done := r.Settling(relay.OwnerFromKey("s-2"))
+	r.Changed(relay.OwnerFromKey("s-2")) // a later change its request does not settle
 	done()
 	woken("s-2")
 
 	invite(t, store, "s-3")
-	r.Settling("s-3") // the request's settle failed: no callback
+	r.Settling(relay.OwnerFromKey("s-3")) // the request's settle failed: no callback
 	woken("s-3")
 
 	invite(t, store, "s-4")
-	r.Settling("s-4")()
-	if err := r.Deliver(ctx, "s-4"); err != nil {
+	r.Settling(relay.OwnerFromKey("s-4"))()
+	if err := r.Deliver(ctx, relay.OwnerFromKey("s-4")); err != nil {
 		t.Fatal(err)
 	}
 	invite(t, store, "s-5")
-	r.Settling("s-5")()
+	r.Settling(relay.OwnerFromKey("s-5"))()
 	if _, err := r.CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}

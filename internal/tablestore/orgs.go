@@ -14,6 +14,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
 const rkOrg = "org"
@@ -55,7 +56,7 @@ func (s *Store) commitOrg(ctx context.Context, orgID string, action aztables.Tra
 		actions = append(actions, outboxAction(orgID, e.At, i, e.ID, outboxKindEvent, e))
 	}
 	if len(events) > 0 {
-		if err := s.markPending(ctx, organizations.OutboxOwner(orgID)); err != nil {
+		if err := s.markPending(ctx, relay.Organization(orgID)); err != nil {
 			return err
 		}
 	}

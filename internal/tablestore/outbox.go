@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -25,26 +24,28 @@ type pendingEntity struct {
 }
 
 // pendingShard spreads marks over relay.PendingShards partitions so no
-// single partition takes every change's mark.
-func pendingShard(userID string) string {
+// single partition takes every change's mark. key is the owner's Key.
+func pendingShard(key string) string {
 	h := fnv.New32a()
-	h.Write([]byte(userID))
+	h.Write([]byte(key))
 	return fmt.Sprintf("%02d", h.Sum32()%relay.PendingShards)
 }
 
-// markPending records that an account's outbox may hold items. It is an
-// upsert on purpose: the mark carries no data, and a newer write must win
-// so that ClearPending (conditional) cannot remove a mark set after the
-// relay read it.
-func (s *Store) markPending(ctx context.Context, userID string) error {
-	e := pendingEntity{PartitionKey: pendingShard(userID), RowKey: userID, MarkedAt: formatTime(time.Now())}
+// markPending records that an outbox may hold items. It is an upsert on
+// purpose: the mark carries no data, and a newer write must win so that
+// ClearPending (conditional) cannot remove a mark set after the relay
+// read it.
+func (s *Store) markPending(ctx context.Context, o relay.Owner) error {
+	key := o.Key()
+	e := pendingEntity{PartitionKey: pendingShard(key), RowKey: key, MarkedAt: formatTime(time.Now())}
 	_, err := s.pending.UpsertEntity(ctx, mustJSON(e), &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
 	return classify(err)
 }
 
 // PendingMarker implements relay.Outbox.
-func (s *Store) PendingMarker(ctx context.Context, userID string) (relay.Pending, bool, error) {
-	resp, err := s.pending.GetEntity(ctx, pendingShard(userID), userID, nil)
+func (s *Store) PendingMarker(ctx context.Context, o relay.Owner) (relay.Pending, bool, error) {
+	key := o.Key()
+	resp, err := s.pending.GetEntity(ctx, pendingShard(key), key, nil)
 	if statusOf(err) == http.StatusNotFound {
 		return relay.Pending{}, false, nil
 	}
@@ -55,7 +56,7 @@ func (s *Store) PendingMarker(ctx context.Context, userID string) (relay.Pending
 	if err := json.Unmarshal(resp.Value, &e); err != nil {
 		return relay.Pending{}, false, fmt.Errorf("decode pending mark: %w", err)
 	}
-	return relay.Pending{UserID: userID, ETag: string(resp.ETag), MarkedAt: parseTime(e.MarkedAt)}, true, nil
+	return relay.Pending{Owner: o, ETag: string(resp.ETag), MarkedAt: parseTime(e.MarkedAt)}, true, nil
 }
 
 // PendingAccounts implements relay.Outbox.
@@ -74,45 +75,44 @@ func (s *Store) PendingAccounts(ctx context.Context, shard, limit int) ([]relay.
 			if err := errors.Join(json.Unmarshal(raw, &meta), json.Unmarshal(raw, &e)); err != nil {
 				return nil, fmt.Errorf("decode pending mark: %w", err)
 			}
-			out = append(out, relay.Pending{UserID: meta.RowKey, ETag: meta.ETag, MarkedAt: parseTime(e.MarkedAt)})
+			out = append(out, relay.Pending{Owner: relay.OwnerFromKey(meta.RowKey), ETag: meta.ETag, MarkedAt: parseTime(e.MarkedAt)})
 		}
 	}
 	return out, nil
 }
 
 // outboxOf finds where an outbox owner keeps its outbox: an account's in
-// its users partition, an organisation's ("org:<id>") in its orgs
-// partition, an unattributed shard's in the users partition
-// "$unattributed|<shard>" (no account id starts with "$").
-func (s *Store) outboxOf(owner string) (*aztables.Client, string) {
-	if id, ok := strings.CutPrefix(owner, "org:"); ok {
-		return s.orgs, id
+// its users partition, an organisation's in its orgs partition, an
+// unattributed shard's in the users partition "$unattributed|<shard>" (no
+// account id starts with "$").
+func (s *Store) outboxOf(o relay.Owner) (*aztables.Client, string) {
+	switch o.Kind {
+	case relay.OrganizationOutbox:
+		return s.orgs, o.ID
+	case relay.UnattributedOutbox:
+		return s.users, "$unattributed|" + o.ID
 	}
-	if relay.IsUnattributed(owner) {
-		return s.users, "$" + strings.Replace(owner, ":", "|", 1)
-	}
-	return s.users, owner
+	return s.users, o.ID
 }
 
 // AddUnattributed implements accounts.Store: the event goes into its
-// shard's unattributed outbox (relay.UnattributedOwner) in one insert, with
+// shard's unattributed outbox (relay.Unattributed) in one insert, with
 // no pending mark; the relay's catch-up visits every such outbox.
 func (s *Store) AddUnattributed(ctx context.Context, e audit.Event) error {
 	if e.Shard == "" {
 		return errors.New("tablestore: unattributed event without a shard")
 	}
-	table, pk := s.outboxOf(relay.UnattributedOwner(e.Shard))
+	table, pk := s.outboxOf(relay.Unattributed(e.Shard))
 	a := outboxAction(pk, e.At, 0, e.ID, outboxKindEvent, e)
 	_, err := table.AddEntity(ctx, a.Entity, nil)
 	return classify(err)
 }
 
 // OutboxItems implements relay.Outbox.
-func (s *Store) OutboxItems(ctx context.Context, owner string) ([]relay.Item, error) {
+func (s *Store) OutboxItems(ctx context.Context, owner relay.Owner) ([]relay.Item, error) {
 	table, pk := s.outboxOf(owner)
 	filter := fmt.Sprintf("PartitionKey eq %s and RowKey ge %s and RowKey lt %s",
 		quote(pk), quote(rkOutboxPrefix), quote(rkOutboxPrefix[:len(rkOutboxPrefix)-1]+"}"))
-	userID := owner
 	var items []relay.Item
 	err := s.listPartition(ctx, table, filter, func(meta rowMeta, raw []byte) error {
 		var e outboxEntity
@@ -123,7 +123,7 @@ func (s *Store) OutboxItems(ctx context.Context, owner string) ([]relay.Item, er
 		if err != nil {
 			return err
 		}
-		items = append(items, relay.Item{UserID: userID, Key: meta.RowKey, ETag: meta.ETag, Event: ev, Notification: msg})
+		items = append(items, relay.Item{Owner: owner, Key: meta.RowKey, ETag: meta.ETag, Event: ev, Notification: msg})
 		return nil
 	})
 	return items, err
@@ -133,7 +133,7 @@ func (s *Store) OutboxItems(ctx context.Context, owner string) ([]relay.Item, er
 // one transaction per hundred. When another relay removed some of them
 // first (a catch-up racing a wake-up), the rest are removed one by one and
 // the ones already gone are fine.
-func (s *Store) Acknowledge(ctx context.Context, owner string, items []relay.Item) error {
+func (s *Store) Acknowledge(ctx context.Context, owner relay.Owner, items []relay.Item) error {
 	table, pk := s.outboxOf(owner)
 	for start := 0; start < len(items); start += maxTransaction {
 		batch := items[start:min(start+maxTransaction, len(items))]
@@ -174,7 +174,8 @@ func (s *Store) acknowledgeEach(ctx context.Context, table *aztables.Client, pk 
 // since it was read stays as it is.
 func (s *Store) ClearPending(ctx context.Context, p relay.Pending) error {
 	etag := azcore.ETag(p.ETag)
-	_, err := s.pending.DeleteEntity(ctx, pendingShard(p.UserID), p.UserID, &aztables.DeleteEntityOptions{IfMatch: &etag})
+	key := p.Owner.Key()
+	_, err := s.pending.DeleteEntity(ctx, pendingShard(key), key, &aztables.DeleteEntityOptions{IfMatch: &etag})
 	switch statusOf(err) {
 	case http.StatusNotFound, http.StatusPreconditionFailed:
 		return nil

@@ -37,7 +37,7 @@
 //	          RK = 12 digits, newest first; RK = "head" the chain's tip
 //	auditidx  PK = "u|<user id>" or "d|<yyyy-mm-dd>", RK = <inverted time>|<event id>
 //	                                    copies of events by person and by day (auditquery.go)
-//	pending   PK = shard "00".."15", RK = user id
+//	pending   PK = shard "00".."15", RK = the outbox owner's key (relay.Owner.Key: a user id, "org:<id>")
 //	                                    accounts whose outbox may hold undelivered items
 //	deliveries PK = notification id, RK = "claim"
 //	                                    the consumer's idempotency claim: sending or sent

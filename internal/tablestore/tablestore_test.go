@@ -19,6 +19,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
 
@@ -124,7 +125,7 @@ func TestApplyWithStaleETagIsConflictAndChangesNothing(t *testing.T) {
 	if len(after.Sessions) != 0 {
 		t.Fatal("the rejected transaction left a session behind")
 	}
-	if items, _ := s.OutboxItems(ctx, u.ID); len(items) != 0 {
+	if items, _ := s.OutboxItems(ctx, relay.OwnerFromKey(u.ID)); len(items) != 0 {
 		t.Fatal("the rejected transaction left an outbox item: an event for a change that did not happen")
 	}
 }
@@ -217,27 +218,27 @@ func TestOutboxItemsAreMarkedListedAndAcknowledged(t *testing.T) {
 	if err := s.CreateUser(ctx, u, ch); err != nil {
 		t.Fatal(err)
 	}
-	mark, ok, err := s.PendingMarker(ctx, u.ID)
+	mark, ok, err := s.PendingMarker(ctx, relay.OwnerFromKey(u.ID))
 	if err != nil || !ok {
 		t.Fatalf("no pending mark: %v", err)
 	}
-	items, err := s.OutboxItems(ctx, u.ID)
+	items, err := s.OutboxItems(ctx, relay.OwnerFromKey(u.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(items) != 2 || items[0].Event == nil || items[1].Notification == nil || items[1].Notification.ID != "n1" {
 		t.Fatalf("items = %+v", items)
 	}
-	if err := s.Acknowledge(ctx, u.ID, items); err != nil {
+	if err := s.Acknowledge(ctx, relay.OwnerFromKey(u.ID), items); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.ClearPending(ctx, mark); err != nil {
 		t.Fatal(err)
 	}
-	if items, _ := s.OutboxItems(ctx, u.ID); len(items) != 0 {
+	if items, _ := s.OutboxItems(ctx, relay.OwnerFromKey(u.ID)); len(items) != 0 {
 		t.Fatalf("acknowledged items remain: %d", len(items))
 	}
-	if _, ok, _ := s.PendingMarker(ctx, u.ID); ok {
+	if _, ok, _ := s.PendingMarker(ctx, relay.OwnerFromKey(u.ID)); ok {
 		t.Fatal("mark remains after clearing")
 	}
 }
@@ -307,14 +308,14 @@ func TestAcknowledgeToleratesItemsAnotherRelayRemoved(t *testing.T) {
 	if err := s.CreateUser(ctx, u, ch); err != nil {
 		t.Fatal(err)
 	}
-	items, _ := s.OutboxItems(ctx, u.ID)
-	if err := s.Acknowledge(ctx, u.ID, items[:1]); err != nil {
+	items, _ := s.OutboxItems(ctx, relay.OwnerFromKey(u.ID))
+	if err := s.Acknowledge(ctx, relay.OwnerFromKey(u.ID), items[:1]); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Acknowledge(ctx, u.ID, items); err != nil {
+	if err := s.Acknowledge(ctx, relay.OwnerFromKey(u.ID), items); err != nil {
 		t.Fatalf("acknowledging after a racing relay: %v", err)
 	}
-	if left, _ := s.OutboxItems(ctx, u.ID); len(left) != 0 {
+	if left, _ := s.OutboxItems(ctx, relay.OwnerFromKey(u.ID)); len(left) != 0 {
 		t.Fatalf("%d items left", len(left))
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
 // Row keys inside an account's partition.
@@ -560,7 +561,7 @@ func (s *Store) commit(ctx context.Context, userID string, actions []aztables.Tr
 		return fmt.Errorf("tablestore: change of %d operations exceeds one transaction", len(actions))
 	}
 	if len(ch.Events)+len(ch.Notifications) > 0 {
-		if err := s.markPending(ctx, userID); err != nil {
+		if err := s.markPending(ctx, relay.Account(userID)); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
 // Clock is the injected time of a test: it moves only when the test says
@@ -51,15 +52,16 @@ type Relay struct {
 	recorded []audit.Event
 }
 
-// Changed records that an account has outbox items.
-func (r *Relay) Changed(userID string) {
+// Changed records that an outbox has items (by its owner's Key: an
+// account's is its id).
+func (r *Relay) Changed(o relay.Owner) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.changed = append(r.changed, userID)
+	r.changed = append(r.changed, o.Key())
 }
 
-// Settling records that an account has outbox items, like Changed.
-func (r *Relay) Settling(userID string) func() { r.Changed(userID); return func() {} }
+// Settling records that an outbox has items, like Changed.
+func (r *Relay) Settling(o relay.Owner) func() { r.Changed(o); return func() {} }
 
 // Record records an event that belongs to no account.
 func (r *Relay) Record(_ context.Context, e audit.Event) error {
