@@ -84,7 +84,9 @@ func inviteRaw(base, token, email, org string) int {
 	return resp.StatusCode
 }
 
-// TestStandaloneCrashLosesNoInvitationEmail is an operator's bad day in
+// TestStandaloneCrashLosesNoInvitationEmail (P2: the invitation link is
+// how a person sets their password, so it must arrive) is an operator's
+// bad day in
 // standalone mode: a burst of 40 invitations from 4 clients, the handler
 // killed with SIGKILL part way, then started again on the same storage.
 // Every invitation that was answered 201, and every invited account that

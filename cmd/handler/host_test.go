@@ -172,13 +172,15 @@ func (c hostCall) do(base string) (int, string, error) {
 	return resp.StatusCode, string(b), nil
 }
 
-func timerPayload(t *testing.T, function string) []byte {
+// timerPayload is the host's timer invocation of function (the shape of
+// a real capture); pastDue says the host was down at the scheduled time.
+func timerPayload(t *testing.T, function string, pastDue bool) []byte {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{
 		"Data": map[string]any{"timer": map[string]any{
 			"Schedule":       map[string]any{"AdjustForDST": true},
 			"ScheduleStatus": map[string]any{"Last": "2026-11-29T02:00:00+00:00", "Next": "2026-11-30T02:00:00+00:00", "LastUpdated": "2026-11-29T02:00:00.1+00:00"},
-			"IsPastDue":      false,
+			"IsPastDue":      pastDue,
 		}},
 		"Metadata": map[string]any{"sys": map[string]any{"MethodName": function, "UtcNow": time.Now().UTC().Format(time.RFC3339Nano), "RandGuid": "2f6a8b1c-0d4e-4f5a-9b8c-7d6e5f4a3b2c"}},
 	})
@@ -241,8 +243,8 @@ func TestRunsAsTheFunctionsHostStartsIt(t *testing.T) {
 	message, _ := json.Marshal(notify.Message{ID: "4f9e2c1a-7b3d-4e5f-8a6b-9c0d1e2f3a4b", Kind: notify.KindPasswordChanged,
 		UserID: "0c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e", CreatedAt: time.Now().UTC()})
 	calls := []hostCall{
-		{"LifecycleSweep timer", http.MethodPost, "/LifecycleSweep", timerPayload(t, "LifecycleSweep")},
-		{"OutboxDrain timer", http.MethodPost, "/OutboxDrain", timerPayload(t, "OutboxDrain")},
+		{"LifecycleSweep timer", http.MethodPost, "/LifecycleSweep", timerPayload(t, "LifecycleSweep", false)},
+		{"OutboxDrain timer", http.MethodPost, "/OutboxDrain", timerPayload(t, "OutboxDrain", false)},
 		{"SendNotification (Service Bus)", http.MethodPost, "/SendNotification", hostPayload(t, "4f9e2c1a-7b3d-4e5f-8a6b-9c0d1e2f3a4b", message, 1)},
 		{"proxied GET /api/health", http.MethodGet, "/api/health", nil},
 	}

@@ -51,7 +51,7 @@ func TestLongInvocationsAnswerPastTheWriteTimeout(t *testing.T) {
 	for _, function := range []string{"LifecycleSweep", "OutboxDrain"} {
 		t.Run(function, func(t *testing.T) {
 			start := time.Now()
-			status, body, err := hostCall{function, http.MethodPost, "/" + function, timerPayload(t, function)}.do(s.baseURL)
+			status, body, err := hostCall{function, http.MethodPost, "/" + function, timerPayload(t, function, false)}.do(s.baseURL)
 			took := time.Since(start)
 			if err != nil || status != http.StatusOK {
 				t.Fatalf("after %s: status %d, error %v, body %s", took, status, err, body)
@@ -67,7 +67,7 @@ func TestLongInvocationsAnswerPastTheWriteTimeout(t *testing.T) {
 	}
 }
 
-// A crash between commit and delivery leaves an outbox item and its
+// P11: a crash between commit and delivery leaves an outbox item and its
 // pending mark. Under the host no loop runs while the app is scaled to
 // zero, so the OutboxDrain timer delivers it: the email arrives once, and
 // a second drain sends nothing more.
@@ -85,7 +85,7 @@ func TestOutboxDrainDeliversWhatACrashLeft(t *testing.T) {
 		t.Fatalf("%d emails before the drain: the planted item was delivered by something else", len(got))
 	}
 
-	status, body, err := hostCall{"OutboxDrain", http.MethodPost, "/OutboxDrain", timerPayload(t, "OutboxDrain")}.do(s.baseURL)
+	status, body, err := hostCall{"OutboxDrain", http.MethodPost, "/OutboxDrain", timerPayload(t, "OutboxDrain", false)}.do(s.baseURL)
 	if err != nil || status != http.StatusOK {
 		t.Fatalf("OutboxDrain: %d %v %s", status, err, body)
 	}
@@ -95,7 +95,7 @@ func TestOutboxDrainDeliversWhatACrashLeft(t *testing.T) {
 	token := s.tokenFromEmail(t, addr, 1)
 
 	// Drained twice: nothing more is sent.
-	if status, body, err := (hostCall{"OutboxDrain", http.MethodPost, "/OutboxDrain", timerPayload(t, "OutboxDrain")}).do(s.baseURL); err != nil || status != http.StatusOK {
+	if status, body, err := (hostCall{"OutboxDrain", http.MethodPost, "/OutboxDrain", timerPayload(t, "OutboxDrain", false)}).do(s.baseURL); err != nil || status != http.StatusOK {
 		t.Fatalf("second OutboxDrain: %d %v %s", status, err, body)
 	}
 	time.Sleep(500 * time.Millisecond)

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The LifecycleSweep timer function as the Functions host drives it: the
@@ -17,15 +16,7 @@ import (
 func TestLifecycleSweepInvocation(t *testing.T) {
 	s := startFunctionsStack(t, nil)
 	for _, pastDue := range []bool{false, true} {
-		payload := map[string]any{
-			"Data": map[string]any{"timer": map[string]any{
-				"Schedule":       map[string]any{"AdjustForDST": true},
-				"ScheduleStatus": map[string]any{"Last": "2026-11-21T02:00:00+00:00", "Next": "2026-11-22T02:00:00+00:00", "LastUpdated": "2026-11-21T02:00:00.1+00:00"},
-				"IsPastDue":      pastDue,
-			}},
-			"Metadata": map[string]any{"sys": map[string]any{"MethodName": "LifecycleSweep", "UtcNow": time.Now().UTC().Format(time.RFC3339Nano), "RandGuid": "2f6a8b1c-0d4e-4f5a-9b8c-7d6e5f4a3b2c"}},
-		}
-		b, _ := json.Marshal(payload)
+		b := timerPayload(t, "LifecycleSweep", pastDue)
 		resp, err := http.Post(s.baseURL+"/LifecycleSweep", "application/json", bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)

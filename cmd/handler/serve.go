@@ -75,7 +75,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 // the reason.
 func serveWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts serveOptions) error {
 	addr, mode := cfg.ListenAddr, "standalone"
-	if cfg.FunctionsEnv {
+	if cfg.FunctionsEnv() {
 		// The host connects to 127.0.0.1 on the port it chose.
 		addr, mode = net.JoinHostPort("127.0.0.1", cfg.FunctionsPort), "functions"
 	}
@@ -147,7 +147,7 @@ func serveWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts se
 		}
 		services.DrainOutbox = a.drainOutbox
 	}
-	api := handlers.NewServer(log, handlers.Options{CORSOrigins: cfg.CORSOrigins, PlatformCORS: cfg.FunctionsEnv, MaxBodyBytes: cfg.MaxBodyBytes,
+	api := handlers.NewServer(log, handlers.Options{CORSOrigins: cfg.CORSOrigins, PlatformCORS: cfg.FunctionsEnv(), MaxBodyBytes: cfg.MaxBodyBytes,
 		InvocationTimeout: opts.invocationTimeout, Now: a.now, Throttle: throttle(cfg)}, services, detached, a.store.Ping)
 	gate.Open(api)
 	log.Info("ready", "addr", ln.Addr().String(), "mode", mode)
@@ -178,7 +178,7 @@ func throttle(cfg config.Config) handlers.Throttle {
 	t := cfg.Throttle
 	return handlers.Throttle{ClientPerMinute: t.ClientPerMinute, ClientBurst: t.ClientBurst,
 		GlobalPerMinute: t.GlobalPerMinute, GlobalBurst: t.GlobalBurst, MaxClients: t.MaxClients,
-		BehindPlatform: cfg.FunctionsEnv}
+		BehindPlatform: cfg.FunctionsEnv()}
 }
 
 // wireWithin wires the application within opts.wiringTimeout, so a

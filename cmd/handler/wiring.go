@@ -147,7 +147,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 		return svc.Settle(ctx, o.ID)
 	}
 	interval := catchUpInterval
-	if cfg.FunctionsEnv {
+	if cfg.FunctionsEnv() {
 		interval = 0
 	}
 	late.r = relay.New(store, store, publisher, settle, log, interval, now)

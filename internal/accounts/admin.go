@@ -86,11 +86,11 @@ func (s *Service) InviteAs(ctx context.Context, actor User, in InviteInput, m Me
 		}
 		return User{}, err
 	}
-	agg, err := s.store.Aggregate(ctx, existingID)
-	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrErased) {
+	existing, err := s.store.User(ctx, existingID) // one point read: only its organisation matters
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return User{}, err
 	}
-	if err == nil && Allows(actor, PermSeeUsers, agg.User.ID, agg.User.OrganizationID) {
+	if err == nil && Allows(actor, PermSeeUsers, existing.ID, existing.OrganizationID) {
 		return User{}, ErrEmailTaken
 	}
 	return s.inviteElsewhere(ctx, actor.ID, in, existingID, m)
@@ -408,8 +408,7 @@ func (s *Service) ResendInvitation(ctx context.Context, actor User, id string, m
 	if u.InvitedElsewhere {
 		// Answered like any re-send; the account's owner, if the address
 		// still has one, is told again instead.
-		canonical, _ := CanonicalEmail(u.Email)
-		ownerID, err := s.store.UserIDByEmail(ctx, canonical)
+		ownerID, err := s.userIDByEmail(ctx, u.Email)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}

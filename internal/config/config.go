@@ -37,7 +37,6 @@ type Config struct {
 	// FunctionsPort is the port the Functions host told us to listen on;
 	// empty when we run standalone.
 	FunctionsPort string
-	FunctionsEnv  bool // true when the Functions host started us
 
 	// Pepper: from Key Vault (KeyVaultURL + PepperSecretName) or, locally,
 	// from LocalPeppers (version -> key) with LocalPepperCurrent.
@@ -290,8 +289,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.LocalPeppers = p.peppers("PASSWORD_PEPPERS")
 	c.LocalAuditKeys = p.peppers("AUDIT_KEYS")
-	c.FunctionsEnv = c.FunctionsPort != ""
-	if !c.FunctionsEnv {
+	if !c.FunctionsEnv() {
 		// Under the host the platform owns CORS; reading an origin list
 		// there would only let the two layers disagree.
 		c.CORSOrigins = p.list("ALLOWED_ORIGINS")
@@ -386,6 +384,10 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	return c, nil
 }
+
+// FunctionsEnv reports whether the Functions host started us (it set the
+// port to listen on).
+func (c Config) FunctionsEnv() bool { return c.FunctionsPort != "" }
 
 // Error lists every configuration problem.
 type Error struct{ Problems []string }

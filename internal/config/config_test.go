@@ -90,7 +90,7 @@ func TestExampleSettingsLoad(t *testing.T) {
 	}{
 		{"table prefix", cfg.TablePrefix, "ua"},
 		{"CORS origins", cfg.CORSOrigins, []string{"http://localhost:3000"}},
-		{"functions mode", cfg.FunctionsEnv, false},
+		{"functions mode", cfg.FunctionsEnv(), false},
 		{"current pepper", cfg.LocalPepperCurrent, "local1"},
 		{"SMTP port", cfg.Email.SMTPPort, 1025},
 		{"SMTP security", cfg.Email.SMTPSecurity, "none"},
@@ -473,8 +473,8 @@ func TestLoadUnderThePlatformsEnvironment(t *testing.T) {
 		if len(cfg.CORSOrigins) != 0 {
 			t.Errorf("CORS_ALLOWED_ORIGINS=%s: handler CORS origins = %v, want none under the host", origins, cfg.CORSOrigins)
 		}
-		if !cfg.FunctionsEnv || cfg.FunctionsPort != "41234" {
-			t.Errorf("functions mode = %v, port %q", cfg.FunctionsEnv, cfg.FunctionsPort)
+		if !cfg.FunctionsEnv() || cfg.FunctionsPort != "41234" {
+			t.Errorf("functions mode = %v, port %q", cfg.FunctionsEnv(), cfg.FunctionsPort)
 		}
 	}
 	// Standalone, the platform's variable means nothing to the handler.

@@ -58,7 +58,7 @@ func moveTo(org string) func(*accounts.User) {
 
 func rename(last string) func(*accounts.User) { return func(u *accounts.User) { u.LastName = last } }
 
-// P10, P12: the directory holds each person once, where they are now. A
+// P9, P10: the directory holds each person once, where they are now. A
 // person moved twice (or moved and renamed) before any sync ran is listed
 // in the last organisation only, with no copy of their email left behind
 // in the earlier ones.
@@ -95,7 +95,7 @@ func TestQuickSuccessiveChangesLeaveOneEntry(t *testing.T) {
 	}
 }
 
-// P10, P12: syncs of older versions still running while newer changes are
+// P9, P10: syncs of older versions still running while newer changes are
 // made and synced never leave a second entry: once every sync is done, the
 // person is listed once, as they are now.
 func TestConcurrentChangesAndSyncsLeaveOneEntry(t *testing.T) {

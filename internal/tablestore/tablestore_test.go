@@ -25,9 +25,13 @@ import (
 
 // newTestStore opens a store with its own tables on the test binary's
 // Azurite, so tests can run in parallel.
-func newTestStore(t *testing.T) *Store {
+func newTestStore(t *testing.T) *Store { return newTestStoreWith(t, testenv.UniqueName(t)) }
+
+// newTestStoreWith is newTestStore with a table prefix and pipeline
+// options (a fault or a call counter) of the test's choosing.
+func newTestStoreWith(t *testing.T, prefix string, opts ...Option) *Store {
 	t.Helper()
-	s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t), testenv.AuditKeys())
+	s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), prefix, testenv.AuditKeys(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,19 +378,13 @@ func (f *failIndexWrites) Do(req *policy.Request) (*http.Response, error) {
 // An append that dies after its chain commit and before its index copies
 // (a crash, an outage) is finished by the redelivery: the events are in
 // the chain once, and in the index, so the daily and per-person views and
-// the export show them (P4).
+// the export show them (P11, P14).
 func TestAuditRedeliveryIndexesWhatAnInterruptedAppendLeft(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	fault := &failIndexWrites{}
 	prefix := testenv.UniqueName(t)
-	s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), prefix, testenv.AuditKeys(), WithPolicy(fault))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.EnsureTables(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := newTestStoreWith(t, prefix, WithPolicy(fault))
 	e := audit.Event{ID: "ev-interrupted", At: t0, Action: audit.ActionSignInSucceeded, ActorID: "u-1", SubjectID: "u-1", OrganizationID: "org-1"}
 	fault.on.Store(true)
 	if err := s.Append(ctx, []audit.Event{e}); err == nil {
@@ -409,7 +407,7 @@ func TestAuditRedeliveryIndexesWhatAnInterruptedAppendLeft(t *testing.T) {
 	}
 }
 
-// P6: audit retention cut short at any storage call is finished by the
+// P9: audit retention cut short at any storage call is finished by the
 // next run, and leaves no per-person copy behind. Before, the daily-index
 // copy (the only way back to the rest) could go first.
 func TestAuditPurgeInterruptedAtAnyPointIsFinished(t *testing.T) {
@@ -418,13 +416,7 @@ func TestAuditPurgeInterruptedAtAnyPointIsFinished(t *testing.T) {
 	old := time.Date(2024, 3, 10, 9, 0, 0, 0, time.UTC)
 	for cut := 0; cut <= 12; cut++ {
 		fault := &testenv.CutAfter{}
-		s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t), testenv.AuditKeys(), WithPolicy(fault))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.EnsureTables(ctx); err != nil {
-			t.Fatal(err)
-		}
+		s := newTestStoreWith(t, testenv.UniqueName(t), WithPolicy(fault))
 		events := []audit.Event{
 			{ID: "ev-1", At: old, Action: audit.ActionSignInSucceeded, ActorID: "u-1", SubjectID: "u-1", OrganizationID: "org-1"},
 			{ID: "ev-2", At: old.Add(time.Hour), Action: audit.ActionSignInSucceeded, ActorID: "u-2", SubjectID: "u-3", OrganizationID: "org-1"},
@@ -462,13 +454,7 @@ func TestFileNewAccountReadsNothing(t *testing.T) {
 	ctx := context.Background()
 	prefix := testenv.UniqueName(t)
 	calls := testenv.NewCalls(prefix)
-	s, err := NewFromConnectionString(testenv.AzuriteConnectionString(t), prefix, testenv.AuditKeys(), WithPolicy(calls))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.EnsureTables(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := newTestStoreWith(t, prefix, WithPolicy(calls))
 	u := testUser("new-1", "new-1@example.fi")
 	if err := s.CreateUser(ctx, u, accounts.Change{UserID: u.ID}); err != nil {
 		t.Fatal(err)
