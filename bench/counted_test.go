@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -125,6 +126,9 @@ func newCounted(tb testing.TB) *counted {
 	prefix := testenv.UniqueName(tb)
 	f := &counted{calls: testenv.NewCalls(prefix), prefix: prefix, clock: testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)),
 		woken: &wakeLog{}, queue: &queueLog{}, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	if os.Getenv("STORAGE_CALLS_TRACE") != "" {
+		f.calls.Trace = os.Stderr // where each call comes from
+	}
 	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(tb), prefix, testenv.AuditKeys(), tablestore.WithPolicy(f.calls))
 	if err != nil {
 		tb.Fatal(err)
@@ -289,14 +293,23 @@ func (f *counted) measure(tb testing.TB, setup, op func() error) measured {
 		}
 	}
 	f.calls.Reset()
+	f.traceMark("operation starts")
 	if err := op(); err != nil {
 		tb.Fatal(err)
 	}
 	path := f.calls.Snapshot()
+	f.traceMark("response; the work after it follows")
 	if err := f.drain(ctx, 1); err != nil {
 		tb.Fatalf("drain after: %v", err)
 	}
 	return measured{path: path, total: f.calls.Snapshot()}
+}
+
+// traceMark separates an operation's calls in the trace.
+func (f *counted) traceMark(what string) {
+	if f.calls.Trace != nil {
+		fmt.Fprintln(f.calls.Trace, "---", what)
+	}
 }
 
 // expect turns a status check into an error.

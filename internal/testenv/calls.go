@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -42,6 +43,11 @@ type CallKey struct {
 type Calls struct {
 	prefix string
 
+	// Trace, when set, gets one line per call: its kind, method, target,
+	// filter and the project functions that made it. bench sets it from
+	// STORAGE_CALLS_TRACE, to see where an operation's calls come from.
+	Trace io.Writer
+
 	mu     sync.Mutex
 	counts map[CallKey]int
 }
@@ -55,10 +61,35 @@ func NewCalls(prefix string) *Calls {
 // Do implements policy.Policy.
 func (c *Calls) Do(req *policy.Request) (*http.Response, error) {
 	key := c.classify(req)
+	if c.Trace != nil {
+		c.trace(key, req)
+	}
 	c.mu.Lock()
 	c.counts[key]++
 	c.mu.Unlock()
 	return req.Next()
+}
+
+// trace writes one call's line: the innermost project frames name who
+// made it.
+func (c *Calls) trace(key CallKey, req *policy.Request) {
+	pcs := make([]uintptr, 48)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	var callers []string
+	for len(callers) < 4 {
+		f, more := frames.Next()
+		if strings.Contains(f.Function, "/useradmin/internal/") && !strings.Contains(f.Function, "/testenv.") {
+			callers = append(callers, f.Function[strings.LastIndex(f.Function, "/")+1:])
+		}
+		if !more {
+			break
+		}
+	}
+	raw := req.Raw()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprintf(c.Trace, "%-5s %-6s %s %s <- %s\n", key.Kind, raw.Method, tableSegment(raw.URL),
+		raw.URL.Query().Get("$filter"), strings.Join(callers, " < "))
 }
 
 // Reset sets every count to zero.
