@@ -50,16 +50,13 @@ type Plan struct {
 	CleanupAt   time.Time
 }
 
-// Due is when the account next needs the sweep: its step or its cleanup.
-func (p Plan) Due() time.Time {
-	switch {
-	case p.CleanupAt.IsZero():
-		return p.At
-	case p.At.IsZero() || p.CleanupAt.Before(p.At):
-		return p.CleanupAt
-	}
-	return p.At
-}
+// Due is when the account next needs the sweep: its next step. Expired
+// sessions and link tokens are inert (every use checks expiry), so their
+// cleanup does not pull the sweep forward, which would refile the account
+// on nearly every sign-in: they are removed when the sweep comes for the
+// step, when the person next signs in (newSession), and with the account
+// at its erasure.
+func (p Plan) Due() time.Time { return p.At }
 
 // nominalClose is InactivityMonths calendar months after the last activity.
 func (s *Service) nominalClose(u User) time.Time {

@@ -214,6 +214,21 @@ func (s *Service) apply(ctx context.Context, ch Change) error {
 	return nil
 }
 
+// applyWithoutUpkeep commits a change that leaves what is derived from
+// the account as it was (its directory entry, lifecycle day and place in
+// the admin registry): a sign-in without new activity, a failed sign-in.
+// The relay delivers its outbox and settles nothing: that would be a
+// dozen storage calls to rewrite nothing.
+func (s *Service) applyWithoutUpkeep(ctx context.Context, ch Change) error {
+	if err := s.store.Apply(ctx, ch); err != nil {
+		return err
+	}
+	if len(ch.Events) > 0 || len(ch.Notifications) > 0 {
+		s.relay.Settling(relay.Account(ch.UserID))() // nothing to settle: settled as it stands
+	}
+	return nil
+}
+
 // applySettled commits a change whose derived state (directory entry,
 // lifecycle index, admin registry) the caller needs at once, wakes the
 // relay for its outbox, and settles it on the request path, telling the

@@ -70,7 +70,7 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 			}
 			ev := s.event(audit.ActionSignInFailed, "", u, m)
 			ev.Reason = reason
-			if err := s.apply(ctx, Change{UserID: u.ID, Events: []audit.Event{ev}}); err != nil {
+			if err := s.applyWithoutUpkeep(ctx, Change{UserID: u.ID, Events: []audit.Event{ev}}); err != nil {
 				return err
 			}
 			return ErrInvalidCredentials
@@ -112,7 +112,13 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 			}
 		}
 		ch.Events = s.clearLockout(&u, now, m)
-		u.LastActiveAt = now
+		// Activity is recorded at most once an ActivityInterval, like any
+		// authenticated request's: only then does the directory entry (its
+		// last activity) change.
+		activity := now.Sub(u.LastActiveAt) >= s.opts.ActivityInterval
+		if activity {
+			u.LastActiveAt = now
+		}
 		token, sess, err := s.newSession(agg, &ch)
 		if err != nil {
 			return err
@@ -123,7 +129,11 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 		// made with the old password from slipping in after it.
 		ch.User = &u
 		ch.Events = append(ch.Events, s.event(audit.ActionSignInSucceeded, u.ID, u, m))
-		if err := s.apply(ctx, ch); err != nil {
+		apply := s.applyWithoutUpkeep
+		if activity {
+			apply = s.apply // the relay brings the directory entry up to date
+		}
+		if err := apply(ctx, ch); err != nil {
 			return err
 		}
 		result = SignIn{Token: token, ExpiresAt: sess.ExpiresAt, User: u}
@@ -142,7 +152,7 @@ func (s *Service) recordFailedSignIn(ctx context.Context, u User, m Meta, extra 
 	ev.Reason = reasonWrongPassword
 	events = append(events, ev)
 	events = append(events, s.countFailure(&u, now, m)...)
-	if err := s.apply(ctx, Change{UserID: u.ID, User: &u, Events: events}); err != nil {
+	if err := s.applyWithoutUpkeep(ctx, Change{UserID: u.ID, User: &u, Events: events}); err != nil {
 		return err
 	}
 	return ErrInvalidCredentials

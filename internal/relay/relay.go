@@ -41,11 +41,20 @@ type Item struct {
 	Notification *notify.Message
 }
 
-// Pending marks an account whose outbox may hold items.
+// Pending is one change's mark on an owner whose outbox may hold its
+// items.
 type Pending struct {
 	Owner    Owner
+	Key      string // the store's handle for clearing it
 	ETag     string
 	MarkedAt time.Time
+}
+
+// Committed is what a change committed in this process left: its outbox
+// items and its mark.
+type Committed struct {
+	Items []Item
+	Marks []Pending
 }
 
 // commitGrace is how long a mark stays after it was set even when the
@@ -56,16 +65,21 @@ const commitGrace = time.Minute
 
 // Outbox is where account changes leave their items (internal/tablestore).
 type Outbox interface {
-	// PendingMarker reads an account's pending mark; false when unmarked.
-	PendingMarker(ctx context.Context, o Owner) (Pending, bool, error)
-	// PendingAccounts lists up to limit marked accounts in one shard.
+	// PendingMarks lists an owner's marks.
+	PendingMarks(ctx context.Context, o Owner) ([]Pending, error)
+	// PendingAccounts lists up to limit marks in one shard.
 	PendingAccounts(ctx context.Context, shard, limit int) ([]Pending, error)
-	// OutboxItems lists an account's undelivered items, oldest first.
+	// OutboxItems lists an owner's undelivered items, oldest first.
 	OutboxItems(ctx context.Context, o Owner) ([]Item, error)
 	// Acknowledge removes delivered items.
 	Acknowledge(ctx context.Context, o Owner, items []Item) error
 	// ClearPending removes a mark unless it was set again since it was read.
 	ClearPending(ctx context.Context, p Pending) error
+	// TakeCommitted hands over what this process committed for an owner
+	// since the last take (items and marks), so the delivery a change
+	// wakes reads nothing; false when it holds none (then the relay reads
+	// the outbox).
+	TakeCommitted(ctx context.Context, o Owner) (Committed, bool)
 }
 
 // PendingShards is how many shards the pending marks are spread over.
@@ -279,7 +293,7 @@ func (r *Relay) Run(ctx context.Context, workers int) {
 }
 
 // CatchUp delivers the outbox of every marked account and every
-// unattributed outbox, and returns how many marked accounts it visited. It
+// unattributed outbox, and returns how many marked owners it visited. It
 // returns the first error after trying them all.
 func (r *Relay) CatchUp(ctx context.Context) (int, error) {
 	var first error
@@ -294,9 +308,18 @@ func (r *Relay) CatchUp(ctx context.Context) (int, error) {
 		if err != nil {
 			return visited, err
 		}
+		// One delivery per owner, however many of its changes are marked.
+		byOwner := map[Owner][]Pending{}
+		var owners []Owner
 		for _, p := range marks {
+			if _, ok := byOwner[p.Owner]; !ok {
+				owners = append(owners, p.Owner)
+			}
+			byOwner[p.Owner] = append(byOwner[p.Owner], p)
+		}
+		for _, o := range owners {
 			visited++
-			if err := r.deliver(ctx, p.Owner, &p, false); err != nil && first == nil {
+			if err := r.deliver(ctx, o, byOwner[o], false); err != nil && first == nil {
 				first = err
 			}
 		}
@@ -318,7 +341,7 @@ func (r *Relay) Deliver(ctx context.Context, o Owner) error {
 
 // deliver delivers an account's outbox; woken says a wake-up asked for it
 // (see Settling).
-func (r *Relay) deliver(ctx context.Context, o Owner, mark *Pending, woken bool) error {
+func (r *Relay) deliver(ctx context.Context, o Owner, marks []Pending, woken bool) error {
 	r.mu.Lock()
 	if r.inFlight[o] {
 		// The running delivery may have read the outbox before our items
@@ -330,7 +353,7 @@ func (r *Relay) deliver(ctx context.Context, o Owner, mark *Pending, woken bool)
 	r.inFlight[o] = true
 	r.mu.Unlock()
 	for {
-		err := r.deliverOnce(ctx, o, mark, woken)
+		err := r.deliverOnce(ctx, o, marks, woken)
 		r.mu.Lock()
 		repeat := r.again[o] && err == nil
 		delete(r.again, o)
@@ -341,24 +364,38 @@ func (r *Relay) deliver(ctx context.Context, o Owner, mark *Pending, woken bool)
 		if !repeat {
 			return err
 		}
-		mark, woken = nil, true // a repeat runs for a wake-up
+		marks, woken = nil, true // a repeat runs for a wake-up
 	}
 }
 
-func (r *Relay) deliverOnce(ctx context.Context, o Owner, mark *Pending, woken bool) error {
+// deliverOnce delivers o's outbox. A wake-up after a change in this
+// process takes that change's items and marks from the store: nothing is
+// read, and its marks are cleared once the items are delivered and the
+// account settled, since no other change uses them. Otherwise (a
+// catch-up, Deliver, a wake-up whose items another delivery took) it
+// reads the marks and the outbox, and clears only marks older than
+// commitGrace: a younger one may belong to a commit still in flight.
+func (r *Relay) deliverOnce(ctx context.Context, o Owner, marks []Pending, woken bool) error {
 	unattributed := o.Kind == UnattributedOutbox
-	if mark == nil && !unattributed {
-		m, ok, err := r.outbox.PendingMarker(ctx, o)
-		if err != nil {
-			return err
-		}
-		if ok {
-			mark = &m
+	var items []Item
+	handed := false
+	if woken {
+		var c Committed
+		if c, handed = r.outbox.TakeCommitted(ctx, o); handed {
+			items, marks = c.Items, c.Marks
 		}
 	}
-	items, err := r.outbox.OutboxItems(ctx, o)
-	if err != nil {
-		return err
+	if !handed {
+		if marks == nil && !unattributed {
+			var err error
+			if marks, err = r.outbox.PendingMarks(ctx, o); err != nil {
+				return err
+			}
+		}
+		var err error
+		if items, err = r.outbox.OutboxItems(ctx, o); err != nil {
+			return err
+		}
 	}
 	var events []audit.Event
 	for _, it := range items {
@@ -404,8 +441,12 @@ func (r *Relay) deliverOnce(ctx context.Context, o Owner, mark *Pending, woken b
 			return err
 		}
 	}
-	if mark != nil && r.now().Sub(mark.MarkedAt) >= commitGrace {
-		return r.outbox.ClearPending(ctx, *mark)
+	for _, m := range marks {
+		if handed || r.now().Sub(m.MarkedAt) >= commitGrace {
+			if err := r.outbox.ClearPending(ctx, m); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

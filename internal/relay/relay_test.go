@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,7 +111,7 @@ func TestDeliverMovesEventsAndNotifications(t *testing.T) {
 	if items, _ := store.OutboxItems(ctx, relay.OwnerFromKey("u-1")); len(items) != 0 {
 		t.Fatalf("%d outbox items left", len(items))
 	}
-	if _, marked, _ := store.PendingMarker(ctx, relay.OwnerFromKey("u-1")); marked {
+	if marked(t, store, "u-1") {
 		t.Fatal("pending mark left after delivery")
 	}
 }
@@ -129,7 +130,7 @@ func TestQueueOutageDefersNotificationsWithoutLosingOrDoubling(t *testing.T) {
 	if got := len(q.ids()); got != 0 {
 		t.Fatalf("published %d while down", got)
 	}
-	if _, marked, _ := store.PendingMarker(ctx, relay.OwnerFromKey("u-1")); !marked {
+	if !marked(t, store, "u-1") {
 		t.Fatal("the pending mark was cleared although a notification is undelivered")
 	}
 	q.setDown(false)
@@ -196,7 +197,7 @@ func TestYoungMarkSurvivesAnEmptyOutbox(t *testing.T) {
 	if err := r.Deliver(ctx, relay.OwnerFromKey("u-1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, marked, _ := store.PendingMarker(ctx, relay.OwnerFromKey("u-1")); !marked {
+	if !marked(t, store, "u-1") {
 		t.Fatal("a mark younger than the commit grace was cleared")
 	}
 	lateRelay := relay.New(store, store, &queue{}, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Hour,
@@ -204,7 +205,7 @@ func TestYoungMarkSurvivesAnEmptyOutbox(t *testing.T) {
 	if _, err := lateRelay.CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, marked, _ := store.PendingMarker(ctx, relay.OwnerFromKey("u-1")); marked {
+	if marked(t, store, "u-1") {
 		t.Fatal("an old mark over an empty outbox was not cleared")
 	}
 }
@@ -265,5 +266,95 @@ func TestSettleRunsOncePerChange(t *testing.T) {
 		if got := count(id); got != n {
 			t.Errorf("%s: settled %d times by the relay, want %d", id, got, n)
 		}
+	}
+}
+
+// marked reports whether an account has a pending mark.
+func marked(t *testing.T, store *tablestore.Store, id string) bool {
+	t.Helper()
+	marks, err := store.PendingMarks(context.Background(), relay.OwnerFromKey(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(marks) > 0
+}
+
+// change commits an event for an account that exists (Apply), as a second
+// change after its invitation.
+func change(t *testing.T, store *tablestore.Store, id, eventID string) {
+	t.Helper()
+	ch := accounts.Change{UserID: id, Events: []audit.Event{{ID: eventID, At: t0, Action: audit.ActionSignedOut, ActorID: id, SubjectID: id, OrganizationID: "org-1"}}}
+	if err := store.Apply(context.Background(), ch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Issue 11, P11: the delivery a change wakes takes that change's items
+// from the process that committed it, reading neither the mark nor the
+// outbox, and clears that change's mark only: another instance's change
+// to the same account, marked but not delivered yet, keeps its mark until
+// its own delivery, so a crash of that instance still leaves the
+// catch-up a way to it.
+func TestAWokenDeliveryReadsNothingAndClearsOnlyItsOwnMark(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	prefix := testenv.UniqueName(t)
+	calls := testenv.NewCalls(prefix)
+	open := func(opts ...tablestore.Option) *tablestore.Store {
+		s, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), prefix, testenv.AuditKeys(), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	here, other := open(tablestore.WithPolicy(calls)), open()
+	if err := here.EnsureTables(ctx); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	q := &queue{}
+	r := relay.New(here, here, q, nil, logger, time.Hour, time.Now)
+	invite(t, here, "u-1")
+	if err := r.Woken(ctx, relay.Account("u-1")); err != nil {
+		t.Fatal(err)
+	}
+
+	change(t, other, "u-1", "ev-other") // the other instance: committed, not delivered yet
+	change(t, here, "u-1", "ev-here")
+	calls.Reset()
+	if err := r.Woken(ctx, relay.Account("u-1")); err != nil {
+		t.Fatal(err)
+	}
+	got := calls.Snapshot()
+	if n := got[testenv.CallKey{Kind: testenv.PointRead, Table: "pending"}] + got[testenv.CallKey{Kind: testenv.Query, Table: "pending"}] +
+		got[testenv.CallKey{Kind: testenv.Query, Table: "users"}]; n != 0 {
+		t.Errorf("a woken delivery read marks or the outbox: %v", got)
+	}
+	marks, err := here.PendingMarks(ctx, relay.Account("u-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(marks) != 1 || !strings.HasSuffix(marks[0].Key, "ev-other") {
+		t.Fatalf("marks left %+v, want the other instance's only", marks)
+	}
+	items, err := here.OutboxItems(ctx, relay.Account("u-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 1 || items[0].Event.ID != "ev-other" {
+		t.Fatalf("outbox holds %+v, want the other instance's event only", items)
+	}
+
+	// The other instance dies before its wake-up: the catch-up, once the
+	// mark is past the commit grace, delivers its event.
+	late := relay.New(here, here, q, nil, logger, time.Hour, func() time.Time { return time.Now().Add(2 * time.Minute) })
+	if _, err := late.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if marks, _ := here.PendingMarks(ctx, relay.Account("u-1")); len(marks) != 0 {
+		t.Fatalf("marks left after the catch-up: %+v", marks)
+	}
+	if got := chainLen(t, here); got != 3 {
+		t.Fatalf("audit chain has %d events, want 3 (invitation, both changes)", got)
 	}
 }

@@ -51,17 +51,21 @@ func (e orgEntity) organization(etag string) organizations.Organization {
 // commitOrg submits an organisation's change with its events in the
 // organisation's outbox, in one transaction.
 func (s *Store) commitOrg(ctx context.Context, orgID string, action aztables.TransactionAction, events []audit.Event) error {
-	actions := []aztables.TransactionAction{action}
-	for i, e := range events {
-		actions = append(actions, outboxAction(orgID, e.At, i, e.ID, outboxKindEvent, e))
-	}
-	if len(events) > 0 {
-		if err := s.markPending(ctx, relay.Organization(orgID)); err != nil {
+	owner := relay.Organization(orgID)
+	outbox, items := outboxRows(owner, orgID, events, nil)
+	actions := append([]aztables.TransactionAction{action}, outbox...)
+	var mark relay.Pending
+	if len(items) > 0 {
+		var err error
+		if mark, err = s.markPending(ctx, owner, changeID(items)); err != nil {
 			return err
 		}
 	}
-	_, err := s.orgs.SubmitTransaction(ctx, actions, nil)
-	return classifyTransaction(err)
+	if _, err := s.orgs.SubmitTransaction(ctx, actions, nil); err != nil {
+		return classifyTransaction(err)
+	}
+	s.committed.add(owner, items, mark)
+	return nil
 }
 
 // CreateOrganization implements organizations.Store.

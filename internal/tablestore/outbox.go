@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -31,40 +32,58 @@ func pendingShard(key string) string {
 	return fmt.Sprintf("%02d", h.Sum32()%relay.PendingShards)
 }
 
-// markPending records that an outbox may hold items. It is an upsert on
-// purpose: the mark carries no data, and a newer write must win so that
-// ClearPending (conditional) cannot remove a mark set after the relay
-// read it.
-func (s *Store) markPending(ctx context.Context, o relay.Owner) error {
-	key := o.Key()
-	e := pendingEntity{PartitionKey: pendingShard(key), RowKey: key, MarkedAt: formatTime(time.Now())}
-	_, err := s.pending.UpsertEntity(ctx, mustJSON(e), &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
-	return classify(err)
+// A pending mark is one row per change that left outbox items: PK =
+// pendingShard(owner), RK = owner.Key() + "|" + the change's first item
+// id. Each change has its own mark, so the delivery that change woke can
+// remove it once done without touching a mark another change (another
+// instance, a commit still in flight) depends on. Marks from before this
+// layout are one row per owner, RK = owner.Key(); they are read and
+// cleared the same way.
+const markSeparator = "|"
+
+func markRowKey(o relay.Owner, changeID string) string { return o.Key() + markSeparator + changeID }
+
+// ownerOfMark reads the owner back from a mark's row key (ids never hold
+// the separator).
+func ownerOfMark(rowKey string) relay.Owner {
+	if i := strings.LastIndex(rowKey, markSeparator); i > 0 {
+		rowKey = rowKey[:i]
+	}
+	return relay.OwnerFromKey(rowKey)
 }
 
-// PendingMarker implements relay.Outbox.
-func (s *Store) PendingMarker(ctx context.Context, o relay.Owner) (relay.Pending, bool, error) {
-	key := o.Key()
-	resp, err := s.pending.GetEntity(ctx, pendingShard(key), key, nil)
-	if statusOf(err) == http.StatusNotFound {
-		return relay.Pending{}, false, nil
-	}
+// markPending records, before the change commits, that o's outbox is about
+// to hold the change's items; changeID names the change (its first item's
+// id, unique).
+func (s *Store) markPending(ctx context.Context, o relay.Owner, changeID string) (relay.Pending, error) {
+	now := time.Now()
+	e := pendingEntity{PartitionKey: pendingShard(o.Key()), RowKey: markRowKey(o, changeID), MarkedAt: formatTime(now)}
+	resp, err := s.pending.UpsertEntity(ctx, mustJSON(e), &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
 	if err != nil {
-		return relay.Pending{}, false, classify(err)
+		return relay.Pending{}, classify(err)
 	}
-	var e pendingEntity
-	if err := json.Unmarshal(resp.Value, &e); err != nil {
-		return relay.Pending{}, false, fmt.Errorf("decode pending mark: %w", err)
-	}
-	return relay.Pending{Owner: o, ETag: string(resp.ETag), MarkedAt: parseTime(e.MarkedAt)}, true, nil
+	return relay.Pending{Owner: o, Key: e.RowKey, ETag: string(resp.ETag), MarkedAt: now}, nil
+}
+
+// PendingMarks implements relay.Outbox: one range read of the owner's
+// marks in its shard.
+func (s *Store) PendingMarks(ctx context.Context, o relay.Owner) ([]relay.Pending, error) {
+	key := o.Key()
+	filter := fmt.Sprintf("PartitionKey eq %s and (RowKey eq %s or (RowKey ge %s and RowKey lt %s))",
+		quote(pendingShard(key)), quote(key), quote(key+markSeparator), quote(key+"}"))
+	return s.pendingMarks(ctx, filter, 0)
 }
 
 // PendingAccounts implements relay.Outbox.
 func (s *Store) PendingAccounts(ctx context.Context, shard, limit int) ([]relay.Pending, error) {
+	return s.pendingMarks(ctx, "PartitionKey eq "+quote(fmt.Sprintf("%02d", shard)), limit)
+}
+
+// pendingMarks lists the marks a filter selects, up to limit (0: all).
+func (s *Store) pendingMarks(ctx context.Context, filter string, limit int) ([]relay.Pending, error) {
 	var out []relay.Pending
-	filter := "PartitionKey eq " + quote(fmt.Sprintf("%02d", shard))
 	pager := s.pending.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
-	for pager.More() && len(out) < limit {
+	for pager.More() && (limit == 0 || len(out) < limit) {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
 			return nil, classify(err)
@@ -75,7 +94,7 @@ func (s *Store) PendingAccounts(ctx context.Context, shard, limit int) ([]relay.
 			if err := errors.Join(json.Unmarshal(raw, &meta), json.Unmarshal(raw, &e)); err != nil {
 				return nil, fmt.Errorf("decode pending mark: %w", err)
 			}
-			out = append(out, relay.Pending{Owner: relay.OwnerFromKey(meta.RowKey), ETag: meta.ETag, MarkedAt: parseTime(e.MarkedAt)})
+			out = append(out, relay.Pending{Owner: ownerOfMark(meta.RowKey), Key: meta.RowKey, ETag: meta.ETag, MarkedAt: parseTime(e.MarkedAt)})
 		}
 	}
 	return out, nil
@@ -102,10 +121,14 @@ func (s *Store) AddUnattributed(ctx context.Context, e audit.Event) error {
 	if e.Shard == "" {
 		return errors.New("tablestore: unattributed event without a shard")
 	}
-	table, pk := s.outboxOf(relay.Unattributed(e.Shard))
-	a := outboxAction(pk, e.At, 0, e.ID, outboxKindEvent, e)
-	_, err := table.AddEntity(ctx, a.Entity, nil)
-	return classify(err)
+	owner := relay.Unattributed(e.Shard)
+	table, pk := s.outboxOf(owner)
+	rows, items := outboxRows(owner, pk, []audit.Event{e}, nil)
+	if _, err := table.AddEntity(ctx, rows[0].Entity, nil); err != nil {
+		return classify(err)
+	}
+	s.committed.add(owner, items, relay.Pending{})
+	return nil
 }
 
 // OutboxItems implements relay.Outbox.
@@ -174,8 +197,7 @@ func (s *Store) acknowledgeEach(ctx context.Context, table *aztables.Client, pk 
 // since it was read stays as it is.
 func (s *Store) ClearPending(ctx context.Context, p relay.Pending) error {
 	etag := azcore.ETag(p.ETag)
-	key := p.Owner.Key()
-	_, err := s.pending.DeleteEntity(ctx, pendingShard(key), key, &aztables.DeleteEntityOptions{IfMatch: &etag})
+	_, err := s.pending.DeleteEntity(ctx, pendingShard(p.Owner.Key()), p.Key, &aztables.DeleteEntityOptions{IfMatch: &etag})
 	switch statusOf(err) {
 	case http.StatusNotFound, http.StatusPreconditionFailed:
 		return nil

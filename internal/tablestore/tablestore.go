@@ -86,6 +86,7 @@ type Store struct {
 	service                                                                                 *aztables.ServiceClient
 	tableNames                                                                              []string
 	auditKeys                                                                               audit.Keys
+	committed                                                                               committed
 }
 
 // Table name suffixes; see the package doc.

@@ -222,10 +222,11 @@ func TestOutboxItemsAreMarkedListedAndAcknowledged(t *testing.T) {
 	if err := s.CreateUser(ctx, u, ch); err != nil {
 		t.Fatal(err)
 	}
-	mark, ok, err := s.PendingMarker(ctx, relay.OwnerFromKey(u.ID))
-	if err != nil || !ok {
-		t.Fatalf("no pending mark: %v", err)
+	marks, err := s.PendingMarks(ctx, relay.OwnerFromKey(u.ID))
+	if err != nil || len(marks) != 1 {
+		t.Fatalf("want one pending mark, have %d: %v", len(marks), err)
 	}
+	mark := marks[0]
 	items, err := s.OutboxItems(ctx, relay.OwnerFromKey(u.ID))
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +243,7 @@ func TestOutboxItemsAreMarkedListedAndAcknowledged(t *testing.T) {
 	if items, _ := s.OutboxItems(ctx, relay.OwnerFromKey(u.ID)); len(items) != 0 {
 		t.Fatalf("acknowledged items remain: %d", len(items))
 	}
-	if _, ok, _ := s.PendingMarker(ctx, relay.OwnerFromKey(u.ID)); ok {
+	if marks, _ := s.PendingMarks(ctx, relay.OwnerFromKey(u.ID)); len(marks) != 0 {
 		t.Fatal("mark remains after clearing")
 	}
 }
@@ -487,5 +488,34 @@ func TestFileNewAccountReadsNothing(t *testing.T) {
 		if got := err == nil; got != want {
 			t.Errorf("index entry on %s present = %v, want %v", day.Format(dayLayout), got, want)
 		}
+	}
+}
+
+// A mark from before marks were per change (one row per owner, keyed by
+// the owner alone) is still found, read back to its owner, and cleared:
+// an upgrade strands no outbox (P11).
+func TestLegacyOwnerMarkIsFoundAndCleared(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	owner := relay.Account("u-legacy")
+	legacy := pendingEntity{PartitionKey: pendingShard(owner.Key()), RowKey: owner.Key(), MarkedAt: formatTime(t0)}
+	if _, err := s.pending.AddEntity(ctx, mustJSON(legacy), nil); err != nil {
+		t.Fatal(err)
+	}
+	marks, err := s.PendingMarks(ctx, owner)
+	if err != nil || len(marks) != 1 || marks[0].Owner != owner {
+		t.Fatalf("marks %+v, %v: want the legacy mark of %v", marks, err, owner)
+	}
+	var shard int
+	fmt.Sscanf(pendingShard(owner.Key()), "%d", &shard)
+	listed, err := s.PendingAccounts(ctx, shard, 10)
+	if err != nil || len(listed) != 1 || listed[0].Owner != owner {
+		t.Fatalf("listed %+v, %v", listed, err)
+	}
+	if err := s.ClearPending(ctx, marks[0]); err != nil {
+		t.Fatal(err)
+	}
+	if marks, _ := s.PendingMarks(ctx, owner); len(marks) != 0 {
+		t.Fatalf("legacy mark not cleared: %+v", marks)
 	}
 }

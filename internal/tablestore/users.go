@@ -546,27 +546,27 @@ func remove(pk, rk string) aztables.TransactionAction {
 // pending so the relay's catch-up finds them even if this process dies
 // right after the commit.
 func (s *Store) commit(ctx context.Context, userID string, actions []aztables.TransactionAction, ch accounts.Change) error {
-	// The index keeps a change's items in the order the domain listed them
-	// (they share one timestamp).
-	for i, e := range ch.Events {
-		actions = append(actions, outboxAction(userID, e.At, i, e.ID, outboxKindEvent, e))
-	}
-	for i, n := range ch.Notifications {
-		actions = append(actions, outboxAction(userID, n.CreatedAt, len(ch.Events)+i, n.ID, outboxKindNotification, n))
-	}
+	owner := relay.Account(userID)
+	outbox, items := outboxRows(owner, userID, ch.Events, ch.Notifications)
+	actions = append(actions, outbox...)
 	if len(actions) == 0 {
 		return nil
 	}
 	if len(actions) > maxTransaction {
 		return fmt.Errorf("tablestore: change of %d operations exceeds one transaction", len(actions))
 	}
-	if len(ch.Events)+len(ch.Notifications) > 0 {
-		if err := s.markPending(ctx, relay.Account(userID)); err != nil {
+	var mark relay.Pending
+	if len(items) > 0 {
+		var err error
+		if mark, err = s.markPending(ctx, owner, changeID(items)); err != nil {
 			return err
 		}
 	}
-	_, err := s.users.SubmitTransaction(ctx, actions, nil)
-	return classifyTransaction(err)
+	if _, err := s.users.SubmitTransaction(ctx, actions, nil); err != nil {
+		return classifyTransaction(err)
+	}
+	s.committed.add(owner, items, mark)
+	return nil
 }
 
 func outboxAction(userID string, at time.Time, index int, id, kind string, payload any) aztables.TransactionAction {
