@@ -86,6 +86,7 @@ type Store struct {
 	service                                                                                 *aztables.ServiceClient
 	tableNames                                                                              []string
 	auditKeys                                                                               audit.Keys
+	heads                                                                                   headCache // audit chain heads (auditheads.go)
 }
 
 // Table name suffixes; see the package doc.
