@@ -105,7 +105,12 @@ func transactionETag(resp *http.Response, index int) azcore.ETag {
 		if i < index {
 			continue
 		}
-		r, err := http.ReadResponse(bufio.NewReader(p), nil)
+		// The part may end at its headers' last line: close the block.
+		b, err := io.ReadAll(p)
+		if err != nil {
+			return ""
+		}
+		r, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(append(b, "\r\n\r\n"...))), nil)
 		if err != nil || r.StatusCode >= 300 {
 			return ""
 		}

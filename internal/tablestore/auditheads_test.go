@@ -3,9 +3,14 @@ package tablestore
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
@@ -174,5 +179,52 @@ func TestHeadCacheIsBounded(t *testing.T) {
 	c.put("x", cachedHead{head: auditHeadEntity{Seq: 4}, etag: "old"})
 	if h, _ := c.get("x"); h.etag != "new" {
 		t.Fatalf("an older head replaced a newer one: %+v", h)
+	}
+}
+
+// A transaction's per-operation ETags are read in the order the
+// operations were sent (the response's shape as Table Storage documents
+// it; Azurite's is exercised by the tests above), and a response that
+// does not say gives "" (the next append then reads the head).
+func TestTransactionETagReadsTheOperationsResponse(t *testing.T) {
+	body := strings.ReplaceAll(`--batchresponse_b1
+Content-Type: multipart/mixed; boundary=changesetresponse_c1
+
+--changesetresponse_c1
+Content-Type: application/http
+Content-Transfer-Encoding: binary
+
+HTTP/1.1 204 No Content
+X-Content-Type-Options: nosniff
+Cache-Control: no-cache
+DataServiceVersion: 1.0;
+ETag: W/"0x5B168C7B6E589D2"
+
+--changesetresponse_c1
+Content-Type: application/http
+Content-Transfer-Encoding: binary
+
+HTTP/1.1 204 No Content
+DataServiceVersion: 1.0;
+ETag: W/"datetime'2026-11-22T08%3A00%3A00.1234567Z'"
+
+--changesetresponse_c1--
+--batchresponse_b1--
+`, "\n", "\r\n")
+	resp := &http.Response{StatusCode: http.StatusAccepted, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body))}
+	if got, want := transactionETag(resp, 1), azcore.ETag(`W/"datetime'2026-11-22T08%3A00%3A00.1234567Z'"`); got != want {
+		t.Fatalf("ETag of the head = %q, want %q", got, want)
+	}
+	if got := transactionETag(resp, 0); got != `W/"0x5B168C7B6E589D2"` {
+		t.Fatalf("ETag of the first operation = %q", got)
+	}
+	for _, bad := range []string{"", "{}", "--x\r\n\r\nnot http\r\n--x--\r\n"} {
+		r := &http.Response{StatusCode: http.StatusAccepted, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(bad))}
+		if got := transactionETag(r, 0); got != "" {
+			t.Errorf("ETag from %q = %q, want none", bad, got)
+		}
+	}
+	if got := transactionETag(nil, 0); got != "" {
+		t.Errorf("ETag without a response = %q", got)
 	}
 }
