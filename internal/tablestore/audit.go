@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
@@ -83,7 +83,9 @@ func (e auditEntity) event() audit.Event {
 // audit.ChainKey) in the order given, linked under the store's current
 // audit key version. Each chain's append is one
 // transaction that adds the events and moves the head with If-Match, so
-// concurrent appenders never fork a chain: the loser re-reads and retries.
+// concurrent appenders (in this process or another) never fork a chain:
+// the loser re-reads and retries. The store caches the heads it wrote, so
+// an append to a chain it appended to last reads nothing first.
 func (s *Store) Append(ctx context.Context, events []audit.Event) error {
 	byChain := map[string][]audit.Event{}
 	var order []string
@@ -121,20 +123,29 @@ func (s *Store) appendChain(ctx context.Context, chain string, events []audit.Ev
 	}
 }
 
+// tryAppend links events to the chain's head and commits them with the
+// head in one transaction. The head comes from the store's cache when it
+// has one (no read); the If-Match on the head makes a stale one fail the
+// transaction (412, or 404 if retention removed the chain), and the retry
+// reads the head afresh.
 func (s *Store) tryAppend(ctx context.Context, chain string, events []audit.Event) error {
-	head := auditHeadEntity{PartitionKey: chain, RowKey: rkAuditHead, Hash: audit.GenesisHash(chain)}
-	var headETag azcore.ETag
-	resp, err := s.audit.GetEntity(ctx, chain, rkAuditHead, nil)
-	switch {
-	case statusOf(err) == http.StatusNotFound:
-	case err != nil:
-		return classify(err)
-	default:
-		if err := json.Unmarshal(resp.Value, &head); err != nil {
-			return fmt.Errorf("decode audit head: %w", err)
+	cached, ok := s.heads.get(chain)
+	if !ok {
+		cached = cachedHead{head: auditHeadEntity{PartitionKey: chain, RowKey: rkAuditHead, Hash: audit.GenesisHash(chain)}}
+		resp, err := s.audit.GetEntity(ctx, chain, rkAuditHead, nil)
+		switch {
+		case statusOf(err) == http.StatusNotFound:
+		case err != nil:
+			return classify(err)
+		default:
+			if err := json.Unmarshal(resp.Value, &cached.head); err != nil {
+				return fmt.Errorf("decode audit head: %w", err)
+			}
+			cached.etag = resp.ETag
+			s.heads.put(chain, cached)
 		}
-		headETag = resp.ETag
 	}
+	head, headETag := cached.head, cached.etag
 	recent := strings.Fields(head.RecentIDs)
 	var actions []aztables.TransactionAction
 	var already []string
@@ -167,9 +178,16 @@ func (s *Store) tryAppend(ctx context.Context, chain string, events []audit.Even
 	} else {
 		actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeUpdateReplace, Entity: mustJSON(head), IfMatch: &headETag})
 	}
-	if _, err = s.audit.SubmitTransaction(ctx, actions, nil); err != nil {
+	var raw *http.Response
+	if _, err := s.audit.SubmitTransaction(runtime.WithCaptureResponse(ctx, &raw), actions, nil); err != nil {
+		// Stale (another appender moved the head) or unknown (the
+		// transaction may have committed): the next try reads the head.
+		s.heads.drop(chain)
 		return classifyTransaction(err)
 	}
+	// The head was the transaction's last operation; without its new ETag
+	// the entry is dropped and the next append reads the head.
+	s.heads.put(chain, cachedHead{head: head, etag: transactionETag(raw, len(actions)-1)})
 	return s.indexEvents(ctx, chain, actions[:len(actions)-1])
 }
 

@@ -60,7 +60,8 @@
 // accounts. It is taken first with an insert (which fails if the email is
 // taken) and released if the account cannot be created.
 //
-// Every read-modify-write sends the ETag it read (If-Match); the only
+// Every read-modify-write sends the ETag it read, or its own last write
+// returned (the audit chain heads), as If-Match; the only
 // unconditional writes are to records nobody edits concurrently by design
 // (a pending marker, a new insert).
 package tablestore
@@ -87,6 +88,7 @@ type Store struct {
 	tableNames                                                                              []string
 	auditKeys                                                                               audit.Keys
 	committed                                                                               committed
+	heads                                                                                   headCache // audit chain heads (auditheads.go)
 }
 
 // Table name suffixes; see the package doc.
