@@ -179,9 +179,9 @@ type SignIn struct {
 // from the session's snapshot (Session.Access) without reading the
 // account. That is sound because every change to one of these fields ends
 // all the account's sessions in the same transaction: a role change or a
-// move (UpdateUser), closing (close, by anyone or the lifecycle sweep);
-// restoring and erasing act on closed accounts, which have no sessions;
-// and a session is only made in a transaction that writes the account on
+// move (UpdateUser), closing (close, by anyone or the lifecycle sweep),
+// the start of an erasure; restoring acts on a closed account, which has
+// no sessions; and a session is only made in a transaction that writes the account on
 // the ETag its snapshot was taken from (sign-in, invitation accept).
 type Actor struct {
 	ID             string
