@@ -54,7 +54,7 @@ func (s *server) handleListAuditEvents() http.Handler {
 		if len(v.Fields) > 0 {
 			return v
 		}
-		page, err := s.accounts.ListAuditEvents(r.Context(), principal(r.Context()).User, aq)
+		page, err := s.accounts.ListAuditEvents(r.Context(), principal(r.Context()).Actor, aq)
 		if err != nil {
 			return err
 		}

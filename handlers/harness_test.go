@@ -392,7 +392,7 @@ func (h *harness) deliverAll(t *testing.T) {
 
 // setupActor is the administrator behind the API's back that makes a
 // test's organisations and accounts directly through the services.
-var setupActor = accounts.User{ID: "test-setup", Role: accounts.RoleAdmin, Status: accounts.StatusActive,
+var setupActor = accounts.Actor{ID: "test-setup", Role: accounts.RoleAdmin, Status: accounts.StatusActive,
 	OrganizationID: organizations.AdministrationID}
 
 // organization creates a municipality and returns its id.

@@ -157,7 +157,7 @@ func (s *server) handleExport() http.Handler {
 			Sessions:      []sessionJSON{},
 			AuditEvents:   []auditJSON{},
 		}
-		if o, err := s.orgs.Get(r.Context(), p.User, x.User.OrganizationID); err == nil {
+		if o, err := s.orgs.Get(r.Context(), p.Actor, x.User.OrganizationID); err == nil {
 			j := toOrgJSON(o)
 			out.Organization = &j
 		} else if !errors.Is(err, organizations.ErrNotFound) {

@@ -177,22 +177,31 @@ func cors(origins []string, platform bool, next http.Handler) http.Handler {
 	})
 }
 
+// answersAccount marks a handler that answers with the caller's own
+// account: its authentication reads the account beside the session, at
+// once, rather than the session alone and the account after it.
+type answersAccount struct{ http.Handler }
+
 // authenticated lets a request through only with a live session; the
 // principal it resolves is in the request context for the handler.
 func (s *server) authenticated(next http.Handler) http.Handler {
+	authenticate := s.accounts.Authenticate
+	if _, ok := next.(answersAccount); ok {
+		authenticate = s.accounts.AuthenticateAccount
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearerToken(r.Header.Get("Authorization"))
 		if !ok {
 			writeError(w, r, s.log, accounts.ErrUnauthenticated)
 			return
 		}
-		p, err := s.accounts.Authenticate(r.Context(), token)
+		p, err := authenticate(r.Context(), token)
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
 		if logUser, ok := r.Context().Value(ctxLogUser).(*string); ok {
-			*logUser = p.User.ID
+			*logUser = p.Actor.ID
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)))
 	})

@@ -50,7 +50,7 @@ func (s *server) handleListOrganizations() http.Handler {
 		if len(v.Fields) > 0 {
 			return v
 		}
-		orgs, next, err := s.orgs.List(r.Context(), principal(r.Context()).User, q.Get("cursor"), limit)
+		orgs, next, err := s.orgs.List(r.Context(), principal(r.Context()).Actor, q.Get("cursor"), limit)
 		if err != nil {
 			return err
 		}
@@ -73,7 +73,7 @@ type createOrgRequest struct {
 
 func (s *server) handleCreateOrganization() http.Handler {
 	return withBody(s, func(w http.ResponseWriter, r *http.Request, req createOrgRequest) error {
-		o, err := s.orgs.Create(r.Context(), principal(r.Context()).User, organizations.Input{
+		o, err := s.orgs.Create(r.Context(), principal(r.Context()).Actor, organizations.Input{
 			Name: organizations.Name(req.Name), Type: organizations.Type(req.Type), BusinessID: req.BusinessID,
 			MunicipalityCode: req.MunicipalityCode, ContactEmail: req.ContactEmail,
 		}, meta(r))
@@ -88,7 +88,7 @@ func (s *server) handleCreateOrganization() http.Handler {
 
 func (s *server) handleGetOrganization() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		o, err := s.orgs.Get(r.Context(), principal(r.Context()).User, mux.Vars(r)["id"])
+		o, err := s.orgs.Get(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"])
 		if err == nil {
 			writeOrg(w, http.StatusOK, o)
 		}
@@ -110,7 +110,7 @@ func (s *server) handlePatchOrganization() http.Handler {
 			n := organizations.Name(*req.Name)
 			p.Name = &n
 		}
-		o, err := s.orgs.Update(r.Context(), principal(r.Context()).User, mux.Vars(r)["id"], p, ifMatch(r), meta(r))
+		o, err := s.orgs.Update(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], p, ifMatch(r), meta(r))
 		if err == nil {
 			writeOrg(w, http.StatusOK, o)
 		}
@@ -120,6 +120,6 @@ func (s *server) handlePatchOrganization() http.Handler {
 
 func (s *server) handleDeleteOrganization() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		return noContent(w, s.orgs.Delete(r.Context(), principal(r.Context()).User, mux.Vars(r)["id"], meta(r)))
+		return noContent(w, s.orgs.Delete(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], meta(r)))
 	})
 }

@@ -30,7 +30,7 @@ func (s *server) table() []route {
 		{http.MethodPost, "/api/auth/password-resets", true, s.throttled(s.handleRequestPasswordReset())},
 		{http.MethodPost, "/api/auth/password-resets/complete", true, s.throttled(s.hashing(s.handleCompletePasswordReset()))},
 
-		{http.MethodGet, "/api/me", false, s.handleGetMe()},
+		{http.MethodGet, "/api/me", false, answersAccount{s.handleGetMe()}},
 		{http.MethodPatch, "/api/me", false, s.handlePatchMe()},
 		{http.MethodPut, "/api/me/password", false, s.hashing(s.handleChangePassword())},
 		{http.MethodDelete, "/api/me", false, s.handleDeleteMe()},

@@ -75,7 +75,7 @@ func (s *server) handleListUsers() http.Handler {
 		if len(v.Fields) > 0 {
 			return v
 		}
-		page, err := s.accounts.ListUsers(r.Context(), principal(r.Context()).User, lq)
+		page, err := s.accounts.ListUsers(r.Context(), principal(r.Context()).Actor, lq)
 		if err != nil {
 			return err
 		}
@@ -99,7 +99,7 @@ type inviteRequest struct {
 
 func (s *server) handleInvite() http.Handler {
 	return withBody(s, func(w http.ResponseWriter, r *http.Request, req inviteRequest) error {
-		u, err := s.accounts.InviteAs(r.Context(), principal(r.Context()).User, accounts.InviteInput{
+		u, err := s.accounts.InviteAs(r.Context(), principal(r.Context()).Actor, accounts.InviteInput{
 			Email: req.Email, FirstName: req.FirstName, LastName: req.LastName,
 			OrganizationID: req.OrganizationID, Role: accounts.Role(req.Role), Locale: req.Locale,
 		}, meta(r))
@@ -114,7 +114,7 @@ func (s *server) handleInvite() http.Handler {
 
 func (s *server) handleGetUser() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		u, err := s.accounts.GetUser(r.Context(), principal(r.Context()).User, mux.Vars(r)["id"])
+		u, err := s.accounts.GetUser(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"])
 		if err == nil {
 			s.writeUser(w, http.StatusOK, u)
 		}
@@ -139,7 +139,7 @@ func (s *server) handlePatchUser() http.Handler {
 			role := accounts.Role(*req.Role)
 			patch.Role = &role
 		}
-		u, err := s.accounts.UpdateUser(r.Context(), principal(r.Context()).User, mux.Vars(r)["id"], patch, ifMatch(r), meta(r))
+		u, err := s.accounts.UpdateUser(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], patch, ifMatch(r), meta(r))
 		if err == nil {
 			s.writeUser(w, http.StatusOK, u)
 		}
@@ -149,13 +149,13 @@ func (s *server) handlePatchUser() http.Handler {
 
 func (s *server) handleCloseUser() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		return noContent(w, s.accounts.CloseUser(r.Context(), principal(r.Context()).User, mux.Vars(r)["id"], meta(r)))
+		return noContent(w, s.accounts.CloseUser(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], meta(r)))
 	})
 }
 
 func (s *server) handleRestoreUser() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		u, err := s.accounts.RestoreUser(r.Context(), principal(r.Context()).User, mux.Vars(r)["id"], meta(r))
+		u, err := s.accounts.RestoreUser(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], meta(r))
 		if err == nil {
 			s.writeUser(w, http.StatusOK, u)
 		}
@@ -165,13 +165,13 @@ func (s *server) handleRestoreUser() http.Handler {
 
 func (s *server) handleEndUserSessions() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		return noContent(w, s.accounts.EndUserSessions(r.Context(), principal(r.Context()).User, mux.Vars(r)["id"], meta(r)))
+		return noContent(w, s.accounts.EndUserSessions(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], meta(r)))
 	})
 }
 
 func (s *server) handleResendInvitation() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.accounts.ResendInvitation(r.Context(), principal(r.Context()).User, mux.Vars(r)["id"], meta(r)); err != nil {
+		if err := s.accounts.ResendInvitation(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], meta(r)); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusAccepted, acceptedJSON{Status: "accepted"})

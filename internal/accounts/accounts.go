@@ -136,6 +136,17 @@ type Session struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time // absolute end
+	// Access is the account's access as it was when the session was made:
+	// what authorization needs, and nothing else. Every change to one of
+	// its fields ends the account's sessions in the same transaction (see
+	// Actor), so while the session lives it is the account's access now.
+	// Nil on sessions made before sessions carried it: they authenticate
+	// by reading the account, and get it at their next touch.
+	Access *Actor
+	// ActivityAt is the account's last activity as this session last read
+	// or wrote it; the session reads the account again (and records its
+	// activity) once an ActivityInterval has passed since.
+	ActivityAt time.Time
 	ETag       string
 }
 

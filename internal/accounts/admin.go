@@ -21,7 +21,7 @@ const (
 // visible reads an account and checks the actor may see it. Anything the
 // actor may not see is ErrNotFound, exactly like an id that does not exist
 // (P10: no enumeration).
-func (s *Service) visible(ctx context.Context, actor User, id string) (Aggregate, error) {
+func (s *Service) visible(ctx context.Context, actor Actor, id string) (Aggregate, error) {
 	if !validID(id) {
 		return Aggregate{}, ErrNotFound
 	}
@@ -38,7 +38,7 @@ func (s *Service) visible(ctx context.Context, actor User, id string) (Aggregate
 // GetUser returns an account the actor may see, read with one point read
 // of the account alone (visible reads all that is stored beside it, which
 // a read does not need). ErrNotFound otherwise, as visible answers.
-func (s *Service) GetUser(ctx context.Context, actor User, id string) (User, error) {
+func (s *Service) GetUser(ctx context.Context, actor Actor, id string) (User, error) {
 	if !validID(id) {
 		return User{}, ErrNotFound
 	}
@@ -64,7 +64,7 @@ func (s *Service) GetUser(ctx context.Context, actor User, id string) (User, err
 // a link: the person who has the account is told instead that another
 // organisation wants them, and an admin can move them (see
 // User.InvitedElsewhere).
-func (s *Service) InviteAs(ctx context.Context, actor User, in InviteInput, m Meta) (User, error) {
+func (s *Service) InviteAs(ctx context.Context, actor Actor, in InviteInput, m Meta) (User, error) {
 	in, err := in.validate()
 	if err != nil {
 		return User{}, err
@@ -156,7 +156,7 @@ type UserPatch struct {
 // ifMatch is the ETag the caller saw (ErrPreconditionFailed when it moved
 // on). ErrNotFound outside what the actor may see, ErrForbidden for what
 // the matrix refuses, *ValidationError for bad input.
-func (s *Service) UpdateUser(ctx context.Context, actor User, id string, patch UserPatch, ifMatch string, m Meta) (User, error) {
+func (s *Service) UpdateUser(ctx context.Context, actor Actor, id string, patch UserPatch, ifMatch string, m Meta) (User, error) {
 	var result User
 	err := retryConflicts(func() error {
 		agg, err := s.visible(ctx, actor, id)
@@ -227,7 +227,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor User, id string, patch U
 
 // applyPatch checks each requested change against the matrix and returns
 // the changed account and the names of the fields that changed.
-func (s *Service) applyPatch(ctx context.Context, actor, u User, patch UserPatch) (User, []string, error) {
+func (s *Service) applyPatch(ctx context.Context, actor Actor, u User, patch UserPatch) (User, []string, error) {
 	v := &ValidationError{}
 	var fields []string
 	if patch.FirstName != nil || patch.LastName != nil {
@@ -273,7 +273,7 @@ func (s *Service) applyPatch(ctx context.Context, actor, u User, patch UserPatch
 // end at once, the person is emailed when the data will be erased, and the
 // account can be restored until then (P8). Closing a closed account
 // changes nothing. ErrLastAdmin for the last active admin.
-func (s *Service) CloseUser(ctx context.Context, actor User, id string, m Meta) error {
+func (s *Service) CloseUser(ctx context.Context, actor Actor, id string, m Meta) error {
 	return retryConflicts(func() error {
 		agg, err := s.visible(ctx, actor, id)
 		if err != nil {
@@ -328,14 +328,14 @@ func (s *Service) close(ctx context.Context, agg Aggregate, actorID, reason stri
 
 // CloseSelf is the signed-in person's erasure request (P14, DELETE /me).
 func (s *Service) CloseSelf(ctx context.Context, p Principal, m Meta) error {
-	return s.CloseUser(ctx, p.User, p.User.ID, m)
+	return s.CloseUser(ctx, p.Actor, p.Actor.ID, m)
 }
 
 // RestoreUser reopens a closed account within the restore window (P8):
 // admins only, no new password needed. ErrNotClosed for an account that
 // is not closed, ErrRestoreWindow once the window has passed (the data is
 // due for erasure and a new account must be created).
-func (s *Service) RestoreUser(ctx context.Context, actor User, id string, m Meta) (User, error) {
+func (s *Service) RestoreUser(ctx context.Context, actor Actor, id string, m Meta) (User, error) {
 	var result User
 	err := retryConflicts(func() error {
 		agg, err := s.visible(ctx, actor, id)
@@ -387,7 +387,7 @@ func (s *Service) RestoreUser(ctx context.Context, actor User, id string, m Meta
 // ResendInvitation sends a new invitation link; the old link dies when the
 // new one is minted. ErrNotInvited for an account that is not waiting for
 // its first sign-in.
-func (s *Service) ResendInvitation(ctx context.Context, actor User, id string, m Meta) error {
+func (s *Service) ResendInvitation(ctx context.Context, actor Actor, id string, m Meta) error {
 	agg, err := s.visible(ctx, actor, id)
 	if err != nil {
 		return err
@@ -437,12 +437,12 @@ const maxExportEvents = 10_000
 // sessions (times only) and every audit event where they are the actor or
 // the subject.
 func (s *Service) ExportSelf(ctx context.Context, p Principal) (Export, error) {
-	agg, err := s.store.Aggregate(ctx, p.User.ID)
+	agg, err := s.store.Aggregate(ctx, p.Actor.ID)
 	if err != nil {
 		return Export{}, err
 	}
 	out := Export{At: s.now().UTC(), User: agg.User, Sessions: agg.Sessions}
-	q := audit.Query{UserID: p.User.ID, Limit: audit.MaxPageSize}
+	q := audit.Query{UserID: p.Actor.ID, Limit: audit.MaxPageSize}
 	for len(out.Events) < maxExportEvents {
 		page, err := s.store.Events(ctx, q)
 		if err != nil {
@@ -459,7 +459,7 @@ func (s *Service) ExportSelf(ctx context.Context, p Principal) (Export, error) {
 
 // ListAuditEvents lists audit events for admins (all) and primary users
 // (their organisation's only; asking for another is ErrForbidden).
-func (s *Service) ListAuditEvents(ctx context.Context, actor User, q audit.Query) (audit.Page, error) {
+func (s *Service) ListAuditEvents(ctx context.Context, actor Actor, q audit.Query) (audit.Page, error) {
 	switch {
 	case Allows(actor, PermSeeAuditEvents, "", q.OrganizationID) && q.OrganizationID != "":
 	case Matrix[PermSeeAuditEvents][actor.Role] == ScopeAll && actor.Status == StatusActive:

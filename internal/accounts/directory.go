@@ -206,7 +206,7 @@ func sortKey(sort string, u User) string {
 // stable while people are added; it needs an organisation.
 // *ValidationError for bad filters, ErrInvalidCursor, ErrNotFound for an
 // organisation the caller may not see.
-func (s *Service) ListUsers(ctx context.Context, actor User, q ListQuery) (ListPage, error) {
+func (s *Service) ListUsers(ctx context.Context, actor Actor, q ListQuery) (ListPage, error) {
 	q, err := q.validate()
 	if err != nil {
 		return ListPage{}, err
@@ -319,7 +319,7 @@ func (s *Service) listSorted(ctx context.Context, q ListQuery, cur listCursor) (
 }
 
 // listSelf is the list of someone who may see only themselves.
-func (s *Service) listSelf(ctx context.Context, actor User, q ListQuery) (ListPage, error) {
+func (s *Service) listSelf(ctx context.Context, actor Actor, q ListQuery) (ListPage, error) {
 	if q.OrganizationID != "" && q.OrganizationID != actor.OrganizationID {
 		return ListPage{}, ErrNotFound
 	}

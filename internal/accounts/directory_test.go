@@ -95,7 +95,7 @@ func TestListPageByNameReadsAPage(t *testing.T) {
 		for page := 1; page <= 3; page++ {
 			counter.calls.Store(0)
 			counter.rows.Store(0)
-			got, err := svc.ListUsers(t.Context(), admin, q)
+			got, err := svc.ListUsers(t.Context(), admin.Actor(), q)
 			if err != nil {
 				t.Fatal(err)
 			}

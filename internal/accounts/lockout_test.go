@@ -146,7 +146,7 @@ func TestHundredFailuresLockUntilReset(t *testing.T) {
 	if diff := cmp.Diff(hashCounts{VerifyDummy: 1}, env.hasher.counts()); diff != "" {
 		t.Errorf("hashing work of the locked sign-in (-want +got):\n%s", diff)
 	}
-	p := accounts.Principal{User: env.user(u.ID)}
+	p := accounts.Principal{Actor: env.user(u.ID).Actor()}
 	if err := env.svc.ChangePassword(env.ctx, p, goodPassword, otherPassword, testMeta); !errors.Is(err, accounts.ErrWrongPassword) {
 		t.Errorf("ChangePassword while locked until a reset = %v, want ErrWrongPassword", err)
 	}

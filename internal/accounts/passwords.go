@@ -96,7 +96,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string, 
 		u.PrivacyNoticeVersion = s.opts.PrivacyNoticeVersion
 		u.PrivacyNoticeAcceptedAt = now
 		ch := Change{UserID: u.ID, User: &u, DeleteTokens: tokensOf(agg, PurposeInvitation)}
-		tok, sess, err := s.newSession(agg, &ch)
+		tok, sess, err := s.newSession(agg, u, &ch)
 		if err != nil {
 			return err
 		}
@@ -119,7 +119,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string, 
 // account is locked.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string, m Meta) error {
 	return retryConflicts(func() error {
-		agg, err := s.store.Aggregate(ctx, p.User.ID)
+		agg, err := s.store.Aggregate(ctx, p.Actor.ID)
 		if err != nil {
 			return err
 		}

@@ -83,8 +83,8 @@ func TestAcceptInvitation(t *testing.T) {
 		if got, want := signIn.ExpiresAt, now.Add(env.opts.SessionAbsoluteTimeout); !got.Equal(want) {
 			t.Errorf("ExpiresAt = %v, want %v", got, want)
 		}
-		if p := env.authenticate(signIn.Token); p.User.ID != invited.ID || p.User.Role != accounts.RoleExpert {
-			t.Errorf("session is for %q as %q, want %q as expert", p.User.ID, p.User.Role, invited.ID)
+		if p := env.authenticate(signIn.Token); p.Actor.ID != invited.ID || p.Actor.Role != accounts.RoleExpert {
+			t.Errorf("session is for %q as %q, want %q as expert", p.Actor.ID, p.Actor.Role, invited.ID)
 		}
 		accepted := env.eventsWith(invited.ID, audit.ActionInvitationAccepted)
 		if len(accepted) != 1 || accepted[0].ActorID != invited.ID {

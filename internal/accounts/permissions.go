@@ -60,7 +60,7 @@ var RolesPrimaryUserGrants = []Role{RolePrimaryUser, RoleEditor, RoleExpert}
 // Allows reports whether actor may use perm on an account with id
 // targetID in organisation targetOrg (targetID empty for actions on an
 // organisation). Only active accounts have any permission.
-func Allows(actor User, perm Permission, targetID, targetOrg string) bool {
+func Allows(actor Actor, perm Permission, targetID, targetOrg string) bool {
 	if actor.Status != StatusActive {
 		return false
 	}
@@ -76,7 +76,7 @@ func Allows(actor User, perm Permission, targetID, targetOrg string) bool {
 }
 
 // grantable reports whether actor may give (or take away) role.
-func grantable(actor User, role Role) bool {
+func grantable(actor Actor, role Role) bool {
 	if actor.Role == RoleAdmin {
 		return true
 	}

@@ -20,7 +20,7 @@ type ProfilePatch struct {
 func (s *Service) UpdateProfile(ctx context.Context, p Principal, patch ProfilePatch, ifMatch string, m Meta) (User, error) {
 	var result User
 	err := retryConflicts(func() error {
-		agg, err := s.store.Aggregate(ctx, p.User.ID)
+		agg, err := s.store.Aggregate(ctx, p.Actor.ID)
 		if err != nil {
 			return err
 		}
@@ -63,11 +63,11 @@ func (s *Service) UpdateProfile(ctx context.Context, p Principal, patch ProfileP
 }
 
 // Me returns the caller's own account as stored, with its ETag: the one
-// Authenticate read (or wrote), with no further read; one point read for
-// a Principal made any other way.
+// authentication read (or wrote), with no further read; one point read
+// when authentication read the session alone.
 func (s *Service) Me(ctx context.Context, p Principal) (User, error) {
-	if p.stored {
-		return p.User, nil
+	if p.account != nil {
+		return *p.account, nil
 	}
-	return s.store.User(ctx, p.User.ID)
+	return s.store.User(ctx, p.Actor.ID)
 }

@@ -30,6 +30,9 @@ type Store interface {
 	// UserWithSession reads an account and one of its sessions, each by
 	// its key, at once. ErrNotFound when either is missing.
 	UserWithSession(ctx context.Context, userID, sessionHash string) (User, Session, error)
+	// Session reads one session of an account by its key, with one point
+	// read. ErrNotFound when it is missing.
+	Session(ctx context.Context, userID, sessionHash string) (Session, error)
 	// User reads an account by its key, without what is stored beside it.
 	// ErrNotFound when there is no such account.
 	User(ctx context.Context, userID string) (User, error)
@@ -170,14 +173,45 @@ type SignIn struct {
 	User      User
 }
 
+// Actor is what authorization knows about a signed-in caller: their
+// account's id, role, organisation and status, and nothing else (no name,
+// no email: audit events name the actor by id). Authentication takes it
+// from the session's snapshot (Session.Access) without reading the
+// account. That is sound because every change to one of these fields ends
+// all the account's sessions in the same transaction: a role change or a
+// move (UpdateUser), closing (close, by anyone or the lifecycle sweep),
+// the start of an erasure; restoring acts on a closed account, which has
+// no sessions; and a session is only made in a transaction that writes the account on
+// the ETag its snapshot was taken from (sign-in, invitation accept).
+type Actor struct {
+	ID             string
+	OrganizationID string
+	Role           Role
+	Status         Status
+}
+
+// Actor is the account's access, as a session snapshots it.
+func (u User) Actor() Actor {
+	return Actor{ID: u.ID, OrganizationID: u.OrganizationID, Role: u.Role, Status: u.Status}
+}
+
+// subject is the caller as the subject of an audit event about their own
+// session: the event keeps ids only.
+func (a Actor) subject() User {
+	return User{ID: a.ID, OrganizationID: a.OrganizationID}
+}
+
 // Principal is the signed-in caller of a request.
 type Principal struct {
-	User        User
+	// Actor is the caller's access: a snapshot the session carries, or the
+	// account as read. Authorization decisions use it.
+	Actor       Actor
 	SessionHash string
-	// stored says User is the account as Authenticate read it, or as its
+	// account is the caller's account as authentication read it, or as its
 	// own activity write left it: its data and its ETag are one stored
-	// version, so Me can answer with it without reading again.
-	stored bool
+	// version, so Me can answer with it without reading again. Nil when
+	// authentication read the session alone.
+	account *User
 }
 
 func (s *Service) event(action audit.Action, actorID string, subject User, m Meta) audit.Event {
@@ -249,15 +283,19 @@ func (s *Service) applySettled(ctx context.Context, ch Change) error {
 	return nil
 }
 
-// newSession makes a session for u, ending expired sessions and, past
-// MaxSessions, the oldest ones, in the same change.
-func (s *Service) newSession(agg Aggregate, ch *Change) (string, Session, error) {
+// newSession makes a session for u, the account as the change writes it
+// (on the ETag it was read with, so the session's snapshot of its access
+// is the stored one when the change commits), ending expired sessions
+// and, past MaxSessions, the oldest ones, in the same change.
+func (s *Service) newSession(agg Aggregate, u User, ch *Change) (string, Session, error) {
 	now := s.now().UTC()
-	token, hash, err := newToken(agg.User.ID)
+	token, hash, err := newToken(u.ID)
 	if err != nil {
 		return "", Session{}, err
 	}
-	sess := Session{UserID: agg.User.ID, Hash: hash, ID: s.newID(), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.opts.SessionAbsoluteTimeout)}
+	access := u.Actor()
+	sess := Session{UserID: u.ID, Hash: hash, ID: s.newID(), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.opts.SessionAbsoluteTimeout),
+		Access: &access, ActivityAt: u.LastActiveAt}
 	live := make([]Session, 0, len(agg.Sessions))
 	for _, old := range agg.Sessions {
 		if s.sessionExpired(old, now) {

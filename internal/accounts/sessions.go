@@ -30,12 +30,12 @@ type SessionInfo struct {
 func (s *Service) ListSessions(ctx context.Context, p Principal) ([]SessionInfo, error) {
 	var out []SessionInfo
 	err := retryConflicts(func() error {
-		agg, err := s.store.Aggregate(ctx, p.User.ID)
+		agg, err := s.store.Aggregate(ctx, p.Actor.ID)
 		if err != nil {
 			return err
 		}
 		now := s.now().UTC()
-		ch := Change{UserID: p.User.ID}
+		ch := Change{UserID: p.Actor.ID}
 		out = out[:0]
 		for _, sess := range agg.Sessions {
 			if s.sessionExpired(sess, now) {
@@ -80,7 +80,7 @@ func (s *Service) EndSession(ctx context.Context, p Principal, sessionID string,
 		return ErrNotFound
 	}
 	return retryConflicts(func() error {
-		agg, err := s.store.Aggregate(ctx, p.User.ID)
+		agg, err := s.store.Aggregate(ctx, p.Actor.ID)
 		if err != nil {
 			return err
 		}
@@ -90,9 +90,9 @@ func (s *Service) EndSession(ctx context.Context, p Principal, sessionID string,
 				continue
 			}
 			return s.apply(ctx, Change{
-				UserID:         p.User.ID,
+				UserID:         p.Actor.ID,
 				DeleteSessions: []Session{sess},
-				Events:         []audit.Event{s.event(audit.ActionSessionEnded, p.User.ID, agg.User, m)},
+				Events:         []audit.Event{s.event(audit.ActionSessionEnded, p.Actor.ID, agg.User, m)},
 			})
 		}
 		return ErrNotFound
@@ -107,7 +107,7 @@ func (s *Service) EndSession(ctx context.Context, p Principal, sessionID string,
 // and the audit trail records who did it. ErrNotFound for an account the
 // actor may not see (P10), ErrForbidden for one they see but may not act
 // on.
-func (s *Service) EndUserSessions(ctx context.Context, actor User, id string, m Meta) error {
+func (s *Service) EndUserSessions(ctx context.Context, actor Actor, id string, m Meta) error {
 	return retryConflicts(func() error {
 		agg, err := s.visible(ctx, actor, id)
 		if err != nil {

@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
@@ -119,7 +120,7 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 		if activity {
 			u.LastActiveAt = now
 		}
-		token, sess, err := s.newSession(agg, &ch)
+		token, sess, err := s.newSession(agg, u, &ch)
 		if err != nil {
 			return err
 		}
@@ -176,12 +177,61 @@ func (s *Service) recordUnknownEmail(ctx context.Context, m Meta) error {
 
 // Authenticate resolves a session token to its signed-in person. It
 // returns ErrUnauthenticated for an unknown, expired or ended session and
-// for an account that is no longer active. It reads storage once: the
-// session and the account, each by its key, at once. It writes only when
-// something is stale: the session's last use at most once a
-// sessionTouchInterval (the idle timer), the person's last activity (which
-// the inactivity rules depend on) at most once an ActivityInterval.
+// for an account that is no longer active. It reads storage once, the
+// session by its key, when the session carries the account's access (see
+// Actor) and the account's activity is not due: the Principal then has
+// the Actor alone. Otherwise (a session older than its snapshot, or once an
+// ActivityInterval) it reads the account too, as AuthenticateAccount does.
+// It writes only when something is stale: the session's last use at most
+// once a sessionTouchInterval (the idle timer), the person's last activity
+// (which the inactivity rules depend on) at most once an ActivityInterval.
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+	userID, hash, ok := parseToken(token)
+	if !ok {
+		return Principal{}, ErrUnauthenticated
+	}
+	sess, err := s.store.Session(ctx, userID, hash)
+	if errors.Is(err, ErrNotFound) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	now := s.now().UTC()
+	if !s.sessionValid(sess, userID, hash, now) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if sess.Access == nil || now.Sub(sess.ActivityAt) >= s.opts.ActivityInterval {
+		u, err := s.store.User(ctx, userID)
+		if errors.Is(err, ErrNotFound) {
+			return Principal{}, ErrUnauthenticated
+		}
+		if err != nil {
+			return Principal{}, err
+		}
+		return s.authenticated(ctx, u, sess, hash, now)
+	}
+	access := *sess.Access
+	if access.ID != sess.UserID || access.Status != StatusActive {
+		return Principal{}, ErrUnauthenticated
+	}
+	if now.Sub(sess.LastSeenAt) >= sessionTouchInterval {
+		next := sess
+		next.LastSeenAt = now
+		// A lost race only means another request touched it first, or
+		// the session ended meanwhile; this request was authenticated
+		// by what was stored when it came.
+		if err := s.store.RecordActivity(ctx, &next, nil); err != nil && !errors.Is(err, ErrConflict) {
+			return Principal{}, err
+		}
+	}
+	return Principal{Actor: access, SessionHash: hash}, nil
+}
+
+// AuthenticateAccount is Authenticate for a request that answers with the
+// caller's account: it reads the session and the account, each by its
+// key, at once, and the Principal carries the account as stored (Me).
+func (s *Service) AuthenticateAccount(ctx context.Context, token string) (Principal, error) {
 	userID, hash, ok := parseToken(token)
 	if !ok {
 		return Principal{}, ErrUnauthenticated
@@ -194,22 +244,53 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		return Principal{}, err
 	}
 	now := s.now().UTC()
-	// The row was found by the hash, and is compared again in constant
-	// time, so nothing but an equal hash ever authenticates.
-	if !sameHash(sess.Hash, hash) || sess.UserID != u.ID || s.sessionExpired(sess, now) || u.Status != StatusActive {
+	if !s.sessionValid(sess, userID, hash, now) {
 		return Principal{}, ErrUnauthenticated
 	}
-	var touchSession *Session
-	if now.Sub(sess.LastSeenAt) >= sessionTouchInterval {
-		next := sess
-		next.LastSeenAt = now
-		touchSession = &next
+	return s.authenticated(ctx, u, sess, hash, now)
+}
+
+// sessionValid checks a session read by its key. The row was found by the
+// hash, and is compared again in constant time, so nothing but an equal
+// hash ever authenticates.
+func (s *Service) sessionValid(sess Session, userID, hash string, now time.Time) bool {
+	return sameHash(sess.Hash, hash) && sess.UserID == userID && !s.sessionExpired(sess, now)
+}
+
+// authenticated finishes an authentication that read the account: the
+// account must be active; its last activity is recorded when due, and the
+// session learns the account's access and last activity (a session older
+// than its snapshot gets one here).
+//
+// Writing the snapshot from the account read is safe on the session's
+// ETag: a change of access ends every session it saw, and a session it did
+// not see was made after it read the account, which makes that change
+// conflict. So if the session is still there, unchanged, the account read
+// has the access that is stored.
+func (s *Service) authenticated(ctx context.Context, u User, sess Session, hash string, now time.Time) (Principal, error) {
+	if sess.UserID != u.ID || u.Status != StatusActive {
+		return Principal{}, ErrUnauthenticated
 	}
 	var touchUser *User
+	seen := u.LastActiveAt
 	if now.Sub(u.LastActiveAt) >= s.opts.ActivityInterval {
 		next := u
 		next.LastActiveAt = now
 		touchUser = &next
+		seen = now
+	}
+	access := u.Actor()
+	var touchSession *Session
+	if now.Sub(sess.LastSeenAt) >= sessionTouchInterval || sess.Access == nil || *sess.Access != access ||
+		now.Sub(sess.ActivityAt) >= s.opts.ActivityInterval {
+		next := sess
+		next.LastSeenAt = now
+		next.Access = &access
+		// Should the account's write lose a race, the activity goes
+		// unrecorded for this session's next interval: the inactivity
+		// rules count months.
+		next.ActivityAt = seen
+		touchSession = &next
 	}
 	if touchSession != nil || touchUser != nil {
 		// A lost race here only means another request recorded the same
@@ -227,20 +308,20 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 			s.settle(ctx, u.ID) // the directory's last activity, at most hourly
 		}
 	}
-	return Principal{User: u, SessionHash: hash, stored: true}, nil
+	return Principal{Actor: access, SessionHash: hash, account: &u}, nil
 }
 
 // Logout ends the caller's session. A session another request ended in
 // the meantime is still a successful logout.
 func (s *Service) Logout(ctx context.Context, p Principal, m Meta) error {
-	events := []audit.Event{s.event(audit.ActionSignedOut, p.User.ID, p.User, m)}
+	events := []audit.Event{s.event(audit.ActionSignedOut, p.Actor.ID, p.Actor.subject(), m)}
 	err := s.apply(ctx, Change{
-		UserID:         p.User.ID,
-		DeleteSessions: []Session{{UserID: p.User.ID, Hash: p.SessionHash}},
+		UserID:         p.Actor.ID,
+		DeleteSessions: []Session{{UserID: p.Actor.ID, Hash: p.SessionHash}},
 		Events:         events,
 	})
 	if errors.Is(err, ErrConflict) {
-		return s.apply(ctx, Change{UserID: p.User.ID, Events: events})
+		return s.apply(ctx, Change{UserID: p.Actor.ID, Events: events})
 	}
 	return err
 }
@@ -256,14 +337,14 @@ func (s *Service) unverifiable(u User, m Meta) audit.Event {
 // EndAllSessions signs the caller out everywhere, this session included.
 func (s *Service) EndAllSessions(ctx context.Context, p Principal, m Meta) error {
 	return retryConflicts(func() error {
-		agg, err := s.store.Aggregate(ctx, p.User.ID)
+		agg, err := s.store.Aggregate(ctx, p.Actor.ID)
 		if err != nil {
 			return err
 		}
 		return s.apply(ctx, Change{
-			UserID:         p.User.ID,
+			UserID:         p.Actor.ID,
 			DeleteSessions: agg.Sessions,
-			Events:         []audit.Event{s.event(audit.ActionSessionsEnded, p.User.ID, p.User, m)},
+			Events:         []audit.Event{s.event(audit.ActionSessionsEnded, p.Actor.ID, p.Actor.subject(), m)},
 		})
 	})
 }

@@ -53,7 +53,7 @@ func TestLoginSucceedsWithEmailAndPassword(t *testing.T) {
 	if got, want := in.User.ID, alice.ID; got != want {
 		t.Errorf("signed in as %q, want %q", got, want)
 	}
-	if got := env.authenticate(in.Token).User.ID; got != alice.ID {
+	if got := env.authenticate(in.Token).Actor.ID; got != alice.ID {
 		t.Errorf("token authenticates %q, want %q", got, alice.ID)
 	}
 
@@ -449,11 +449,16 @@ func TestAuthenticateRefusesMalformedAndTamperedTokens(t *testing.T) {
 			}
 		})
 	}
-	if got := env.authenticate(in.Token).User.ID; got != alice.ID {
+	if got := env.authenticate(in.Token).Actor.ID; got != alice.ID {
 		t.Errorf("the real token authenticates %q, want %q", got, alice.ID)
 	}
 }
 
+// An authentication that reads the account refuses one no longer active,
+// even should its status change without ending its sessions (behind the
+// service's back here; every path of the service ends them, see
+// TestEveryAccessChangeEndsTheSessionsItsSnapshotsDescribe, and the
+// session alone is then refused).
 func TestAuthenticateRefusesAccountsNoLongerActive(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t)
@@ -462,8 +467,8 @@ func TestAuthenticateRefusesAccountsNoLongerActive(t *testing.T) {
 			u, in := env.activeUser(string(status) + "@example.fi")
 			env.authenticate(in.Token)
 			env.setStatus(u.ID, status)
-			if err := env.authErr(in.Token); !errors.Is(err, accounts.ErrUnauthenticated) {
-				t.Errorf("Authenticate for a %s account = %v, want ErrUnauthenticated", status, err)
+			if _, err := env.svc.AuthenticateAccount(env.ctx, in.Token); !errors.Is(err, accounts.ErrUnauthenticated) {
+				t.Errorf("AuthenticateAccount for a %s account = %v, want ErrUnauthenticated", status, err)
 			}
 		})
 	}

@@ -39,7 +39,7 @@ type env struct {
 	clock   *testenv.Clock
 	svc     *accounts.Service
 	sweeper *lifecycle.Sweeper
-	admin   accounts.User
+	admin   accounts.Actor
 }
 
 func options() accounts.Options {
@@ -65,7 +65,7 @@ func newEnv(t *testing.T, storeOpts ...tablestore.Option) *env {
 	e := &env{t: t, ctx: context.Background(), prefix: prefix, store: store, clock: testenv.NewClock(t0)}
 	e.svc = e.service(store)
 	e.sweeper = lifecycle.New(store, e.svc, store, func(time.Time) time.Duration { return 0 })
-	e.admin = accounts.User{ID: "admin-1", Role: accounts.RoleAdmin, Status: accounts.StatusActive, OrganizationID: "org-1"}
+	e.admin = accounts.Actor{ID: "admin-1", Role: accounts.RoleAdmin, Status: accounts.StatusActive, OrganizationID: "org-1"}
 	return e
 }
 
@@ -235,7 +235,7 @@ func TestNeverAcceptedInvitationIsErased(t *testing.T) {
 func TestRestoreWorksUntilErasure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	admin := accounts.User{ID: "admin-1", Role: accounts.RoleAdmin, Status: accounts.StatusActive, OrganizationID: "org-adm"}
+	admin := accounts.Actor{ID: "admin-1", Role: accounts.RoleAdmin, Status: accounts.StatusActive, OrganizationID: "org-adm"}
 	a, _ := e.person("restored", false)
 	b, _ := e.person("toolate", false)
 	for _, id := range []string{a.ID, b.ID} {

@@ -60,7 +60,7 @@ type Patch struct {
 }
 
 // Get returns an organisation the actor may see; ErrNotFound otherwise.
-func (s *Service) Get(ctx context.Context, actor accounts.User, id string) (Organization, error) {
+func (s *Service) Get(ctx context.Context, actor accounts.Actor, id string) (Organization, error) {
 	if !accounts.ValidID(id) || !accounts.Allows(actor, accounts.PermSeeOrganization, "", id) {
 		return Organization{}, ErrNotFound
 	}
@@ -70,7 +70,7 @@ func (s *Service) Get(ctx context.Context, actor accounts.User, id string) (Orga
 // List pages through the organisations the actor may see: all for admins,
 // their own for everyone else. The cursor is the last id of the page
 // before ("" for the first page); next is "" on the last page.
-func (s *Service) List(ctx context.Context, actor accounts.User, cursor string, limit int) (orgs []Organization, next string, err error) {
+func (s *Service) List(ctx context.Context, actor accounts.Actor, cursor string, limit int) (orgs []Organization, next string, err error) {
 	if limit == 0 {
 		limit = DefaultPageSize
 	}
@@ -104,7 +104,7 @@ func (s *Service) List(ctx context.Context, actor accounts.User, cursor string, 
 
 // Create adds an organisation (admins only: accounts.ErrForbidden).
 // *accounts.ValidationError for bad input.
-func (s *Service) Create(ctx context.Context, actor accounts.User, in Input, m accounts.Meta) (Organization, error) {
+func (s *Service) Create(ctx context.Context, actor accounts.Actor, in Input, m accounts.Meta) (Organization, error) {
 	if !accounts.Allows(actor, accounts.PermManageOrgs, "", "") {
 		return Organization{}, accounts.ErrForbidden
 	}
@@ -133,7 +133,7 @@ func (s *Service) Create(ctx context.Context, actor accounts.User, in Input, m a
 // user their own (accounts.ErrForbidden otherwise; ErrNotFound for one the
 // actor may not see). ifMatch is the ETag the caller saw
 // (accounts.ErrPreconditionFailed when it moved on).
-func (s *Service) Update(ctx context.Context, actor accounts.User, id string, p Patch, ifMatch string, m accounts.Meta) (Organization, error) {
+func (s *Service) Update(ctx context.Context, actor accounts.Actor, id string, p Patch, ifMatch string, m accounts.Meta) (Organization, error) {
 	for attempt := 0; ; attempt++ {
 		o, err := s.Get(ctx, actor, id)
 		if err != nil {
@@ -189,7 +189,7 @@ func (s *Service) Update(ctx context.Context, actor accounts.User, id string, p 
 // Delete removes an organisation that has no users (ErrNotEmpty
 // otherwise; the service administration is never empty of purpose and is
 // refused the same way). Admins only.
-func (s *Service) Delete(ctx context.Context, actor accounts.User, id string, m accounts.Meta) error {
+func (s *Service) Delete(ctx context.Context, actor accounts.Actor, id string, m accounts.Meta) error {
 	o, err := s.Get(ctx, actor, id)
 	if err != nil {
 		return err
@@ -214,7 +214,7 @@ func (s *Service) Delete(ctx context.Context, actor accounts.User, id string, m 
 	return nil
 }
 
-func (s *Service) event(action audit.Action, actor accounts.User, orgID string, m accounts.Meta) audit.Event {
+func (s *Service) event(action audit.Action, actor accounts.Actor, orgID string, m accounts.Meta) audit.Event {
 	return audit.Event{ID: s.newID(), At: s.now().UTC(), Action: action, ActorID: actor.ID,
 		OrganizationID: orgID, RequestID: m.RequestID}
 }

@@ -152,23 +152,42 @@ func (e userEntity) user(etag string) accounts.User {
 	}
 }
 
+// sessionEntity is a session row. The Access* properties are the account's
+// access when the session was made (accounts.Session.Access); a row
+// without AccessRole is from before sessions carried it.
 type sessionEntity struct {
-	PartitionKey string
-	RowKey       string
-	ID           string // the id its owner sees; absent on sessions older than ids
-	CreatedAt    string
-	LastSeenAt   string
-	ExpiresAt    string
+	PartitionKey         string
+	RowKey               string
+	ID                   string // the id its owner sees; absent on sessions older than ids
+	CreatedAt            string
+	LastSeenAt           string
+	ExpiresAt            string
+	AccessRole           string `json:",omitempty"`
+	AccessOrganizationID string `json:",omitempty"`
+	AccessStatus         string `json:",omitempty"`
+	ActivityAt           string `json:",omitempty"`
 }
 
 func toSessionEntity(s accounts.Session) sessionEntity {
-	return sessionEntity{PartitionKey: s.UserID, RowKey: rkSessionPrefix + s.Hash, ID: s.ID,
-		CreatedAt: formatTime(s.CreatedAt), LastSeenAt: formatTime(s.LastSeenAt), ExpiresAt: formatTime(s.ExpiresAt)}
+	e := sessionEntity{PartitionKey: s.UserID, RowKey: rkSessionPrefix + s.Hash, ID: s.ID,
+		CreatedAt: formatTime(s.CreatedAt), LastSeenAt: formatTime(s.LastSeenAt), ExpiresAt: formatTime(s.ExpiresAt),
+		ActivityAt: formatTime(s.ActivityAt)}
+	if a := s.Access; a != nil {
+		e.AccessRole, e.AccessOrganizationID, e.AccessStatus = string(a.Role), a.OrganizationID, string(a.Status)
+	}
+	return e
 }
 
 func (e sessionEntity) session(etag string) accounts.Session {
-	return accounts.Session{UserID: e.PartitionKey, Hash: strings.TrimPrefix(e.RowKey, rkSessionPrefix), ID: e.ID,
-		CreatedAt: parseTime(e.CreatedAt), LastSeenAt: parseTime(e.LastSeenAt), ExpiresAt: parseTime(e.ExpiresAt), ETag: etag}
+	s := accounts.Session{UserID: e.PartitionKey, Hash: strings.TrimPrefix(e.RowKey, rkSessionPrefix), ID: e.ID,
+		CreatedAt: parseTime(e.CreatedAt), LastSeenAt: parseTime(e.LastSeenAt), ExpiresAt: parseTime(e.ExpiresAt),
+		ActivityAt: parseTime(e.ActivityAt), ETag: etag}
+	if e.AccessRole != "" {
+		// The access is the partition's account's: the id is the key.
+		s.Access = &accounts.Actor{ID: e.PartitionKey, OrganizationID: e.AccessOrganizationID,
+			Role: accounts.Role(e.AccessRole), Status: accounts.Status(e.AccessStatus)}
+	}
+	return s
 }
 
 type tokenEntity struct {
@@ -304,19 +323,9 @@ func (s *Store) UserWithSession(ctx context.Context, userID, sessionHash string)
 		return err
 	})
 	g.Go(func() error {
-		resp, err := s.users.GetEntity(gctx, userID, rkSessionPrefix+sessionHash, nil)
-		if statusOf(err) == http.StatusNotFound {
-			return accounts.ErrNotFound
-		}
-		if err != nil {
-			return classify(err)
-		}
-		var e sessionEntity
-		if err := json.Unmarshal(resp.Value, &e); err != nil {
-			return fmt.Errorf("decode session row: %w", err)
-		}
-		sess = e.session(string(resp.ETag))
-		return nil
+		var err error
+		sess, err = s.Session(gctx, userID, sessionHash)
+		return err
 	})
 	// The first error is the one returned, so a missing row is reported
 	// as missing, not as the cancellation of the other read it causes.
@@ -324,6 +333,25 @@ func (s *Store) UserWithSession(ctx context.Context, userID, sessionHash string)
 		return accounts.User{}, accounts.Session{}, err
 	}
 	return u, sess, nil
+}
+
+// Session implements accounts.Store: one point read of the session row.
+func (s *Store) Session(ctx context.Context, userID, sessionHash string) (accounts.Session, error) {
+	if userID == "" || sessionHash == "" {
+		return accounts.Session{}, accounts.ErrNotFound
+	}
+	resp, err := s.users.GetEntity(ctx, userID, rkSessionPrefix+sessionHash, nil)
+	if statusOf(err) == http.StatusNotFound {
+		return accounts.Session{}, accounts.ErrNotFound
+	}
+	if err != nil {
+		return accounts.Session{}, classify(err)
+	}
+	var e sessionEntity
+	if err := json.Unmarshal(resp.Value, &e); err != nil {
+		return accounts.Session{}, fmt.Errorf("decode session row: %w", err)
+	}
+	return e.session(string(resp.ETag)), nil
 }
 
 // User implements accounts.Store: one point read of the account row.
