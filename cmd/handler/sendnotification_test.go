@@ -219,10 +219,15 @@ func TestSendNotificationProviderDown(t *testing.T) {
 		t.Fatalf("logs %v: want a reason, never the address", a.body.Logs)
 	}
 	st := s.store(t)
-	if err := st.Claim(context.Background(), id, time.Now()); err != nil {
-		t.Fatalf("the failed send left the message claimed or sent: %v", err)
+	agg, err := st.Aggregate(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
 	}
-	_ = st.Release(context.Background(), id)
+	for _, d := range agg.Deliveries {
+		if d.MessageID == id && d.State != accounts.DeliveryQueued {
+			t.Fatalf("the failed send left the message %s", d.State)
+		}
+	}
 	a = s.invoke(t, hostPayload(t, id, notice(id, user), 10)) // the queue's last delivery
 	if a.status < 500 {
 		t.Fatalf("last delivery: %d, want a failed invocation (the queue dead-letters)", a.status)

@@ -180,14 +180,45 @@ type ResetLimit struct {
 }
 
 // Aggregate is one account with everything stored beside it: its sessions,
-// its outstanding link tokens and its reset counter. It is read in one
-// storage call.
+// its outstanding link tokens, its reset counter and the delivery records
+// of its notifications. It is read in one storage call.
 type Aggregate struct {
 	User       User
 	Sessions   []Session
 	Tokens     []Token
 	ResetLimit ResetLimit
+	Deliveries []Delivery
 }
+
+// Delivery records one notification email about an account, beside the
+// account, so the email's claim, its link token and the account's read
+// share one partition (and the claim one transaction with the token). It
+// holds the notification's id and times only: nothing personal.
+type Delivery struct {
+	UserID    string
+	MessageID string
+	State     DeliveryState
+	QueuedAt  time.Time // when the change that queued it recorded its link (DeliveryQueued)
+	ClaimedAt time.Time
+	SentAt    time.Time
+	ETag      string // empty until stored
+}
+
+// DeliveryState is where a notification's email stands.
+type DeliveryState string
+
+// Delivery states.
+const (
+	// DeliveryQueued: nobody is sending it: the change that queued a
+	// link-bearing notification recorded its link.issued event (QueuedAt
+	// set), or a failed send gave its claim back.
+	DeliveryQueued DeliveryState = "queued"
+	// DeliverySending: claimed by a delivery that is sending it now (or
+	// died doing so: the claim then expires, see PrepareNotification).
+	DeliverySending DeliveryState = "sending"
+	// DeliverySent: the provider took it, or nothing more will be tried.
+	DeliverySent DeliveryState = "sent"
+)
 
 // Change is one atomic change to one account: the account record, its
 // sessions and tokens, plus the audit events and notifications the change
@@ -203,6 +234,8 @@ type Change struct {
 	PutTokens      []Token
 	DeleteTokens   []Token
 	ResetLimit     *ResetLimit // inserted, or replaced if its ETag still matches
+	Deliveries     []Delivery  // each inserted, or replaced if its ETag still matches
+	DropDeliveries []Delivery  // records past their retention
 	Events         []audit.Event
 	Notifications  []notify.Message
 }
@@ -226,6 +259,11 @@ var (
 	ErrNotInvited         = errors.New("the account is not waiting for an invitation")
 	ErrClosed             = errors.New("the account is closed")
 	ErrInvalidCursor      = errors.New("invalid cursor")
+	// ErrNotificationSent and ErrNotificationClaimed are the outcomes of
+	// claiming a notification's email (PrepareNotification): sent before,
+	// and being sent by another delivery right now (retry later).
+	ErrNotificationSent    = errors.New("notification already sent")
+	ErrNotificationClaimed = errors.New("notification being sent by another delivery")
 	// ErrErased is an account that existed and was erased (P7); it is an
 	// ErrNotFound everywhere except where the difference matters to the
 	// answer (restore: the window has passed).

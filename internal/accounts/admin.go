@@ -372,7 +372,9 @@ func (s *Service) RestoreUser(ctx context.Context, actor Actor, id string, m Met
 			Events:        []audit.Event{s.event(audit.ActionUserRestored, actor.ID, u, m)},
 			Notifications: []notify.Message{s.notification(notify.KindAccountRestored, u)}}
 		if u.Status == StatusInvited {
-			ch.Notifications = append(ch.Notifications, s.notification(notify.KindInvitation, u))
+			n := s.notification(notify.KindInvitation, u)
+			ch.Notifications = append(ch.Notifications, n)
+			s.queueLink(&ch, u, n)
 		}
 		if err := s.applySettled(ctx, ch); err != nil { // settle joins a restored admin to the registry
 			return err
@@ -417,8 +419,9 @@ func (s *Service) ResendInvitation(ctx context.Context, actor Actor, id string, 
 			notice.UserID = u.ID // nobody to tell: the consumer skips it
 		}
 	}
-	return s.applySettled(ctx, Change{UserID: u.ID, User: &u, Events: []audit.Event{ev},
-		Notifications: []notify.Message{notice}})
+	ch := Change{UserID: u.ID, User: &u, Events: []audit.Event{ev}, Notifications: []notify.Message{notice}}
+	s.queueLink(&ch, u, notice)
+	return s.applySettled(ctx, ch)
 }
 
 // Export is everything held about a person (P14), apart from their

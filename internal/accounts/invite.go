@@ -77,11 +77,13 @@ func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m 
 	}
 	ev := s.event(audit.ActionInvitationCreated, actorID, u, m)
 	ev.Fields = []string{"email", "firstName", "lastName", "organizationId", "role", "locale"}
+	n := s.notification(notify.KindInvitation, u)
 	ch := Change{
 		UserID:        u.ID,
 		Events:        []audit.Event{ev},
-		Notifications: []notify.Message{s.notification(notify.KindInvitation, u)},
+		Notifications: []notify.Message{n},
 	}
+	s.queueLink(&ch, u, n)
 	if err := s.store.CreateUser(ctx, u, ch); err != nil {
 		return User{}, err
 	}
@@ -124,11 +126,14 @@ func (s *Service) BootstrapAdmin(ctx context.Context, in InviteInput, m Meta) (U
 	u.InvitedAt = s.now().UTC() // a new link starts a new expiry
 	ev := s.event(audit.ActionInvitationCreated, "", u, m)
 	ev.Reason = "resent"
-	err = s.applySettled(ctx, Change{
+	n := s.notification(notify.KindInvitation, u)
+	ch := Change{
 		UserID:        id,
 		User:          &u,
 		Events:        []audit.Event{ev},
-		Notifications: []notify.Message{s.notification(notify.KindInvitation, u)},
-	})
+		Notifications: []notify.Message{n},
+	}
+	s.queueLink(&ch, u, n)
+	err = s.applySettled(ctx, ch)
 	return u, err
 }

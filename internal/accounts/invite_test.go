@@ -50,13 +50,20 @@ func TestInviteCreatesInvitedAccountWithItsEventAndEmail(t *testing.T) {
 	wantEvents := []audit.Event{{
 		Action: audit.ActionInvitationCreated, ActorID: "admin-1", SubjectID: u.ID, OrganizationID: "org-1",
 		At: t0, RequestID: "req-1", Fields: []string{"email", "firstName", "lastName", "organizationId", "role", "locale"},
+	}, {
+		// P11: the link the invitation email will carry is on the trail
+		// with the change that queued it, tied to the notification.
+		Action: audit.ActionLinkIssued, SubjectID: u.ID, OrganizationID: "org-1", At: t0, Reason: string(accounts.PurposeInvitation),
 	}}
-	if diff := cmp.Diff(wantEvents, events, cmpopts.IgnoreFields(audit.Event{}, "ID")); diff != "" {
+	if diff := cmp.Diff(wantEvents, events, cmpopts.IgnoreFields(audit.Event{}, "ID", "RequestID")); diff != "" {
 		t.Errorf("outbox events (-want +got):\n%s", diff)
 	}
 	wantNotes := []notify.Message{{Kind: notify.KindInvitation, UserID: u.ID, CreatedAt: t0}}
 	if diff := cmp.Diff(wantNotes, notes, cmpopts.IgnoreFields(notify.Message{}, "ID")); diff != "" {
 		t.Errorf("outbox notifications (-want +got):\n%s", diff)
+	}
+	if len(events) == 2 && len(notes) == 1 && (events[0].RequestID != "req-1" || events[1].RequestID != notes[0].ID) {
+		t.Errorf("request ids %q, %q: want the request's and the notification's %q", events[0].RequestID, events[1].RequestID, notes[0].ID)
 	}
 	if got, want := changedCount(env.relay, u.ID), 1; got != want {
 		t.Errorf("relay woken %d times for the account, want %d", got, want)

@@ -3,6 +3,7 @@ package accounts_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
@@ -31,7 +32,7 @@ func TestPrepareNotificationReadsTheStoredAccountAndItsStatus(t *testing.T) {
 			env.setStatus(u.ID, status)
 		}
 		for _, kind := range notify.Kinds {
-			p, err := env.svc.PrepareNotification(env.ctx, u.ID, kind, "n-"+string(kind))
+			p, err := env.svc.PrepareNotification(env.ctx, u.ID, kind, "n-"+strings.ReplaceAll(string(kind), "_", "-"))
 			want := false
 			for _, k := range kinds {
 				want = want || k == kind
@@ -48,13 +49,20 @@ func TestPrepareNotificationReadsTheStoredAccountAndItsStatus(t *testing.T) {
 			}
 		}
 	}
-	// Every minted link is on the audit trail, tied to its notification.
+	// Every minted link is on the audit trail, tied to its notification:
+	// one put on the queue by hand (or before the change that queues it
+	// recorded its link) is recorded when it is minted.
 	u := env.invite("minted@example.fi")
 	if _, err := env.svc.PrepareNotification(env.ctx, u.ID, notify.KindInvitation, "n-42"); err != nil {
 		t.Fatal(err)
 	}
-	issued := env.eventsWith(u.ID, audit.ActionLinkIssued)
-	if len(issued) != 1 || issued[0].RequestID != "n-42" || issued[0].Reason != string(accounts.PurposeInvitation) || issued[0].ActorID != "" {
+	var issued []audit.Event
+	for _, e := range env.eventsWith(u.ID, audit.ActionLinkIssued) {
+		if e.RequestID == "n-42" {
+			issued = append(issued, e)
+		}
+	}
+	if len(issued) != 1 || issued[0].Reason != string(accounts.PurposeInvitation) || issued[0].ActorID != "" {
 		t.Fatalf("link.issued events = %+v", issued)
 	}
 	// An account that does not exist gets nothing.
@@ -83,5 +91,31 @@ func TestInvitedElsewhereClaimIsFoundForErasure(t *testing.T) {
 		if accounts.ClaimAddress(plain) == key {
 			t.Errorf("%s: the organisation-scoped claim collides with the account's own", email)
 		}
+	}
+}
+
+// P11, issue 11: the link.issued event of an invitation or reset email is
+// recorded by the change that queues it (same outbox, same audit append,
+// the notification's id as its request id), and the email's mint records
+// no second one: the consumer's claim writes no outbox item.
+func TestTheLinkIsRecordedWithTheChangeThatQueuesIt(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	u := env.invite("queued-link@example.fi")
+	_, notes := env.outbox(u.ID)
+	issued := env.eventsWith(u.ID, audit.ActionLinkIssued)
+	if len(notes) != 1 || len(issued) != 1 || issued[0].RequestID != notes[0].ID || issued[0].Reason != string(accounts.PurposeInvitation) {
+		t.Fatalf("link.issued events %+v for notifications %+v: want one, tied to the invitation", issued, notes)
+	}
+	p, err := env.svc.PrepareNotification(env.ctx, u.ID, notes[0].Kind, notes[0].ID)
+	if err != nil || p.Token == "" {
+		t.Fatalf("PrepareNotification = %+v, %v", p, err)
+	}
+	if got := env.eventsWith(u.ID, audit.ActionLinkIssued); len(got) != 1 {
+		t.Fatalf("%d link.issued events after the mint, want the queued one only", len(got))
+	}
+	// The same notification again is being sent: no second link.
+	if _, err := env.svc.PrepareNotification(env.ctx, u.ID, notes[0].Kind, notes[0].ID); !errors.Is(err, accounts.ErrNotificationClaimed) {
+		t.Fatalf("second claim = %v, want ErrNotificationClaimed", err)
 	}
 }

@@ -201,12 +201,15 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string, m Meta
 	}
 	limit.UserID = u.ID
 	limit.Count++
-	return s.apply(ctx, Change{
+	n := s.notification(notify.KindPasswordReset, u)
+	ch := Change{
 		UserID:        u.ID,
 		ResetLimit:    &limit,
 		Events:        []audit.Event{s.event(audit.ActionPasswordResetRequest, "", u, m)},
-		Notifications: []notify.Message{s.notification(notify.KindPasswordReset, u)},
-	})
+		Notifications: []notify.Message{n},
+	}
+	s.queueLink(&ch, u, n)
+	return s.apply(ctx, ch)
 }
 
 // CompletePasswordReset sets a new password through a reset link. It ends
@@ -255,31 +258,41 @@ func (s *Service) IssueLinkToken(ctx context.Context, userID string, purpose Pur
 }
 
 // mintLink mints a link token for an account read as agg. requestID ties
-// the audit event to what asked for it (the notification id).
+// the audit event to what asked for it.
 func (s *Service) mintLink(ctx context.Context, agg Aggregate, purpose Purpose, requestID string) (string, time.Duration, error) {
-	ttl, want := s.opts.InvitationTTL, StatusInvited
+	want := StatusInvited
 	if purpose == PurposePasswordReset {
-		ttl, want = s.opts.PasswordResetTTL, StatusActive
+		want = StatusActive
 	}
 	if agg.User.Status != want || !agg.User.ErasingSince.IsZero() || agg.User.InvitedElsewhere {
 		return "", 0, ErrNotFound
 	}
-	userID := agg.User.ID
-	token, hash, err := newToken(userID)
+	token, ttl, tok, err := s.newLink(agg.User, purpose, s.now().UTC())
 	if err != nil {
 		return "", 0, err
 	}
-	now := s.now().UTC()
-	ev := s.event(audit.ActionLinkIssued, "", agg.User, Meta{RequestID: requestID})
-	ev.Reason = string(purpose)
 	ch := Change{
-		UserID:       userID,
-		PutTokens:    []Token{{UserID: userID, Purpose: purpose, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl)}},
+		UserID:       agg.User.ID,
+		PutTokens:    []Token{tok},
 		DeleteTokens: tokensOf(agg, purpose),
-		Events:       []audit.Event{ev},
+		Events:       []audit.Event{s.linkIssued(agg.User, purpose, requestID)},
 	}
 	if err := s.apply(ctx, ch); err != nil {
 		return "", 0, err
 	}
 	return token, ttl, nil
+}
+
+// newLink makes a link token of purpose for u: the token for the email,
+// how long it is valid, and the row that stores its hash.
+func (s *Service) newLink(u User, purpose Purpose, now time.Time) (string, time.Duration, Token, error) {
+	ttl := s.opts.InvitationTTL
+	if purpose == PurposePasswordReset {
+		ttl = s.opts.PasswordResetTTL
+	}
+	token, hash, err := newToken(u.ID)
+	if err != nil {
+		return "", 0, Token{}, err
+	}
+	return token, ttl, Token{UserID: u.ID, Purpose: purpose, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl)}, nil
 }

@@ -1,5 +1,6 @@
-// Package delivery turns a queued notification into an email: it mints the
-// one-time link the email needs (so no raw token is ever stored or queued),
+// Package delivery turns a queued notification into an email: it claims
+// it and mints the one-time link the email needs (so no raw token is ever
+// stored or queued),
 // renders the email in the recipient's language, and hands it to the
 // provider. The same consumer serves the in-process transport of standalone
 // mode and, in Azure, the Service Bus trigger.
@@ -16,30 +17,32 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 )
 
-// Recipients reads whom a notification goes to from the stored account,
-// and mints the link an invitation or reset email carries, at send time
-// (accounts.Service). The queued message names the account only.
+// Recipients claims a notification's email and reads whom it goes to
+// from the stored account, minting the link an invitation or reset email
+// carries, at send time (accounts.Service). The queued message names the
+// account only. The claim is kept beside the account, so claiming, minting
+// and the account's read cost one read and one transaction. It returns
+// ErrAlreadySent when the message was sent, ErrClaimed when another
+// delivery is sending it right now (retry later), and accounts.ErrNotFound
+// when there is nothing to send (nothing is claimed then).
 type Recipients interface {
 	PrepareNotification(ctx context.Context, userID string, kind notify.Kind, notificationID string) (accounts.Prepared, error)
 }
 
-// Claims records which messages were sent, so a message delivered twice
-// (the queue delivers at least once) is emailed once (internal/tablestore).
+// Claims records the outcome of a claimed message (internal/tablestore),
+// in the account's partition: the queue delivers at least once, and a
+// message found sent is not emailed again.
 type Claims interface {
-	// Claim takes a message for sending. It returns ErrAlreadySent when the
-	// message was sent, and ErrClaimed when another delivery is sending it
-	// right now (retry later).
-	Claim(ctx context.Context, messageID string, now time.Time) error
 	// MarkSent records that the provider took the message.
-	MarkSent(ctx context.Context, messageID string, now time.Time) error
+	MarkSent(ctx context.Context, userID, messageID string, now time.Time) error
 	// Release gives a claim back after a failed send, so a retry may send.
-	Release(ctx context.Context, messageID string) error
+	Release(ctx context.Context, userID, messageID string) error
 }
 
 // Claim outcomes.
 var (
-	ErrAlreadySent = errors.New("notification already sent")
-	ErrClaimed     = errors.New("notification being sent by another delivery")
+	ErrAlreadySent = accounts.ErrNotificationSent
+	ErrClaimed     = accounts.ErrNotificationClaimed
 )
 
 // Consumer sends notification emails.
@@ -59,10 +62,10 @@ func NewConsumer(claims Claims, failures Failures, accounts Recipients, builder 
 	return &Consumer{claims: claims, failures: failures, accounts: accounts, builder: builder, renderer: renderer, sender: sender, log: log, now: now}
 }
 
-// SendTimeout bounds one send: minting the link, rendering, and the
-// provider's call. A claim older than twice this belongs to a process that
-// died (see the Claims implementation).
-const SendTimeout = 30 * time.Second
+// SendTimeout bounds one send: rendering and the provider's call, after
+// the claim. A claim older than twice this belongs to a process that died
+// (see accounts.Service.PrepareNotification).
+const SendTimeout = accounts.NotificationSendTimeout
 
 // ErrSkipped means the message needs no email any more (the account was
 // erased, or the invitation was accepted before its email went out).
@@ -78,37 +81,43 @@ var ErrSkipped = errors.New("notification no longer applies")
 //
 // The claim is recorded before anything is sent. A process that dies after
 // the provider took the email but before MarkSent leaves a claim that
-// expires (see the Claims implementation), after which a redelivery sends
-// again: the one duplicate we accept rather than risk losing an email.
+// expires, after which a redelivery sends again: the one duplicate we
+// accept rather than risk losing an email.
+//
+// Its storage calls: one read of the account, one transaction that claims
+// the message (with the link's token), one write that marks it sent.
 func (c *Consumer) Handle(ctx context.Context, m notify.Message) error {
-	err := c.claims.Claim(ctx, m.ID, c.now())
-	if errors.Is(err, ErrAlreadySent) {
+	p, err := c.accounts.PrepareNotification(ctx, m.UserID, m.Kind, m.ID)
+	switch {
+	case errors.Is(err, ErrAlreadySent):
 		return nil
-	}
-	if err != nil {
+	case errors.Is(err, accounts.ErrNotFound):
+		// Gone, being erased, or no longer in a state this kind is for
+		// (an invitation accepted before its email went out). Nothing was
+		// claimed: nothing to close.
+		c.log.Info("notification skipped", "message_id", m.ID, "kind", string(m.Kind), "user", m.UserID)
+		return ErrSkipped
+	case errors.Is(err, ErrClaimed):
 		return err
+	case err != nil:
+		return fmt.Errorf("read recipient: %w", err)
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, SendTimeout)
-	err = c.send(sendCtx, m)
+	err = c.send(sendCtx, m, p)
 	cancel()
 	if err != nil {
-		if errors.Is(err, ErrSkipped) {
-			// Nothing more will be tried for this message: close the claim.
-			c.closeClaim(ctx, m.ID)
-			return err
-		}
 		if notify.IsPermanent(err) {
 			// Left claimed: Receive records the failure first and closes the
 			// claim only then, so a crash in between cannot let the message
 			// go without its failure on record.
 			return err
 		}
-		if rerr := c.claims.Release(context.WithoutCancel(ctx), m.ID); rerr != nil {
+		if rerr := c.claims.Release(context.WithoutCancel(ctx), m.UserID, m.ID); rerr != nil {
 			c.log.Warn("could not release claim; it expires instead", "message_id", m.ID, "error", rerr.Error())
 		}
 		return err
 	}
-	if err := c.claims.MarkSent(ctx, m.ID, c.now()); err != nil {
+	if err := c.claims.MarkSent(ctx, m.UserID, m.ID, c.now()); err != nil {
 		// Sent, but not recorded: a redelivery after the claim expires would
 		// send again. Report it so the queue does not redeliver now.
 		c.log.Error("sent but not recorded as sent", "message_id", m.ID, "error", err.Error())
@@ -118,23 +127,13 @@ func (c *Consumer) Handle(ctx context.Context, m notify.Message) error {
 }
 
 // closeClaim records that nothing more will be tried for a message.
-func (c *Consumer) closeClaim(ctx context.Context, id string) {
-	if err := c.claims.MarkSent(ctx, id, c.now()); err != nil {
-		c.log.Warn("could not close claim", "message_id", id, "error", err.Error())
+func (c *Consumer) closeClaim(ctx context.Context, m notify.Message) {
+	if err := c.claims.MarkSent(ctx, m.UserID, m.ID, c.now()); err != nil {
+		c.log.Warn("could not close claim", "message_id", m.ID, "error", err.Error())
 	}
 }
 
-func (c *Consumer) send(ctx context.Context, m notify.Message) error {
-	p, err := c.accounts.PrepareNotification(ctx, m.UserID, m.Kind, m.ID)
-	if errors.Is(err, accounts.ErrNotFound) {
-		// Gone, being erased, or no longer in a state this kind is for
-		// (an invitation accepted before its email went out).
-		c.log.Info("notification skipped", "message_id", m.ID, "kind", string(m.Kind), "user", m.UserID)
-		return ErrSkipped
-	}
-	if err != nil {
-		return fmt.Errorf("read recipient: %w", err)
-	}
+func (c *Consumer) send(ctx context.Context, m notify.Message, p accounts.Prepared) error {
 	content := notify.Content{Kind: m.Kind, Locale: p.Recipient.Locale, FirstName: p.Recipient.FirstName, Role: m.Role,
 		DueAt: m.DueAt, Now: c.now(), ValidFor: p.ValidFor}
 	switch m.Kind {

@@ -1,8 +1,8 @@
 package delivery_test
 
 import (
+	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,42 +13,55 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/delivery"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/passwords"
+	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/smtp"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
 
-// links stands for the account store the consumer reads recipients from:
-// the recipient's address is encoded in the user id (see userFor), links
-// are predictable, and it can say an account is gone.
-type links struct {
-	mu     sync.Mutex
-	minted int
-	gone   bool
+// silent stands where the relay is: the consumer's tests deliver nothing
+// a change leaves behind.
+type silent struct{}
+
+func (silent) Changed(relay.Owner)                       {}
+func (silent) Settling(relay.Owner) func()               { return func() {} }
+func (silent) Record(context.Context, audit.Event) error { return nil }
+
+// newAccounts is the account service the consumer reads recipients from,
+// over the real store: the claims are kept beside the accounts.
+func newAccounts(t testing.TB, store *tablestore.Store) *accounts.Service {
+	t.Helper()
+	hasher, err := passwords.NewHasher(passwords.Peppers{Current: "1", Keys: map[string][]byte{"1": bytes.Repeat([]byte{7}, 32)}},
+		passwords.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return accounts.NewService(store, hasher, passwords.DefaultPolicy(), silent{}, time.Now, uuid.NewString,
+		accounts.Options{InvitationTTL: 7 * 24 * time.Hour, PasswordResetTTL: 30 * time.Minute, RestoreWindow: 30 * 24 * time.Hour,
+			InactivityMonths: 6, SessionIdleTimeout: time.Hour, SessionAbsoluteTimeout: 12 * time.Hour})
 }
 
-// userFor is the user id the fake knows the address of.
-func userFor(to string) string { return "u-" + hex.EncodeToString([]byte(to)) }
-
-func (l *links) PrepareNotification(_ context.Context, userID string, kind notify.Kind, _ string) (accounts.Prepared, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.gone {
-		return accounts.Prepared{}, accounts.ErrNotFound
+// userFor stores an account for the address in the given status and
+// returns its id.
+func userFor(t testing.TB, store *tablestore.Store, to string, status accounts.Status) string {
+	t.Helper()
+	now := time.Now().UTC()
+	u := accounts.User{ID: uuid.NewString(), Email: to, FirstName: "Maija", LastName: "Meikäläinen", OrganizationID: "org-delivery",
+		Role: accounts.RoleEditor, Status: status, Locale: "fi", CreatedAt: now, InvitedAt: now}
+	if status == accounts.StatusActive {
+		u.ActivatedAt = now
 	}
-	addr, err := hex.DecodeString(strings.TrimPrefix(userID, "u-"))
-	if err != nil {
-		return accounts.Prepared{}, accounts.ErrNotFound
+	if err := store.CreateUser(context.Background(), u, accounts.Change{UserID: u.ID}); err != nil {
+		t.Fatal(err)
 	}
-	p := accounts.Prepared{Recipient: accounts.Recipient{UserID: userID, Email: string(addr), FirstName: "Maija", Locale: "fi"}}
-	if kind == notify.KindInvitation || kind == notify.KindPasswordReset {
-		l.minted++
-		p.Token, p.ValidFor = fmt.Sprintf("%s.token%d", userID, l.minted), 7*24*time.Hour
-	}
-	return p, nil
+	return u.ID
 }
 
 // scripted fails the first n sends with err, then counts successes.
@@ -82,7 +95,7 @@ func newStore(t *testing.T) *tablestore.Store {
 	return store
 }
 
-func newConsumer(t *testing.T, store *tablestore.Store, l *links, sender notify.Sender) *delivery.Consumer {
+func newConsumer(t *testing.T, store *tablestore.Store, sender notify.Sender) *delivery.Consumer {
 	t.Helper()
 	b, err := notify.NewLinkBuilder("https://palvelumanuaali.fi")
 	if err != nil {
@@ -92,11 +105,12 @@ func newConsumer(t *testing.T, store *tablestore.Store, l *links, sender notify.
 	if err != nil {
 		t.Fatal(err)
 	}
-	return delivery.NewConsumer(store, store, l, b, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	return delivery.NewConsumer(store, store, newAccounts(t, store), b, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
 }
 
-func invitation(to string) notify.Message {
-	return notify.Message{ID: "msg-" + strings.NewReplacer("@", "-", ".", "-").Replace(to), Kind: notify.KindInvitation, UserID: userFor(to), CreatedAt: time.Now()}
+// invitation is an invitation email for a new invited account of to.
+func invitation(t *testing.T, store *tablestore.Store, to string) notify.Message {
+	return notify.Message{ID: uuid.NewString(), Kind: notify.KindInvitation, UserID: userFor(t, store, to, accounts.StatusInvited), CreatedAt: time.Now()}
 }
 
 // The queue delivers at least once; the person gets the email once,
@@ -110,11 +124,12 @@ func TestSameMessageTwiceIsEmailedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newConsumer(t, newStore(t), &links{}, sender)
+	store := newStore(t)
+	c := newConsumer(t, store, sender)
 
 	t.Run("in sequence", func(t *testing.T) {
 		to := testenv.UniqueName(t) + "@example.fi"
-		m := invitation(to)
+		m := invitation(t, store, to)
 		for i := 0; i < 2; i++ {
 			if err := c.Handle(ctx, m); err != nil {
 				t.Fatalf("delivery %d: %v", i+1, err)
@@ -124,13 +139,13 @@ func TestSameMessageTwiceIsEmailedOnce(t *testing.T) {
 		if len(got) != 1 {
 			t.Fatalf("%d emails, want 1", len(got))
 		}
-		if !strings.Contains(got[0].Text, "https://palvelumanuaali.fi/invitation?token="+userFor(to)+".token") {
+		if !strings.Contains(got[0].Text, "https://palvelumanuaali.fi/invitation?token="+m.UserID+".") {
 			t.Fatalf("no invitation link from the configured base in:\n%s", got[0].Text)
 		}
 	})
 	t.Run("concurrently", func(t *testing.T) {
 		to := testenv.UniqueName(t) + "@example.fi"
-		m := invitation(to)
+		m := invitation(t, store, to)
 		var wg sync.WaitGroup
 		errs := make([]error, 4)
 		for i := range errs {
@@ -153,8 +168,9 @@ func TestTransientFailureReleasesTheClaimForTheRetry(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	sender := &scripted{fails: 1, err: errors.New("451 try later")}
-	c := newConsumer(t, newStore(t), &links{}, sender)
-	m := invitation("a@example.fi")
+	store := newStore(t)
+	c := newConsumer(t, store, sender)
+	m := invitation(t, store, "a@example.fi")
 	if err := c.Handle(ctx, m); err == nil || notify.IsPermanent(err) {
 		t.Fatalf("first delivery: %v, want a transient error", err)
 	}
@@ -178,8 +194,9 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	sender := &scripted{fails: 1, err: fmt.Errorf("550 no such mailbox: %w", notify.ErrPermanent)}
-	c := newConsumer(t, newStore(t), &links{}, sender)
-	m := invitation("a@example.fi")
+	store := newStore(t)
+	c := newConsumer(t, store, sender)
+	m := invitation(t, store, "a@example.fi")
 	if err := c.Receive(ctx, receive(m, 1)); err != nil {
 		t.Fatalf("first delivery: %v, want nil (recorded and let go)", err)
 	}
@@ -203,8 +220,8 @@ func TestPermanentFailureIsLetGoOnlyOnRecord(t *testing.T) {
 	b, _ := notify.NewLinkBuilder("https://palvelumanuaali.fi")
 	r, _ := notify.NewRenderer()
 	failures := &flakyFailures{store: store, failing: true}
-	c := delivery.NewConsumer(store, failures, &links{}, b, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
-	m := invitation("permanent@example.fi")
+	c := delivery.NewConsumer(store, failures, newAccounts(t, store), b, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	m := invitation(t, store, "permanent@example.fi")
 	if err := c.Receive(ctx, receive(m, 1)); err == nil {
 		t.Fatal("first delivery let go although its failure was not recorded")
 	}
@@ -220,8 +237,9 @@ func TestPermanentFailureIsLetGoOnlyOnRecord(t *testing.T) {
 func TestInvitationForAGoneAccountIsSkipped(t *testing.T) {
 	t.Parallel()
 	sender := &scripted{}
-	c := newConsumer(t, newStore(t), &links{gone: true}, sender)
-	if err := c.Handle(context.Background(), invitation("a@example.fi")); !errors.Is(err, delivery.ErrSkipped) {
+	c := newConsumer(t, newStore(t), sender)
+	gone := notify.Message{ID: uuid.NewString(), Kind: notify.KindInvitation, UserID: uuid.NewString(), CreatedAt: time.Now()}
+	if err := c.Handle(context.Background(), gone); !errors.Is(err, delivery.ErrSkipped) {
 		t.Fatalf("Handle = %v, want ErrSkipped", err)
 	}
 	if sender.sent != 0 {
@@ -236,8 +254,9 @@ func TestInvitationForAGoneAccountIsSkipped(t *testing.T) {
 func TestInProcessReturnsOnlyWhenHandled(t *testing.T) {
 	t.Parallel()
 	sender := &scripted{fails: 2, err: errors.New("connection refused")}
-	q := delivery.NewInProcess(newConsumer(t, newStore(t), &links{}, sender).Receive, 5)
-	m := invitation("in-process@example.fi")
+	store := newStore(t)
+	q := delivery.NewInProcess(newConsumer(t, store, sender).Receive, 5)
+	m := invitation(t, store, "in-process@example.fi")
 	for attempt := 1; attempt <= 2; attempt++ {
 		if err := q.Publish(context.Background(), m); err == nil {
 			t.Fatalf("attempt %d: Publish = nil while the provider refused: the relay would drop the item", attempt)
@@ -267,9 +286,9 @@ func TestInProcessGivesUpOnlyOnceTheFailureIsRecorded(t *testing.T) {
 	b, _ := notify.NewLinkBuilder("https://palvelumanuaali.fi")
 	r, _ := notify.NewRenderer()
 	failures := &flakyFailures{store: store, failing: true}
-	c := delivery.NewConsumer(store, failures, &links{}, b, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	c := delivery.NewConsumer(store, failures, newAccounts(t, store), b, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
 	q := delivery.NewInProcess(c.Receive, 3)
-	m := invitation("gives-up@example.fi")
+	m := invitation(t, store, "gives-up@example.fi")
 	for attempt := 1; attempt <= 4; attempt++ {
 		if err := q.Publish(context.Background(), m); err == nil {
 			t.Fatalf("attempt %d: let go although the failure was not recorded", attempt)
@@ -287,7 +306,7 @@ func TestInProcessGivesUpOnlyOnceTheFailureIsRecorded(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	q2 := delivery.NewInProcess(c.Receive, 1)
-	if err := q2.Publish(ctx, invitation("shutdown@example.fi")); err == nil {
+	if err := q2.Publish(ctx, invitation(t, store, "shutdown@example.fi")); err == nil {
 		t.Fatal("a delivery during shutdown was let go")
 	}
 }
@@ -326,11 +345,12 @@ func BenchmarkConsumerPath(b *testing.B) {
 	}
 	lb, _ := notify.NewLinkBuilder("https://palvelumanuaali.fi")
 	r, _ := notify.NewRenderer()
-	c := delivery.NewConsumer(store, store, &links{}, lb, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	c := delivery.NewConsumer(store, store, newAccounts(b, store), lb, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	user := userFor(b, store, "bench@example.fi", accounts.StatusActive)
 	prefix := testenv.UniqueName(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		m := notify.Message{ID: fmt.Sprintf("%s-%d", prefix, i), Kind: notify.KindPasswordChanged, UserID: userFor("bench@example.fi"),
+		m := notify.Message{ID: fmt.Sprintf("%s-%d", prefix, i), Kind: notify.KindPasswordChanged, UserID: user,
 			CreatedAt: time.Now()}
 		body, _ := json.Marshal(m)
 		if err := c.Receive(ctx, delivery.Delivery{MessageID: m.ID, Body: body, DeliveryCount: 1, MaxDeliveries: 10}); err != nil {
@@ -352,11 +372,12 @@ func BenchmarkConsumerPathNoSMTP(b *testing.B) {
 	}
 	lb, _ := notify.NewLinkBuilder("https://palvelumanuaali.fi")
 	r, _ := notify.NewRenderer()
-	c := delivery.NewConsumer(store, store, &links{}, lb, r, &scripted{}, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	c := delivery.NewConsumer(store, store, newAccounts(b, store), lb, r, &scripted{}, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	user := userFor(b, store, "bench@example.fi", accounts.StatusActive)
 	prefix := testenv.UniqueName(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		m := notify.Message{ID: fmt.Sprintf("%s-%d", prefix, i), Kind: notify.KindPasswordChanged, UserID: userFor("bench@example.fi"),
+		m := notify.Message{ID: fmt.Sprintf("%s-%d", prefix, i), Kind: notify.KindPasswordChanged, UserID: user,
 			CreatedAt: time.Now()}
 		body, _ := json.Marshal(m)
 		if err := c.Receive(ctx, delivery.Delivery{MessageID: m.ID, Body: body, DeliveryCount: 1, MaxDeliveries: 10}); err != nil {

@@ -68,12 +68,12 @@ func (c *Consumer) Receive(ctx context.Context, d Delivery) error {
 		if ferr := c.fail(ctx, Failure{MessageID: m.ID, Kind: m.Kind, UserID: m.UserID, Reason: ReasonPermanent, DeliveryCount: d.DeliveryCount}); ferr != nil {
 			// Not on record: give the claim back so the redelivery tries
 			// (and records) again rather than finding it "sent".
-			if rerr := c.claims.Release(context.WithoutCancel(ctx), m.ID); rerr != nil {
+			if rerr := c.claims.Release(context.WithoutCancel(ctx), m.UserID, m.ID); rerr != nil {
 				c.log.Warn("could not release claim; it expires instead", "message_id", m.ID, "error", rerr.Error())
 			}
 			return ferr
 		}
-		c.closeClaim(ctx, m.ID) // on record: nothing more will be tried
+		c.closeClaim(ctx, m) // on record: nothing more will be tried
 		return nil
 	}
 	if d.MaxDeliveries > 0 && d.DeliveryCount >= d.MaxDeliveries {

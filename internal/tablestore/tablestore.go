@@ -17,6 +17,8 @@
 //	                                    the partition: at most 20 sessions)
 //	          RK = "token|<purpose>|<sha256>"  an invitation or reset link token
 //	          RK = "resetlimit"         the hourly reset-request counter
+//	          RK = "delivery|<notification id>"  the email's claim: queued (its link
+//	                                    recorded), sending or sent (deliveries.go)
 //	          RK = "outbox|<id>"        an audit event or notification the
 //	                                    change produced, not yet delivered
 //	          PK = "$unattributed|<shard>", RK = "outbox|<id>"
@@ -40,7 +42,8 @@
 //	pending   PK = shard "00".."15", RK = the outbox owner's key (relay.Owner.Key: a user id, "org:<id>")
 //	                                    accounts whose outbox may hold undelivered items
 //	deliveries PK = notification id, RK = "claim"
-//	                                    the consumer's idempotency claim: sending or sent
+//	                                    claims from before they moved beside the account;
+//	                                    no longer written, purged by retention
 //	lifecycle PK = UTC day the next lifecycle step is due, RK = user id
 //	                                    sweep candidates (lifecycle.go); users RK "lifecycle" points back
 //	users     RK = "erased"             the tombstone of an erased account: id and time only

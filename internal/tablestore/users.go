@@ -23,15 +23,16 @@ import (
 
 // Row keys inside an account's partition.
 const (
-	rkUser          = "user"
-	rkSessionPrefix = "session|"
-	rkTokenPrefix   = "token|"
-	rkResetLimit    = "resetlimit"
-	rkOutboxPrefix  = "outbox|"
-	rkEmail         = "email"
-	rkTombstone     = "erased"    // all that is left of an erased account: its id and when
-	rkLifecycle     = "lifecycle" // the day its lifecycle entry is filed under
-	rkDirectory     = "directory" // where its directory entries are (directory.go)
+	rkUser           = "user"
+	rkSessionPrefix  = "session|"
+	rkTokenPrefix    = "token|"
+	rkResetLimit     = "resetlimit"
+	rkDeliveryPrefix = "delivery|" // a notification's claim (deliveries.go)
+	rkOutboxPrefix   = "outbox|"
+	rkEmail          = "email"
+	rkTombstone      = "erased"    // all that is left of an erased account: its id and when
+	rkLifecycle      = "lifecycle" // the day its lifecycle entry is filed under
+	rkDirectory      = "directory" // where its directory entries are (directory.go)
 )
 
 // maxTransaction is Table Storage's limit of operations in one
@@ -289,6 +290,12 @@ func (s *Store) Aggregate(ctx context.Context, userID string) (accounts.Aggregat
 				return err
 			}
 			agg.ResetLimit = accounts.ResetLimit{UserID: userID, WindowStart: parseTime(e.WindowStart), Count: e.Count, ETag: meta.ETag}
+		case strings.HasPrefix(meta.RowKey, rkDeliveryPrefix):
+			var e claimEntity
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return err
+			}
+			agg.Deliveries = append(agg.Deliveries, e.delivery(meta.ETag))
 		}
 		return nil
 	})
@@ -577,6 +584,11 @@ func (s *Store) commit(ctx context.Context, userID string, actions []aztables.Tr
 	owner := relay.Account(userID)
 	outbox, items := outboxRows(owner, userID, ch.Events, ch.Notifications)
 	actions = append(actions, outbox...)
+	more, err := deliveryActions(userID, ch)
+	if err != nil {
+		return err
+	}
+	actions = append(actions, more...)
 	if len(actions) == 0 {
 		return nil
 	}
