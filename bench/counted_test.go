@@ -280,7 +280,7 @@ type measured struct {
 
 // measure counts the calls of op: those made before it returns, then,
 // after draining, those made in all. Work left from before is drained
-// first, and setup (when not nil) runs after that, so neither is counted.
+// first, and setup (when not nil) runs and is drained after that, so neither is counted.
 func (f *counted) measure(tb testing.TB, setup, op func() error) measured {
 	tb.Helper()
 	ctx := context.Background()
@@ -290,6 +290,9 @@ func (f *counted) measure(tb testing.TB, setup, op func() error) measured {
 	if setup != nil {
 		if err := setup(); err != nil {
 			tb.Fatalf("setup: %v", err)
+		}
+		if err := f.drain(ctx, 1); err != nil {
+			tb.Fatalf("drain after setup: %v", err)
 		}
 	}
 	f.calls.Reset()

@@ -383,6 +383,11 @@ func (r *Relay) deliverOnce(ctx context.Context, o Owner, marks []Pending, woken
 		var c Committed
 		if c, handed = r.outbox.TakeCommitted(ctx, o); handed {
 			items, marks = c.Items, c.Marks
+			if len(items) == 0 {
+				// An earlier wake-up took this change's items, and decided
+				// on settling after it had: nothing is left to do.
+				return nil
+			}
 		}
 	}
 	if !handed {

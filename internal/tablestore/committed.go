@@ -21,7 +21,15 @@ import (
 // for) stay in storage under their pending mark for the catch-up.
 type committed struct {
 	mu    sync.Mutex
-	items map[relay.Owner]relay.Committed
+	items map[relay.Owner]*heldItems
+}
+
+// heldItems is what one owner's changes left, and how many of their
+// wake-ups have not come yet: a wake-up whose items an earlier one took
+// gets an empty hand, not a miss, so it reads nothing either.
+type heldItems struct {
+	relay.Committed
+	wakes int
 }
 
 // maxCommittedOwners bounds the memory a burst of wake-ups that never ran
@@ -37,17 +45,21 @@ func (c *committed) add(o relay.Owner, items []relay.Item, mark relay.Pending) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.items == nil {
-		c.items = map[relay.Owner]relay.Committed{}
+		c.items = map[relay.Owner]*heldItems{}
 	}
 	held, ok := c.items[o]
-	if !ok && len(c.items) >= maxCommittedOwners {
-		return
+	if !ok {
+		if len(c.items) >= maxCommittedOwners {
+			return
+		}
+		held = &heldItems{}
+		c.items[o] = held
 	}
 	held.Items = append(held.Items, items...)
 	if mark.Key != "" {
 		held.Marks = append(held.Marks, mark)
 	}
-	c.items[o] = held
+	held.wakes++
 }
 
 // changeID names a change by its first outbox item (an event or
@@ -90,13 +102,20 @@ func committedItem(o relay.Owner, a aztables.TransactionAction, e *audit.Event, 
 }
 
 // TakeCommitted implements relay.Outbox: the items this process committed
-// for o since the last take, with their changes' marks, or false when it
-// holds none.
+// for o since the last take, with their changes' marks (empty when an
+// earlier wake-up took them), or false when it holds none.
 func (s *Store) TakeCommitted(_ context.Context, o relay.Owner) (relay.Committed, bool) {
 	c := &s.committed
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	items, ok := c.items[o]
-	delete(c.items, o)
-	return items, ok
+	held, ok := c.items[o]
+	if !ok {
+		return relay.Committed{}, false
+	}
+	taken := held.Committed
+	held.Committed = relay.Committed{}
+	if held.wakes--; held.wakes <= 0 {
+		delete(c.items, o)
+	}
+	return taken, true
 }
