@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
@@ -338,14 +339,18 @@ func (s *Service) checkPassword(field, password string, u User) error {
 	return err
 }
 
-// retryConflicts runs a read-modify-write up to three times when someone
+// retryConflicts runs a read-modify-write up to five times when someone
 // else changed the account in between; the caller's function re-reads.
 func retryConflicts(f func() error) error {
 	var err error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 5; attempt++ {
 		if err = f(); !errors.Is(err, ErrConflict) {
 			return err
 		}
+		// Requests that collided on one account (the same person signing
+		// in on several devices at once) would collide again in lockstep:
+		// a short random pause spreads them out.
+		time.Sleep(time.Duration(1+rand.IntN(10*(attempt+1))) * time.Millisecond)
 	}
 	return err
 }

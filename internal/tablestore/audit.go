@@ -99,7 +99,7 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) error {
 	for _, k := range order {
 		chain := byChain[k]
 		for start := 0; start < len(chain); start += maxTransaction - 1 {
-			if err := s.appendChain(ctx, k, chain[start:min(start+maxTransaction-1, len(chain))]); err != nil {
+			if err := s.appendGrouped(ctx, k, chain[start:min(start+maxTransaction-1, len(chain))]); err != nil {
 				return err
 			}
 		}

@@ -91,7 +91,8 @@ type Store struct {
 	tableNames                                                                              []string
 	auditKeys                                                                               audit.Keys
 	committed                                                                               committed
-	heads                                                                                   headCache // audit chain heads (auditheads.go)
+	heads                                                                                   headCache    // audit chain heads (auditheads.go)
+	appends                                                                                 appendGroups // group commit of audit appends (auditgroup.go)
 }
 
 // Table name suffixes; see the package doc.

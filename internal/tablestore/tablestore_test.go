@@ -519,3 +519,49 @@ func TestLegacyOwnerMarkIsFoundAndCleared(t *testing.T) {
 		t.Fatalf("legacy mark not cleared: %+v", marks)
 	}
 }
+
+// Issue 11, P11: appends to one chain that arrive together are committed
+// together (group commit): forty deliveries of one organisation's events
+// at once cost a handful of chain transactions, not forty plus their
+// If-Match retries, and the chain holds every event once, linked.
+func TestConcurrentAppendsToOneChainAreCommittedTogether(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	prefix := testenv.UniqueName(t)
+	calls := testenv.NewCalls(prefix)
+	s := newTestStoreWith(t, prefix, WithPolicy(calls))
+	// A cold head is read once, outside the count.
+	if err := s.Append(ctx, []audit.Event{{ID: "first", At: t0, Action: audit.ActionSignInSucceeded, OrganizationID: "org-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	calls.Reset()
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 40; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			e := audit.Event{ID: fmt.Sprintf("g%02d", w), At: t0, Action: audit.ActionSignInSucceeded, OrganizationID: "org-1"}
+			if err := s.Append(ctx, []audit.Event{e}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	chainKey := audit.ChainKey(audit.Event{At: t0, OrganizationID: "org-1"})
+	events, err := s.Chain(ctx, chainKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(events); got != 41 {
+		t.Fatalf("chain has %d events, want 41", got)
+	}
+	if err := testenv.AuditKeys().Verify(chainKey, events); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Snapshot()[testenv.CallKey{Kind: testenv.Batch, Table: "audit"}]; n > 10 {
+		t.Errorf("%d chain transactions for 40 appends arriving together, want a few", n)
+	}
+}
