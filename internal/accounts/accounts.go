@@ -101,6 +101,10 @@ type User struct {
 	// account does), gets no link and can never be accepted (P1). The
 	// person is told by email instead, and an admin can move them.
 	InvitedElsewhere bool
+	// NeverAdmin says the account has never held the admin role, so it
+	// cannot be on the admin registry and settling it reads no registry.
+	// False when unknown (accounts from before it was kept).
+	NeverAdmin bool
 
 	// ETag is the stored version, for conditional writes; Version counts
 	// the account's writes so derived copies (the directory) never go back

@@ -105,7 +105,7 @@ func (s *Service) inviteElsewhere(ctx context.Context, actorID string, in Invite
 	u := User{
 		ID: s.newID(), Email: in.Email, FirstName: in.FirstName, LastName: in.LastName,
 		OrganizationID: in.OrganizationID, Role: in.Role, Status: StatusInvited, Locale: in.Locale,
-		CreatedAt: now, InvitedAt: now, InvitedElsewhere: true,
+		CreatedAt: now, InvitedAt: now, InvitedElsewhere: true, NeverAdmin: in.Role != RoleAdmin,
 	}
 	ev := s.event(audit.ActionInvitationCreated, actorID, u, m)
 	ev.Fields = []string{"email", "firstName", "lastName", "organizationId", "role", "locale"}
@@ -480,11 +480,8 @@ func (s *Service) ListAuditEvents(ctx context.Context, actor Actor, q audit.Quer
 // after delivering an account's outbox, so a crash between a change and
 // its derived writes is repaired by the next catch-up.
 func (s *Service) Settle(ctx context.Context, userID string) error {
-	if err := s.store.SyncDirectory(ctx, userID); err != nil {
-		return err
-	}
-	agg, err := s.store.Aggregate(ctx, userID)
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrErased) {
+	u, err := s.store.SyncDirectoryOf(ctx, userID)
+	if errors.Is(err, ErrNotFound) {
 		if err := s.store.SyncLifecycle(ctx, userID, time.Time{}); err != nil {
 			return err
 		}
@@ -493,12 +490,16 @@ func (s *Service) Settle(ctx context.Context, userID string) error {
 	if err != nil {
 		return err
 	}
-	// File the account under the day its next lifecycle step is due.
-	if err := s.store.SyncLifecycle(ctx, userID, s.PlanFor(agg, s.now()).Due()); err != nil {
+	// File the account under the day its next lifecycle step is due; the
+	// step depends on the account row alone (PlanFor).
+	if err := s.store.SyncLifecycle(ctx, userID, s.PlanFor(Aggregate{User: u}, s.now()).Due()); err != nil {
 		return err
 	}
-	if agg.User.Role == RoleAdmin && agg.User.Status == StatusActive && agg.User.ErasingSince.IsZero() {
+	switch {
+	case u.Role == RoleAdmin && u.Status == StatusActive && u.ErasingSince.IsZero():
 		return s.addAdmin(ctx, userID)
+	case u.NeverAdmin:
+		return nil // never on the registry: nothing to read
 	}
 	return s.dropAdmin(ctx, userID)
 }

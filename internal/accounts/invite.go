@@ -74,6 +74,7 @@ func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m 
 		Locale:         in.Locale,
 		CreatedAt:      now,
 		InvitedAt:      now,
+		NeverAdmin:     in.Role != RoleAdmin,
 	}
 	ev := s.event(audit.ActionInvitationCreated, actorID, u, m)
 	ev.Fields = []string{"email", "firstName", "lastName", "organizationId", "role", "locale"}

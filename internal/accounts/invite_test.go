@@ -28,7 +28,7 @@ func TestInviteCreatesInvitedAccountWithItsEventAndEmail(t *testing.T) {
 	want := accounts.User{
 		ID: u.ID, Email: "maija@example.fi", FirstName: "Maija", LastName: "Meikäläinen",
 		OrganizationID: "org-1", Role: accounts.RolePrimaryUser, Status: accounts.StatusInvited, Locale: "sv",
-		CreatedAt: t0, InvitedAt: t0,
+		CreatedAt: t0, InvitedAt: t0, NeverAdmin: true,
 	}
 	if diff := cmp.Diff(want, u); diff != "" {
 		t.Errorf("returned account (-want +got):\n%s", diff)

@@ -54,6 +54,9 @@ type Store interface {
 	ListMembers(ctx context.Context, q DirectoryQuery) (DirectoryPage, error)
 	// SyncDirectory brings an account's directory entry in line with it.
 	SyncDirectory(ctx context.Context, userID string) error
+	// SyncDirectoryOf is SyncDirectory returning the account as it read
+	// it; ErrNotFound when the account is gone.
+	SyncDirectoryOf(ctx context.Context, userID string) (User, error)
 	// ActiveAdmins reads the admin registry and its ETag ("" when empty).
 	ActiveAdmins(ctx context.Context) ([]string, string, error)
 	// SetActiveAdmins replaces the registry if its ETag still matches

@@ -170,18 +170,38 @@ func (s *Store) savePointer(ctx context.Context, userID string, p pointer) (poin
 // account's organisation and name, none once the account is gone.
 // ErrConflict when other syncs keep changing the pointer.
 func (s *Store) SyncDirectory(ctx context.Context, userID string) error {
+	_, err := s.SyncDirectoryOf(ctx, userID)
+	if errors.Is(err, accounts.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// SyncDirectoryOf implements accounts.Store: SyncDirectory, returning the
+// account as it read it (ErrNotFound when it is gone), so the caller's
+// other upkeep needs no read of its own.
+func (s *Store) SyncDirectoryOf(ctx context.Context, userID string) (accounts.User, error) {
 	// Each round that loses to another sync reads again; a lost round is
 	// cheap and ends as soon as a newer version holds the pointer.
 	for attempt := 0; attempt < 20; attempt++ {
-		err := s.syncDirectory(ctx, userID)
+		u, err := s.syncDirectory(ctx, userID)
 		if !errors.Is(err, errPointerMoved) {
-			return err
+			return u, err
 		}
 	}
-	return fmt.Errorf("%w: directory pointer kept changing", accounts.ErrConflict)
+	return accounts.User{}, fmt.Errorf("%w: directory pointer kept changing", accounts.ErrConflict)
 }
 
-func (s *Store) syncDirectory(ctx context.Context, userID string) error {
+// syncDirectory is one round of SyncDirectoryOf.
+func (s *Store) syncDirectory(ctx context.Context, userID string) (accounts.User, error) {
+	u, err := s.syncDirectoryRound(ctx, userID)
+	if err == nil && u.ID == "" {
+		err = accounts.ErrNotFound
+	}
+	return u, err
+}
+
+func (s *Store) syncDirectoryRound(ctx context.Context, userID string) (accounts.User, error) {
 	var (
 		u     accounts.User
 		found bool
@@ -208,19 +228,19 @@ func (s *Store) syncDirectory(ctx context.Context, userID string) error {
 		return err
 	})
 	if err := g.Wait(); err != nil {
-		return err
+		return accounts.User{}, err
 	}
 	switch {
 	case !found && p.etag == "":
-		return nil // never had an entry, or erased before pointers
+		return accounts.User{}, nil // never had an entry, or erased before pointers
 	case !found:
-		return s.removeFromDirectory(ctx, userID)
+		return accounts.User{}, s.removeFromDirectory(ctx, userID)
 	case p.version > u.Version:
-		return nil // a newer sync has it, or the account is being erased
+		return u, nil // a newer sync has it, or the account is being erased
 	case p.etag == "":
 		legacy, err := s.legacyEntries(ctx, userID)
 		if err != nil {
-			return err
+			return accounts.User{}, err
 		}
 		p.entries = legacy
 	}
@@ -231,12 +251,12 @@ func (s *Store) syncDirectory(ctx context.Context, userID string) error {
 		p.entries = append(p.entries, target)
 		var err error
 		if p, err = s.savePointer(ctx, userID, p); err != nil {
-			return err
+			return accounts.User{}, err
 		}
 	}
-	wrote, err := s.putMember(ctx, toMemberEntity(u), named)
+	wrote, inPlace, err := s.putMember(ctx, toMemberEntity(u), named)
 	if err != nil {
-		return err
+		return accounts.User{}, err
 	}
 	for _, k := range p.entries {
 		if k == target {
@@ -245,27 +265,31 @@ func (s *Store) syncDirectory(ctx context.Context, userID string) error {
 		// Another key at the same version can only be from before the
 		// name order; a newer one belongs to a newer sync.
 		if err := s.deleteMemberIf(ctx, k, func(v int64) bool { return v <= u.Version }); err != nil {
-			return err
+			return accounts.User{}, err
 		}
 	}
-	if !wrote && p.version == u.Version && len(p.entries) == 1 {
-		return nil
+	if len(p.entries) == 1 && (inPlace || !wrote && p.version == u.Version) {
+		// Nothing to confirm: the pointer names only this key, and the
+		// entry was replaced in place on the ETag it was read with (a
+		// newer sync moving the key away would have deleted it, failing
+		// that write) or was already as new.
+		return u, nil
 	}
 	_, err = s.savePointer(ctx, userID, pointer{version: u.Version, entries: []entryKey{target}, etag: p.etag})
 	if !errors.Is(err, errPointerMoved) {
-		return err
+		return u, err
 	}
 	now, err := s.readPointer(ctx, userID)
 	if err != nil {
-		return err
+		return accounts.User{}, err
 	}
 	if now.version <= u.Version {
-		return errPointerMoved // a sync of the same version or an older claim: again
+		return accounts.User{}, errPointerMoved // a sync of the same version or an older claim: again
 	}
 	if !wrote {
-		return nil
+		return u, nil
 	}
-	return s.deleteMemberIf(ctx, target, func(v int64) bool { return v == u.Version })
+	return u, s.deleteMemberIf(ctx, target, func(v int64) bool { return v == u.Version })
 }
 
 // AddMember writes the directory entry of an account just created, at the
@@ -287,13 +311,14 @@ func (s *Store) AddMember(ctx context.Context, u accounts.User) error {
 }
 
 // putMember writes an entry unless the stored one is as new or newer, and
-// reports whether it wrote. mayExist false skips the read of an entry
-// that cannot be there yet.
-func (s *Store) putMember(ctx context.Context, e memberEntity, mayExist bool) (bool, error) {
+// reports whether it wrote, and whether that write replaced an entry on
+// the ETag it was read with (in place). mayExist false skips the read of
+// an entry that cannot be there yet.
+func (s *Store) putMember(ctx context.Context, e memberEntity, mayExist bool) (wrote, inPlace bool, err error) {
 	if !mayExist {
 		_, err := s.members.AddEntity(ctx, mustJSON(e), nil)
 		if statusOf(err) != http.StatusConflict {
-			return err == nil, classify(err)
+			return err == nil, false, classify(err)
 		}
 	}
 	for attempt := 0; attempt < 3; attempt++ {
@@ -304,25 +329,26 @@ func (s *Store) putMember(ctx context.Context, e memberEntity, mayExist bool) (b
 			if statusOf(err) == http.StatusConflict {
 				continue
 			}
-			return err == nil, classify(err)
+			return err == nil, false, classify(err)
 		case err != nil:
-			return false, classify(err)
+			return false, false, classify(err)
 		}
 		var existing memberEntity
 		if err := json.Unmarshal(resp.Value, &existing); err != nil {
-			return false, fmt.Errorf("decode directory entry: %w", err)
+			return false, false, fmt.Errorf("decode directory entry: %w", err)
 		}
 		if existing.Version >= e.Version {
-			return false, nil
+			return false, false, nil
 		}
 		etag := resp.ETag
 		_, err = s.members.UpdateEntity(ctx, mustJSON(e), &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
-		if statusOf(err) == http.StatusPreconditionFailed {
+		switch statusOf(err) {
+		case http.StatusPreconditionFailed, http.StatusNotFound:
 			continue
 		}
-		return err == nil, classify(err)
+		return err == nil, err == nil, classify(err)
 	}
-	return false, fmt.Errorf("%w: directory entry kept changing", accounts.ErrConflict)
+	return false, false, fmt.Errorf("%w: directory entry kept changing", accounts.ErrConflict)
 }
 
 // deleteMemberIf deletes the entry at k when its version satisfies ok, on

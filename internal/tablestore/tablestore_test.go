@@ -2,6 +2,7 @@ package tablestore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -563,5 +564,30 @@ func TestConcurrentAppendsToOneChainAreCommittedTogether(t *testing.T) {
 	}
 	if n := calls.Snapshot()[testenv.CallKey{Kind: testenv.Batch, Table: "audit"}]; n > 10 {
 		t.Errorf("%d chain transactions for 40 appends arriving together, want a few", n)
+	}
+}
+
+// The admin registry is read when settling only accounts that may be on
+// it: an account keeps "never an admin" until it first holds the role,
+// and loses it for good then (a demoted admin's settle still checks the
+// registry, which is how a phantom left by a race is removed), and an
+// account stored before the flag is treated as unknown.
+func TestNeverAdminIsLostForGoodOnceAdmin(t *testing.T) {
+	u := accounts.User{ID: "u-1", Role: accounts.RoleEditor, NeverAdmin: true}
+	if got := toUserEntity(u).user("").NeverAdmin; !got {
+		t.Fatal("an editor who was never an admin lost the flag")
+	}
+	u.Role = accounts.RoleAdmin
+	u = toUserEntity(u).user("")
+	u.Role = accounts.RoleEditor
+	if toUserEntity(u).user("").NeverAdmin {
+		t.Fatal("a demoted admin is marked as never an admin")
+	}
+	var legacy userEntity
+	if err := json.Unmarshal([]byte(`{"PartitionKey":"u-2","RowKey":"user","Role":"editor"}`), &legacy); err != nil {
+		t.Fatal(err)
+	}
+	if legacy.user("").NeverAdmin {
+		t.Fatal("an account stored before the flag is taken as never an admin")
 	}
 }

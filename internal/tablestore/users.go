@@ -115,7 +115,8 @@ type userEntity struct {
 	WarnedDays              int
 	WarnedAt                string
 	ErasingSince            string
-	InvitedElsewhere        bool `json:",omitempty"`
+	InvitedElsewhere        bool  `json:",omitempty"`
+	NeverAdmin              *bool `json:",omitempty"` // nil: unknown (older rows)
 	Version                 int64
 }
 
@@ -133,6 +134,7 @@ func toUserEntity(u accounts.User) userEntity {
 		Version:   u.Version,
 		InvitedAt: formatTime(u.InvitedAt), WarnedFor: formatTime(u.WarnedFor), WarnedDays: u.WarnedDays,
 		WarnedAt: formatTime(u.WarnedAt), ErasingSince: formatTime(u.ErasingSince), InvitedElsewhere: u.InvitedElsewhere,
+		NeverAdmin: new(u.NeverAdmin && u.Role != accounts.RoleAdmin),
 	}
 }
 
@@ -149,7 +151,8 @@ func (e userEntity) user(etag string) accounts.User {
 		Version:   e.Version,
 		InvitedAt: parseTime(e.InvitedAt), WarnedFor: parseTime(e.WarnedFor), WarnedDays: e.WarnedDays,
 		WarnedAt: parseTime(e.WarnedAt), ErasingSince: parseTime(e.ErasingSince), InvitedElsewhere: e.InvitedElsewhere,
-		ETag: etag,
+		NeverAdmin: e.NeverAdmin != nil && *e.NeverAdmin,
+		ETag:       etag,
 	}
 }
 
