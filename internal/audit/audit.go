@@ -125,10 +125,57 @@ type Query struct {
 	From, To       time.Time
 	Limit          int
 	Cursor         string
-	// Now is the caller's clock: a missing To means "up to now". It is not
-	// part of the query a cursor is bound to, so paging keeps working as
-	// time passes.
+	// Now is the caller's clock (required): a missing To means "up to
+	// now". It is not part of the query a cursor is bound to, so paging
+	// keeps working as time passes.
 	Now time.Time
+}
+
+// How far a listing reads: the policy on the trail's reach, kept here
+// with the query so every store applies the same bounds.
+const (
+	// Reach is how far back a listing by organisation reaches at most:
+	// the retention, and a month to spare.
+	Reach = 25 * 31 * 24 * time.Hour
+	// DefaultUnfilteredDays is the admins' unfiltered view without From.
+	DefaultUnfilteredDays = 31
+	// MaxUnfilteredDays bounds the unfiltered view; filter by
+	// organisation or person to look further back.
+	MaxUnfilteredDays = 93
+)
+
+// Unfiltered reports whether q names no organisation, person, actor or
+// subject: the admins' view of everything.
+func (q Query) Unfiltered() bool {
+	return q.OrganizationID == "" && q.UserID == "" && q.ActorID == "" && q.SubjectID == ""
+}
+
+// Span is the time range a listing reads, [from, to): the query's own
+// range, up to a day past Now at most, and no further back than the
+// policy allows (Reach for an organisation, MaxUnfilteredDays for the
+// unfiltered view; a person's trail is read whole). from is zero when
+// nothing bounds it.
+func (q Query) Span() (from, to time.Time) {
+	to = q.To
+	if to.IsZero() || to.After(q.Now.Add(24*time.Hour)) {
+		to = q.Now.Add(24 * time.Hour)
+	}
+	from = q.From
+	switch {
+	case q.UserID != "" || q.ActorID != "" || q.SubjectID != "":
+	case q.OrganizationID != "":
+		if from.IsZero() || to.Sub(from) > Reach {
+			from = to.Add(-Reach)
+		}
+	default:
+		if from.IsZero() {
+			from = to.AddDate(0, 0, -DefaultUnfilteredDays)
+		}
+		if to.Sub(from) > MaxUnfilteredDays*24*time.Hour {
+			from = to.AddDate(0, 0, -MaxUnfilteredDays)
+		}
+	}
+	return from, to
 }
 
 // Page is one page of events; Next is the cursor of the next ("" at the end).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -98,32 +99,18 @@ func decodeAuditCursor(s, digest string) (auditCursor, error) {
 	return c, nil
 }
 
-// defaultAuditWindow is how far back a listing without From reaches.
-const (
-	defaultAuditWindow    = 25 * 31 * 24 * time.Hour // the retention, and a month to spare
-	defaultUnfilteredDays = 31
-	// maxUnfilteredDays bounds the admins' unfiltered view; filter by
-	// organisation or person to look further back.
-	maxUnfilteredDays = 93
-)
-
 // Events implements accounts.Store: audit events newest first. The query
 // picks the partitions: a person's index, an organisation's monthly
-// chains, or (unfiltered) the daily index.
+// chains, or (unfiltered) the daily index; how far back it reads is the
+// query's Span (the domain's policy).
 func (s *Store) Events(ctx context.Context, q audit.Query) (audit.Page, error) {
 	if q.Limit <= 0 || q.Limit > audit.MaxPageSize {
 		q.Limit = audit.DefaultPageSize
 	}
-	now := q.Now
-	if now.IsZero() {
-		now = time.Now()
+	if q.Now.IsZero() {
+		return audit.Page{}, errors.New("tablestore: audit query without the caller's clock")
 	}
-	// Bounded ranges: no request reads more partitions than the retention
-	// holds (monthly chains) or maxUnfilteredDays (daily index).
-	to := q.To
-	if to.IsZero() || to.After(now.Add(24*time.Hour)) {
-		to = now.Add(24 * time.Hour)
-	}
+	from, to := q.Span()
 	digest := hashKey(fmt.Sprint(q.OrganizationID, "|", q.ActorID, "|", q.SubjectID, "|", q.UserID, "|", q.From.UnixNano(), "|", q.To.UnixNano()))
 	cur, err := decodeAuditCursor(q.Cursor, digest)
 	if err != nil {
@@ -143,22 +130,11 @@ func (s *Store) Events(ctx context.Context, q audit.Query) (audit.Page, error) {
 		partitions = []string{idxUserPrefix + id}
 	case q.OrganizationID != "":
 		table = s.audit
-		from := q.From
-		if from.IsZero() || to.Sub(from) > defaultAuditWindow {
-			from = to.Add(-defaultAuditWindow)
-		}
 		for m := time.Date(to.Year(), to.Month(), 1, 0, 0, 0, 0, time.UTC); !m.Before(time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)); m = m.AddDate(0, -1, 0) {
 			partitions = append(partitions, q.OrganizationID+"|"+m.Format("2006-01"))
 		}
 		clauses = append(clauses, "RowKey lt "+quote(rkAuditHead))
 	default:
-		from := q.From
-		if from.IsZero() {
-			from = to.AddDate(0, 0, -defaultUnfilteredDays)
-		}
-		if to.Sub(from) > maxUnfilteredDays*24*time.Hour {
-			from = to.AddDate(0, 0, -maxUnfilteredDays)
-		}
 		for d := to.UTC().Truncate(24 * time.Hour); !d.Before(from.UTC().Truncate(24 * time.Hour)); d = d.AddDate(0, 0, -1) {
 			partitions = append(partitions, idxDayPrefix+d.Format("2006-01-02"))
 		}

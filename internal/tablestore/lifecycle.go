@@ -183,7 +183,7 @@ func (s *Store) EraseAccount(ctx context.Context, userID, email string) error {
 	if err := s.removeFromDirectory(ctx, userID); err != nil {
 		return err
 	}
-	if _, err := s.users.UpsertEntity(ctx, mustJSON(tombstoneEntity{PartitionKey: userID, RowKey: rkTombstone, ErasedAt: formatTime(time.Now())}),
+	if _, err := s.users.UpsertEntity(ctx, mustJSON(tombstoneEntity{PartitionKey: userID, RowKey: rkTombstone, ErasedAt: formatTime(s.now())}),
 		&aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace}); err != nil {
 		return classify(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"hash/fnv"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
@@ -56,7 +55,7 @@ func ownerOfMark(rowKey string) relay.Owner {
 // to hold the change's items; changeID names the change (its first item's
 // id, unique).
 func (s *Store) markPending(ctx context.Context, o relay.Owner, changeID string) (relay.Pending, error) {
-	now := time.Now()
+	now := s.now()
 	e := pendingEntity{PartitionKey: pendingShard(o.Key()), RowKey: markRowKey(o, changeID), MarkedAt: formatTime(now)}
 	resp, err := s.pending.UpsertEntity(ctx, mustJSON(e), &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
 	if err != nil {

@@ -93,6 +93,7 @@ type Store struct {
 	committed                                                                               committed
 	heads                                                                                   headCache    // audit chain heads (auditheads.go)
 	appends                                                                                 appendGroups // group commit of audit appends (auditgroup.go)
+	now                                                                                     func() time.Time
 }
 
 // Table name suffixes; see the package doc.
@@ -109,21 +110,34 @@ const (
 	tableLife    = "lifecycle"
 )
 
-// Option adjusts the storage client, e.g. to count round trips in a
-// benchmark or inject faults in a test.
-type Option func(*azcore.ClientOptions)
+// Option adjusts the store: its storage client (to count round trips in a
+// benchmark or inject faults in a test) or its clock.
+type Option func(*options)
+
+type options struct {
+	client azcore.ClientOptions
+	now    func() time.Time
+}
 
 // WithPolicy adds a pipeline policy that sees every attempt (retries too).
 func WithPolicy(p policy.Policy) Option {
-	return func(o *azcore.ClientOptions) { o.PerRetryPolicies = append(o.PerRetryPolicies, p) }
+	return func(o *options) { o.client.PerRetryPolicies = append(o.client.PerRetryPolicies, p) }
 }
 
-func clientOptions(opts []Option) *aztables.ClientOptions {
-	o := &aztables.ClientOptions{ClientOptions: azcore.ClientOptions{
+// WithClock gives the store the service's clock, for the times it stamps
+// (pending marks, email claims, tombstones) and the ages it judges (an
+// orphaned email claim): the same clock the domain plans with. Without it
+// the store uses the wall clock.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+func buildOptions(opts []Option) options {
+	o := options{client: azcore.ClientOptions{
 		Retry: policy.RetryOptions{MaxRetries: 3, TryTimeout: 10 * time.Second, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 2 * time.Second},
-	}}
+	}, now: time.Now}
 	for _, opt := range opts {
-		opt(&o.ClientOptions)
+		opt(&o)
 	}
 	return o
 }
@@ -136,11 +150,12 @@ func NewFromConnectionString(connectionString, prefix string, auditKeys audit.Ke
 	if err := auditKeys.Validate(); err != nil {
 		return nil, err
 	}
-	svc, err := aztables.NewServiceClientFromConnectionString(connectionString, clientOptions(opts))
+	o := buildOptions(opts)
+	svc, err := aztables.NewServiceClientFromConnectionString(connectionString, &aztables.ClientOptions{ClientOptions: o.client})
 	if err != nil {
 		return nil, fmt.Errorf("table storage connection string: %w", err)
 	}
-	return newStore(svc, prefix, auditKeys), nil
+	return newStore(svc, prefix, auditKeys, o.now), nil
 }
 
 // NewWithCredential opens the store at a table endpoint with an Entra ID
@@ -150,15 +165,16 @@ func NewWithCredential(endpoint string, cred azcore.TokenCredential, prefix stri
 	if err := auditKeys.Validate(); err != nil {
 		return nil, err
 	}
-	svc, err := aztables.NewServiceClient(endpoint, cred, clientOptions(opts))
+	o := buildOptions(opts)
+	svc, err := aztables.NewServiceClient(endpoint, cred, &aztables.ClientOptions{ClientOptions: o.client})
 	if err != nil {
 		return nil, fmt.Errorf("table storage endpoint: %w", err)
 	}
-	return newStore(svc, prefix, auditKeys), nil
+	return newStore(svc, prefix, auditKeys, o.now), nil
 }
 
-func newStore(svc *aztables.ServiceClient, prefix string, auditKeys audit.Keys) *Store {
-	s := &Store{service: svc, auditKeys: auditKeys}
+func newStore(svc *aztables.ServiceClient, prefix string, auditKeys audit.Keys, now func() time.Time) *Store {
+	s := &Store{service: svc, auditKeys: auditKeys, now: now}
 	open := func(suffix string) *aztables.Client {
 		s.tableNames = append(s.tableNames, prefix+suffix)
 		return svc.NewClient(prefix + suffix)

@@ -474,7 +474,7 @@ func (s *Store) CreateUser(ctx context.Context, u accounts.User, ch accounts.Cha
 	if _, ok := accounts.CanonicalEmail(u.Email); !ok {
 		return errors.New("tablestore: account without a valid email")
 	}
-	claim := emailEntity{PartitionKey: emailKey(accounts.ClaimAddress(u)), RowKey: rkEmail, UserID: u.ID, ClaimedAt: formatTime(time.Now())}
+	claim := emailEntity{PartitionKey: emailKey(accounts.ClaimAddress(u)), RowKey: rkEmail, UserID: u.ID, ClaimedAt: formatTime(s.now())}
 	resp, err := s.emails.AddEntity(ctx, mustJSON(claim), nil)
 	claimETag := resp.ETag
 	switch {
@@ -512,7 +512,7 @@ func (s *Store) takeOverOrphanClaim(ctx context.Context, claim emailEntity) (azc
 	if err := json.Unmarshal(resp.Value, &existing); err != nil {
 		return "", fmt.Errorf("decode email claim: %w", err)
 	}
-	if time.Since(parseTime(existing.ClaimedAt)) < orphanClaimAge {
+	if s.now().Sub(parseTime(existing.ClaimedAt)) < orphanClaimAge {
 		return "", accounts.ErrEmailTaken
 	}
 	if _, err := s.users.GetEntity(ctx, existing.UserID, rkUser, nil); statusOf(err) != http.StatusNotFound {
