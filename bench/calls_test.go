@@ -80,12 +80,12 @@ func TestStorageCallsPerOperation(t *testing.T) {
 		// account, one transaction claiming it with its link's token, one
 		// write marking it sent (internal/delivery); its link.issued event
 		// rides in the invite's own audit append.
-		{"invite (POST /api/users)", callCeiling{path: 9, total: 22}, "≤ 6 on the path, ≤ 14 in total (audit event and email included)", nil,
+		{"invite (POST /api/users)", callCeiling{path: 6, total: 18}, "≤ 6 on the path, ≤ 14 in total (audit event and email included)", nil,
 			func() error {
 				return expect(http.StatusCreated)(f.do("POST", "/api/users", admin, map[string]string{
 					"email": "uusi@example.fi", "firstName": "Uusi", "lastName": "Kutsuttu", "organizationId": countedOrg, "role": "editor"}))
 			}},
-		{"accept (POST /api/auth/invitations/accept)", callCeiling{path: 12, total: 17}, "≤ 6 on the path, ≤ 12 in total", issueAcceptToken,
+		{"accept (POST /api/auth/invitations/accept)", callCeiling{path: 6, total: 11}, "≤ 6 on the path, ≤ 12 in total", issueAcceptToken,
 			func() error {
 				return expect(http.StatusOK)(f.do("POST", "/api/auth/invitations/accept", "", map[string]any{
 					"token": acceptToken, "password": countedPassword, "acceptPrivacyNotice": true}))

@@ -191,6 +191,9 @@ type Aggregate struct {
 	Sessions   []Session
 	Tokens     []Token
 	ResetLimit ResetLimit
+	// FiledFor is the UTC day (midnight) the account is filed under in the
+	// lifecycle index, as its partition records it; zero when not filed.
+	FiledFor   time.Time
 	Deliveries []Delivery
 }
 
@@ -242,6 +245,9 @@ type Change struct {
 	DropDeliveries []Delivery  // records past their retention
 	Events         []audit.Event
 	Notifications  []notify.Message
+	// FirstDue, for CreateUser, is the new account's first lifecycle step:
+	// the store files it once the change is delivered.
+	FirstDue time.Time
 }
 
 // Errors the service returns. The HTTP edge maps each to one status.

@@ -110,11 +110,11 @@ func (s *Service) inviteElsewhere(ctx context.Context, actorID string, in Invite
 	ev := s.event(audit.ActionInvitationCreated, actorID, u, m)
 	ev.Fields = []string{"email", "firstName", "lastName", "organizationId", "role", "locale"}
 	ch := Change{UserID: u.ID, Events: []audit.Event{ev}, Notifications: []notify.Message{s.elsewhereNotice(ownerID, u)}}
+	ch.FirstDue = s.PlanFor(Aggregate{User: u}, now).Due()
 	if err := s.store.CreateUser(ctx, u, ch); err != nil {
 		return User{}, err
 	}
-	s.relay.Changed(relay.Account(u.ID))
-	_ = s.store.FileNewAccount(ctx, u.ID, s.PlanFor(Aggregate{User: u}, now).Due()) // a miss is repaired by settle
+	s.relay.Settling(relay.Account(u.ID))() // as for Invite
 	return u, nil
 }
 
@@ -206,7 +206,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor Actor, id string, patch 
 				return err
 			}
 		}
-		if err := s.applySettled(ctx, ch); err != nil { // settle joins a new admin to the registry
+		if err := s.applySettled(ctx, agg, ch); err != nil { // settle joins a new admin to the registry
 			if demoted {
 				s.restoreAdmin(ctx, u.ID)
 			}
@@ -317,7 +317,7 @@ func (s *Service) close(ctx context.Context, agg Aggregate, actorID, reason stri
 			return err
 		}
 	}
-	if err := s.applySettled(ctx, ch); err != nil {
+	if err := s.applySettled(ctx, agg, ch); err != nil {
 		if wasAdmin {
 			s.restoreAdmin(ctx, u.ID)
 		}
@@ -376,7 +376,7 @@ func (s *Service) RestoreUser(ctx context.Context, actor Actor, id string, m Met
 			ch.Notifications = append(ch.Notifications, n)
 			s.queueLink(&ch, u, n)
 		}
-		if err := s.applySettled(ctx, ch); err != nil { // settle joins a restored admin to the registry
+		if err := s.applySettled(ctx, agg, ch); err != nil { // settle joins a restored admin to the registry
 			return err
 		}
 		fresh, err := s.store.Aggregate(ctx, u.ID)
@@ -421,7 +421,7 @@ func (s *Service) ResendInvitation(ctx context.Context, actor Actor, id string, 
 	}
 	ch := Change{UserID: u.ID, User: &u, Events: []audit.Event{ev}, Notifications: []notify.Message{notice}}
 	s.queueLink(&ch, u, notice)
-	return s.applySettled(ctx, ch)
+	return s.applySettled(ctx, agg, ch)
 }
 
 // Export is everything held about a person (P14), apart from their
@@ -476,10 +476,22 @@ func (s *Service) ListAuditEvents(ctx context.Context, actor Actor, q audit.Quer
 }
 
 // Settle brings what is derived from an account in line with it: its
-// directory entry and its place in the admin registry. The relay calls it
-// after delivering an account's outbox, so a crash between a change and
-// its derived writes is repaired by the next catch-up.
+// directory entry, its lifecycle entry and its place in the admin
+// registry. The relay calls it after delivering an account's outbox, so a
+// crash between a change and its derived writes is repaired by the next
+// catch-up. The lifecycle entry only ever moves earlier here (see
+// Store.FileNoLaterThan); the sweep moves it later (refile).
 func (s *Service) Settle(ctx context.Context, userID string) error {
+	return s.settleAccount(ctx, userID, s.store.FileNoLaterThan)
+}
+
+// refile is Settle for the sweep, which visited the account from its
+// lifecycle entry: the entry moves to the next step's day, later too.
+func (s *Service) refile(ctx context.Context, userID string) error {
+	return s.settleAccount(ctx, userID, s.store.SyncLifecycle)
+}
+
+func (s *Service) settleAccount(ctx context.Context, userID string, file func(ctx context.Context, userID string, due time.Time) error) error {
 	u, err := s.store.SyncDirectoryOf(ctx, userID)
 	if errors.Is(err, ErrNotFound) {
 		if err := s.store.SyncLifecycle(ctx, userID, time.Time{}); err != nil {
@@ -490,18 +502,23 @@ func (s *Service) Settle(ctx context.Context, userID string) error {
 	if err != nil {
 		return err
 	}
-	// File the account under the day its next lifecycle step is due; the
-	// step depends on the account row alone (PlanFor).
-	if err := s.store.SyncLifecycle(ctx, userID, s.PlanFor(Aggregate{User: u}, s.now()).Due()); err != nil {
+	// The step depends on the account row alone (PlanFor).
+	if err := file(ctx, userID, s.PlanFor(Aggregate{User: u}, s.now()).Due()); err != nil {
 		return err
 	}
+	return s.syncRegistry(ctx, u)
+}
+
+// syncRegistry puts an active admin on the admin registry and takes
+// anyone else off it; an account that never held the role is not read for.
+func (s *Service) syncRegistry(ctx context.Context, u User) error {
 	switch {
 	case u.Role == RoleAdmin && u.Status == StatusActive && u.ErasingSince.IsZero():
-		return s.addAdmin(ctx, userID)
+		return s.addAdmin(ctx, u.ID)
 	case u.NeverAdmin:
-		return nil // never on the registry: nothing to read
+		return nil
 	}
-	return s.dropAdmin(ctx, userID)
+	return s.dropAdmin(ctx, u.ID)
 }
 
 // settle runs Settle on the request path; a failure is left to the relay.

@@ -85,11 +85,13 @@ func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m 
 		Notifications: []notify.Message{n},
 	}
 	s.queueLink(&ch, u, n)
+	ch.FirstDue = s.PlanFor(Aggregate{User: u}, now).Due()
 	if err := s.store.CreateUser(ctx, u, ch); err != nil {
 		return User{}, err
 	}
-	s.relay.Changed(relay.Account(u.ID))                                            // the store wrote the directory entry; the relay settles the rest
-	_ = s.store.FileNewAccount(ctx, u.ID, s.PlanFor(Aggregate{User: u}, now).Due()) // a miss is repaired by settle
+	// The store wrote the directory entry and leaves its check and the
+	// lifecycle filing to the relay's delivery: nothing else to settle.
+	s.relay.Settling(relay.Account(u.ID))()
 	return u, nil
 }
 
@@ -135,6 +137,6 @@ func (s *Service) BootstrapAdmin(ctx context.Context, in InviteInput, m Meta) (U
 		Notifications: []notify.Message{n},
 	}
 	s.queueLink(&ch, u, n)
-	err = s.applySettled(ctx, ch)
+	err = s.applySettled(ctx, agg, ch)
 	return u, err
 }

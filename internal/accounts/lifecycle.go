@@ -173,7 +173,7 @@ func (s *Service) ApplyLifecycle(ctx context.Context, userID string, now time.Ti
 	agg, err := s.store.Aggregate(ctx, userID)
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrErased) {
 		if !dryRun {
-			return Outcome{UserID: userID}, s.Settle(ctx, userID) // already gone: drop stale index entries
+			return Outcome{UserID: userID}, s.refile(ctx, userID) // already gone: drop stale index entries
 		}
 		return Outcome{UserID: userID}, nil
 	}
@@ -192,7 +192,7 @@ func (s *Service) ApplyLifecycle(ctx context.Context, userID string, now time.Ti
 	}
 	if dryRun || !out.Done {
 		if !dryRun {
-			return out, s.Settle(ctx, userID)
+			return out, s.refile(ctx, userID)
 		}
 		return out, nil
 	}
@@ -239,7 +239,7 @@ func (s *Service) ApplyLifecycle(ctx context.Context, userID string, now time.Ti
 			return out, nil
 		}
 	}
-	if err := s.Settle(ctx, userID); err != nil {
+	if err := s.refile(ctx, userID); err != nil {
 		return Outcome{}, err
 	}
 	return out, nil

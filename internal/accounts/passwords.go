@@ -103,7 +103,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string, 
 		ch.Events = []audit.Event{s.event(audit.ActionInvitationAccepted, u.ID, u, m)}
 		// Settled at once: the directory shows them active; an admin joins
 		// the registry.
-		if err := s.applySettled(ctx, ch); err != nil {
+		if err := s.applySettled(ctx, agg, ch); err != nil {
 			return err
 		}
 		result = SignIn{Token: tok, ExpiresAt: sess.ExpiresAt, User: u}

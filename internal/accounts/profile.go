@@ -49,7 +49,7 @@ func (s *Service) UpdateProfile(ctx context.Context, p Principal, patch ProfileP
 		ev := s.event(audit.ActionProfileUpdated, u.ID, u, m)
 		ev.Fields = fields
 		// Settled at once: the directory shows the new name.
-		if err := s.applySettled(ctx, Change{UserID: u.ID, User: &u, Events: []audit.Event{ev}}); err != nil {
+		if err := s.applySettled(ctx, agg, Change{UserID: u.ID, User: &u, Events: []audit.Event{ev}}); err != nil {
 			return err
 		}
 		fresh, err := s.store.Aggregate(ctx, u.ID)

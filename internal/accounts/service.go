@@ -57,6 +57,9 @@ type Store interface {
 	// SyncDirectoryOf is SyncDirectory returning the account as it read
 	// it; ErrNotFound when the account is gone.
 	SyncDirectoryOf(ctx context.Context, userID string) (User, error)
+	// SyncDirectoryFor is SyncDirectory for the account version the caller
+	// has just committed (u with its new version): no read of the account.
+	SyncDirectoryFor(ctx context.Context, u User) error
 	// ActiveAdmins reads the admin registry and its ETag ("" when empty).
 	ActiveAdmins(ctx context.Context) ([]string, string, error)
 	// SetActiveAdmins replaces the registry if its ETag still matches
@@ -69,6 +72,11 @@ type Store interface {
 	// SyncLifecycle files an account under the day its next lifecycle step
 	// is due (zero: none), replacing its earlier entry.
 	SyncLifecycle(ctx context.Context, userID string, due time.Time) error
+	// FileNoLaterThan files an account under due's day only if it is not
+	// filed on that day or earlier: an entry is a hint that is never later
+	// than the step it leads to, and the sweep moves one it finds early
+	// (SyncLifecycle). A change that puts the step later writes nothing.
+	FileNoLaterThan(ctx context.Context, userID string, due time.Time) error
 	// FileNewAccount files an account created just now under its first due
 	// day. It has no earlier entry to replace, so nothing is read.
 	FileNewAccount(ctx context.Context, userID string, due time.Time) error
@@ -269,11 +277,12 @@ func (s *Service) applyWithoutUpkeep(ctx context.Context, ch Change) error {
 
 // applySettled commits a change whose derived state (directory entry,
 // lifecycle index, admin registry) the caller needs at once, wakes the
-// relay for its outbox, and settles it on the request path, telling the
-// relay when that settle went through: its delivery then skips its own,
-// so the upkeep runs once per change. A failed settle is the relay's to
-// repeat, as for any change.
-func (s *Service) applySettled(ctx context.Context, ch Change) error {
+// relay for its outbox, and settles it on the request path from what the
+// request knows (before, the account as read, and the change), telling
+// the relay when that went through: its delivery then skips its own
+// settle, so the upkeep runs once per change. A failed settle is the
+// relay's to repeat, as for any change.
+func (s *Service) applySettled(ctx context.Context, before Aggregate, ch Change) error {
 	if err := s.store.Apply(ctx, ch); err != nil {
 		return err
 	}
@@ -281,10 +290,32 @@ func (s *Service) applySettled(ctx context.Context, ch Change) error {
 	if len(ch.Events) > 0 || len(ch.Notifications) > 0 {
 		done = s.relay.Settling(relay.Account(ch.UserID))
 	}
-	if s.Settle(ctx, ch.UserID) == nil {
+	if s.settleCommitted(ctx, before, ch) == nil {
 		done()
 	}
 	return nil
+}
+
+// settleCommitted is Settle for a change just committed, without reading
+// what the request knows: the account is ch.User at its new version, and
+// the lifecycle entry moves only when the step comes earlier than the day
+// the account was filed under (before.FiledFor).
+func (s *Service) settleCommitted(ctx context.Context, before Aggregate, ch Change) error {
+	if ch.User == nil {
+		return s.Settle(ctx, ch.UserID)
+	}
+	u := *ch.User
+	u.Version++ // as the store committed it
+	if err := s.store.SyncDirectoryFor(ctx, u); err != nil {
+		return err
+	}
+	if due := s.PlanFor(Aggregate{User: u}, s.now()).Due(); !due.IsZero() &&
+		(before.FiledFor.IsZero() || due.UTC().Truncate(24*time.Hour).Before(before.FiledFor)) {
+		if err := s.store.FileNoLaterThan(ctx, u.ID, due); err != nil {
+			return err
+		}
+	}
+	return s.syncRegistry(ctx, u)
 }
 
 // newSession makes a session for u, the account as the change writes it

@@ -125,7 +125,7 @@ type Query struct {
 	From, To       time.Time
 	Limit          int
 	Cursor         string
-	// Now is the caller's clock (required): a missing To means "up to
+	// Now is the caller's clock (the store's own when zero): a missing To means "up to
 	// now". It is not part of the query a cursor is bound to, so paging
 	// keeps working as time passes.
 	Now time.Time

@@ -88,6 +88,7 @@ func (e *env) person(name string, invitedOnly bool) (accounts.User, string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.upkeep(u.ID)
 	if invitedOnly {
 		return u, ""
 	}
@@ -100,6 +101,19 @@ func (e *env) person(name string, invitedOnly bool) (accounts.User, string) {
 		e.t.Fatal(err)
 	}
 	return si.User, si.Token
+}
+
+// upkeep runs what the relay runs after delivering a new account's change
+// (its directory check and lifecycle filing): the recording relay of these
+// tests delivers nothing, so each outbox keeps its items for the test.
+func (e *env) upkeep(id string) {
+	e.t.Helper()
+	c, _ := e.store.TakeCommitted(e.ctx, relay.Account(id))
+	for _, f := range c.Upkeep {
+		if err := f(e.ctx); err != nil {
+			e.t.Fatal(err)
+		}
+	}
 }
 
 func (e *env) sweepAt(at time.Time) lifecycle.Summary {
@@ -485,5 +499,53 @@ func TestErasureInterruptedAtAnyPointIsFinished(t *testing.T) {
 		if _, err := e.user(u.ID); !errors.Is(err, accounts.ErrErased) {
 			t.Fatalf("cut after %d storage calls: two sweeps later the account is %v, want erased", cut, err)
 		}
+	}
+}
+
+// filedFor is the day an account is filed under in the lifecycle index.
+func (e *env) filedFor(id string) time.Time {
+	e.t.Helper()
+	agg, err := e.store.Aggregate(e.ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return agg.FiledFor
+}
+
+// Issue 11, P6, P7: a lifecycle entry is a hint never later than the step
+// it leads to. Accepting an invitation puts the next step months later
+// and writes nothing to the index: the entry stays at the invitation's
+// erasure day. The sweep that comes to it that day erases nothing, warns
+// nobody (it removes the expired session, housekeeping it does on any
+// visit), and moves the entry to the first warning's day; closing the
+// account then brings its step (erasure) earlier, and the entry moves
+// earlier at once.
+func TestAnEarlyEntryIsMovedByTheSweepNotActedOn(t *testing.T) {
+	e := newEnv(t)
+	u, _ := e.person("varhainen", false)
+	early := e.filedFor(u.ID)
+	inviteErasure := t0.Add(7*24*time.Hour + 30*24*time.Hour + time.Hour).UTC().Truncate(24 * time.Hour)
+	if !early.Equal(inviteErasure) {
+		t.Fatalf("accepted account filed for %v, want the invitation's erasure day %v (nothing written on accept)", early, inviteErasure)
+	}
+	sum := e.sweepAt(early.Add(12 * time.Hour))
+	if sum.Warned+sum.Closed+sum.Erased != 0 || sum.Unchanged+sum.Cleaned != 1 {
+		t.Fatalf("the sweep acted on an early entry: %+v (only the expired session may go)", sum)
+	}
+	firstWarning := sixMonthsAfter(t0).AddDate(0, 0, -30).UTC().Truncate(24 * time.Hour)
+	if got := e.filedFor(u.ID); !got.Equal(firstWarning) {
+		t.Fatalf("after the visit, filed for %v, want the first warning's day %v", got, firstWarning)
+	}
+	if got, err := e.user(u.ID); err != nil || got.Status != accounts.StatusActive {
+		t.Fatalf("account after the visit: %v, %v", got.Status, err)
+	}
+	admin := accounts.Actor{ID: "admin-1", Role: accounts.RoleAdmin, Status: accounts.StatusActive, OrganizationID: "org-adm"}
+	e.clock.Set(early.AddDate(0, 0, 1))
+	if err := e.svc.CloseUser(e.ctx, admin, u.ID, accounts.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	erasure := e.clock.Now().Add(30*24*time.Hour + time.Hour).UTC().Truncate(24 * time.Hour)
+	if got := e.filedFor(u.ID); !got.Equal(erasure) {
+		t.Fatalf("after closing, filed for %v, want the erasure day %v", got, erasure)
 	}
 }

@@ -55,6 +55,10 @@ type Pending struct {
 type Committed struct {
 	Items []Item
 	Marks []Pending
+	// Upkeep is the store's work that completes the changes once their
+	// items are delivered (a new account's directory check and lifecycle
+	// filing). A failure leaves the marks, and the catch-up settles.
+	Upkeep []func(context.Context) error
 }
 
 // commitGrace is how long a mark stays after it was set even when the
@@ -378,11 +382,12 @@ func (r *Relay) deliver(ctx context.Context, o Owner, marks []Pending, woken boo
 func (r *Relay) deliverOnce(ctx context.Context, o Owner, marks []Pending, woken bool) error {
 	unattributed := o.Kind == UnattributedOutbox
 	var items []Item
+	var upkeep []func(context.Context) error
 	handed := false
 	if woken {
 		var c Committed
 		if c, handed = r.outbox.TakeCommitted(ctx, o); handed {
-			items, marks = c.Items, c.Marks
+			items, marks, upkeep = c.Items, c.Marks, c.Upkeep
 			if len(items) == 0 {
 				// An earlier wake-up took this change's items, and decided
 				// on settling after it had: nothing is left to do.
@@ -438,6 +443,11 @@ func (r *Relay) deliverOnce(ctx context.Context, o Owner, marks []Pending, woken
 	}
 	if publishErr != nil {
 		return publishErr
+	}
+	for _, f := range upkeep {
+		if err := f(ctx); err != nil {
+			return err
+		}
 	}
 	// Decided here, at the end, so a request that settles while its outbox
 	// is delivered is seen.

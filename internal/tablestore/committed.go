@@ -62,6 +62,20 @@ func (c *committed) add(o relay.Owner, items []relay.Item, mark relay.Pending) {
 	held.wakes++
 }
 
+// addUpkeep hands the relay work that completes o's change just
+// committed, to run once its items are delivered; false when no wake-up
+// holds a place for it (the caller runs it itself).
+func (c *committed) addUpkeep(o relay.Owner, f func(context.Context) error) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	held, ok := c.items[o]
+	if !ok || len(held.Items) == 0 {
+		return false
+	}
+	held.Upkeep = append(held.Upkeep, f)
+	return true
+}
+
 // changeID names a change by its first outbox item (an event or
 // notification id: unique).
 func changeID(items []relay.Item) string {

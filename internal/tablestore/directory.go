@@ -201,12 +201,40 @@ func (s *Store) syncDirectory(ctx context.Context, userID string) (accounts.User
 	return u, err
 }
 
+// SyncDirectoryFor implements accounts.Store: SyncDirectory for an
+// account version the caller has just committed (u with its new version),
+// which needs no read of the account: a later version's sync outranks it
+// by version, as any stale sync.
+func (s *Store) SyncDirectoryFor(ctx context.Context, u accounts.User) error {
+	for attempt := 0; attempt < 20; attempt++ {
+		_, err := s.syncDirectoryKnown(ctx, u.ID, &u)
+		if !errors.Is(err, errPointerMoved) {
+			return err
+		}
+		u = accounts.User{ID: u.ID} // a lost round reads the account afresh
+	}
+	return fmt.Errorf("%w: directory pointer kept changing", accounts.ErrConflict)
+}
+
 func (s *Store) syncDirectoryRound(ctx context.Context, userID string) (accounts.User, error) {
+	return s.syncDirectoryKnown(ctx, userID, nil)
+}
+
+// syncDirectoryKnown is one round of the sync; known, when set and whole,
+// is the account as the caller committed it, so only the pointer is read.
+func (s *Store) syncDirectoryKnown(ctx context.Context, userID string, known *accounts.User) (accounts.User, error) {
 	var (
 		u     accounts.User
 		found bool
 		p     pointer
 	)
+	if known != nil && known.Email != "" {
+		var err error
+		if p, err = s.readPointer(ctx, userID); err != nil {
+			return accounts.User{}, err
+		}
+		return s.syncWith(ctx, userID, *known, true, p)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		resp, err := s.users.GetEntity(gctx, userID, rkUser, nil)
@@ -230,6 +258,12 @@ func (s *Store) syncDirectoryRound(ctx context.Context, userID string) (accounts
 	if err := g.Wait(); err != nil {
 		return accounts.User{}, err
 	}
+	return s.syncWith(ctx, userID, u, found, p)
+}
+
+// syncWith runs the sync rules for the account as read (found) and its
+// pointer.
+func (s *Store) syncWith(ctx context.Context, userID string, u accounts.User, found bool, p pointer) (accounts.User, error) {
 	switch {
 	case !found && p.etag == "":
 		return accounts.User{}, nil // never had an entry, or erased before pointers
@@ -296,13 +330,27 @@ func (s *Store) syncDirectoryRound(ctx context.Context, userID string) (accounts
 // key CreateUser named in its pointer. A sync of a newer change may have
 // passed that key before it was written; then the write is taken back.
 func (s *Store) AddMember(ctx context.Context, u accounts.User) error {
+	written, err := s.addMemberEntry(ctx, u)
+	if err != nil || !written {
+		return err
+	}
+	return s.confirmMember(ctx, u)
+}
+
+// addMemberEntry is AddMember's write alone; false when an entry was there
+// already (a settle got there first), which it then syncs.
+func (s *Store) addMemberEntry(ctx context.Context, u accounts.User) (bool, error) {
 	_, err := s.members.AddEntity(ctx, mustJSON(toMemberEntity(u)), nil)
 	if statusOf(err) == http.StatusConflict {
-		return s.SyncDirectory(ctx, u.ID)
+		return false, s.SyncDirectory(ctx, u.ID)
 	}
-	if err != nil {
-		return classify(err)
-	}
+	return err == nil, classify(err)
+}
+
+// confirmMember is AddMember's check: a sync of a newer version that
+// passed the entry's key before it was written has moved the pointer on,
+// and the entry written late is taken back.
+func (s *Store) confirmMember(ctx context.Context, u accounts.User) error {
 	p, err := s.readPointer(ctx, u.ID)
 	if err != nil || p.version <= u.Version {
 		return err

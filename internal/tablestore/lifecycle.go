@@ -22,6 +22,12 @@ import (
 // can be removed. Moving is insert-new, point, delete-old: a crash leaves
 // the account filed twice at worst, and the sweep then finds nothing due
 // the second time.
+//
+// An entry is a hint that is never later than the step it leads to. A
+// change that brings the step earlier moves it (FileNoLaterThan); one that
+// puts it later (activity, an accepted invitation) writes nothing, and the
+// sweep, finding the entry early, moves it to the step's day
+// (SyncLifecycle). Most changes thus cost the lifecycle one read.
 
 type lifecycleEntity struct {
 	PartitionKey string // day
@@ -76,17 +82,45 @@ func (s *Store) FileNewAccount(ctx context.Context, userID string, due time.Time
 
 // SyncLifecycle implements accounts.Store.
 func (s *Store) SyncLifecycle(ctx context.Context, userID string, due time.Time) error {
+	old, err := s.lifecyclePointer(ctx, userID)
+	if err != nil {
+		return err
+	}
+	return s.moveLifecycle(ctx, userID, due, old)
+}
+
+// FileNoLaterThan implements accounts.Store: one read when the account is
+// filed on due's day or before it, and the move of SyncLifecycle when it
+// must come earlier.
+func (s *Store) FileNoLaterThan(ctx context.Context, userID string, due time.Time) error {
+	old, err := s.lifecyclePointer(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if due.IsZero() || old.Day != "" && old.Day <= due.UTC().Format(dayLayout) {
+		return nil
+	}
+	return s.moveLifecycle(ctx, userID, due, old)
+}
+
+func (s *Store) lifecyclePointer(ctx context.Context, userID string) (lifecyclePointer, error) {
 	var old lifecyclePointer
 	resp, err := s.users.GetEntity(ctx, userID, rkLifecycle, nil)
 	switch {
 	case statusOf(err) == http.StatusNotFound:
 	case err != nil:
-		return classify(err)
+		return old, classify(err)
 	default:
 		if err := json.Unmarshal(resp.Value, &old); err != nil {
-			return fmt.Errorf("decode lifecycle pointer: %w", err)
+			return old, fmt.Errorf("decode lifecycle pointer: %w", err)
 		}
 	}
+	return old, nil
+}
+
+// moveLifecycle files the account under due's day (none when zero), old
+// being where its pointer says it is filed now.
+func (s *Store) moveLifecycle(ctx context.Context, userID string, due time.Time, old lifecyclePointer) error {
 	day := ""
 	if !due.IsZero() {
 		day = due.UTC().Format(dayLayout)

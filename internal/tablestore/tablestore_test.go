@@ -591,3 +591,46 @@ func TestNeverAdminIsLostForGoodOnceAdmin(t *testing.T) {
 		t.Fatal("an account stored before the flag is taken as never an admin")
 	}
 }
+
+// Issue 11: a new account's directory entry is written with its creation
+// (the admin's next listing shows it), while the entry's check and the
+// lifecycle filing wait for the relay's delivery of the change, off the
+// request path. A creation that wakes no relay (no outbox items) does
+// them at once. Either way the account ends filed for its first step (P7:
+// an invitation never accepted is found and erased).
+func TestANewAccountsUpkeepFollowsItsDelivery(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	due := t0.Add(37 * 24 * time.Hour)
+	u := testUser("u-1", "a@example.fi")
+	ch := accounts.Change{UserID: u.ID, FirstDue: due,
+		Events: []audit.Event{{ID: "e1", At: t0, Action: audit.ActionInvitationCreated, SubjectID: u.ID, OrganizationID: u.OrganizationID}}}
+	if err := s.CreateUser(ctx, u, ch); err != nil {
+		t.Fatal(err)
+	}
+	members, err := s.ListMembers(ctx, accounts.DirectoryQuery{OrganizationID: u.OrganizationID, Limit: 10})
+	if err != nil || len(members.Users) != 1 {
+		t.Fatalf("directory after creation: %+v, %v; want the new account", members, err)
+	}
+	if agg, _ := s.Aggregate(ctx, u.ID); !agg.FiledFor.IsZero() {
+		t.Fatalf("filed for %v before the delivery", agg.FiledFor)
+	}
+	c, ok := s.TakeCommitted(ctx, relay.Account(u.ID))
+	if !ok || len(c.Upkeep) != 1 {
+		t.Fatalf("the relay is handed %d upkeep steps, want 1", len(c.Upkeep))
+	}
+	if err := c.Upkeep[0](ctx); err != nil {
+		t.Fatal(err)
+	}
+	if agg, _ := s.Aggregate(ctx, u.ID); !agg.FiledFor.Equal(due.UTC().Truncate(24 * time.Hour)) {
+		t.Fatalf("filed for %v after the delivery, want %v", agg.FiledFor, due)
+	}
+
+	quiet := testUser("u-2", "b@example.fi")
+	if err := s.CreateUser(ctx, quiet, accounts.Change{UserID: quiet.ID, FirstDue: due}); err != nil {
+		t.Fatal(err)
+	}
+	if agg, _ := s.Aggregate(ctx, quiet.ID); !agg.FiledFor.Equal(due.UTC().Truncate(24 * time.Hour)) {
+		t.Fatalf("a creation without a delivery is filed for %v, want %v", agg.FiledFor, due)
+	}
+}

@@ -287,6 +287,14 @@ func (s *Store) Aggregate(ctx context.Context, userID string) (accounts.Aggregat
 				return err
 			}
 			agg.Tokens = append(agg.Tokens, e.token())
+		case meta.RowKey == rkLifecycle:
+			var e lifecyclePointer
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return err
+			}
+			if day, err := time.Parse(dayLayout, e.Day); err == nil {
+				agg.FiledFor = day
+			}
 		case meta.RowKey == rkResetLimit:
 			var e resetLimitEntity
 			if err := json.Unmarshal(raw, &e); err != nil {
@@ -497,9 +505,27 @@ func (s *Store) CreateUser(ctx context.Context, u accounts.User, ch accounts.Cha
 		}
 		return err
 	}
-	// The directory entry of a new account needs no read-compare; a failure
-	// is repaired when the relay settles the account.
-	_ = s.AddMember(ctx, u)
+	// The directory entry is written now, for the admin's next listing
+	// (read-your-writes; a failure is repaired by the relay's settle). Its
+	// check and the lifecycle filing follow the response: the relay runs
+	// them once it has delivered the change (or here, when no wake-up will
+	// take them).
+	written, err := s.addMemberEntry(ctx, u)
+	upkeep := func(ctx context.Context) error {
+		switch {
+		case err != nil:
+			err = s.SyncDirectory(ctx, u.ID)
+		case written:
+			err = s.confirmMember(ctx, u)
+		}
+		if err != nil {
+			return err
+		}
+		return s.FileNewAccount(ctx, u.ID, ch.FirstDue)
+	}
+	if !s.committed.addUpkeep(relay.Account(u.ID), upkeep) {
+		_ = upkeep(ctx) // a miss is repaired by the relay's settle
+	}
 	return nil
 }
 
