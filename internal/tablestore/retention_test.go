@@ -114,4 +114,3 @@ func TestDeliveryPurgeBoundaries(t *testing.T) {
 		t.Errorf("failures left (-want +got):\n%s", diff)
 	}
 }
-
