@@ -102,7 +102,11 @@ func Open(vaultURL string) (SecretClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keyvault: credential: %w", err)
 	}
-	return NewClient(vaultURL, cred)
+	c, err := NewClient(vaultURL, cred)
+	if err != nil {
+		return nil, err // not a nil *azsecrets.Client in a non-nil interface
+	}
+	return c, nil
 }
 
 // LoadPeppers reads every usable version of the secret secretName and
