@@ -38,11 +38,7 @@ func auditCommand(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	cred, err := credential(cfg)
-	if err != nil {
-		return err
-	}
-	keys, err := loadAuditKeys(ctx, cfg, cred, outside)
+	keys, err := loadAuditKeys(ctx, cfg, outside)
 	if err != nil {
 		return err
 	}
@@ -50,7 +46,7 @@ func auditCommand(ctx context.Context, args []string, getenv func(string) string
 	if cfg.TablesConnectionString != "" {
 		store, err = tablestore.NewFromConnectionString(cfg.TablesConnectionString, cfg.TablePrefix, keys)
 	} else {
-		store, err = tablestore.NewWithCredential(cfg.TablesEndpoint, cred, cfg.TablePrefix, keys)
+		store, err = tablestore.NewWithDefaultCredential(cfg.TablesEndpoint, cfg.TablePrefix, keys)
 	}
 	if err != nil {
 		return err

@@ -61,7 +61,7 @@ func BenchmarkStartToReady(b *testing.B) {
 // slowVault is a Key Vault whose every secret (the pepper, the audit chain
 // key) has one version, and that takes delay to answer each call: a cold
 // Key Vault, or one far away.
-func slowVault(delay time.Duration) func(string, azcore.TokenCredential) (keyvault.SecretClient, error) {
+func slowVault(delay time.Duration) func(string) (keyvault.SecretClient, error) {
 	const url = "https://bench-vault.vault.azure.net"
 	created := time.Now().Add(-time.Hour).Truncate(time.Second)
 	id := azsecrets.ID(url + "/secrets/password-pepper/0123456789abcdef0123456789abcdef")
@@ -81,7 +81,7 @@ func slowVault(delay time.Duration) func(string, azcore.TokenCredential) (keyvau
 			return resp, errResp
 		},
 	}
-	return func(string, azcore.TokenCredential) (keyvault.SecretClient, error) {
+	return func(string) (keyvault.SecretClient, error) {
 		return azsecrets.NewClient(url, &azfake.TokenCredential{}, &azsecrets.ClientOptions{
 			ClientOptions: azcore.ClientOptions{Transport: fake.NewServerTransport(&srv)},
 		})

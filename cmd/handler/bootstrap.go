@@ -71,11 +71,11 @@ func bootstrapAdmin(ctx context.Context, args []string, getenv func(string) stri
 	}
 	if !a.inProcess {
 		fmt.Fprintf(stdout, "Invitation queued: administrator account %s in %q. The link is valid for %s.\n",
-			u.ID, org.Name.FI, cfg.InvitationTTL)
+			u.ID, org.Name.FI, cfg.Accounts.InvitationTTL)
 		return nil
 	}
 	fmt.Fprintf(stdout, "Invitation sent: administrator account %s in %q. The link is valid for %s.\n",
-		u.ID, org.Name.FI, cfg.InvitationTTL)
+		u.ID, org.Name.FI, cfg.Accounts.InvitationTTL)
 	return nil
 }
 

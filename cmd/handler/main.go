@@ -1,6 +1,6 @@
 // Command handler is the whole backend in one binary:
 //
-//	handler [serve]            the HTTP API (and, later, the triggers): in
+//	handler [serve]            the HTTP API and the trigger endpoints: in
 //	                           Functions mode when the host sets
 //	                           FUNCTIONS_CUSTOMHANDLER_PORT, standalone otherwise
 //	handler bootstrap-admin    invite the first administrator

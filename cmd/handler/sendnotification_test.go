@@ -89,7 +89,7 @@ func (s *stack) undeliveredAccounts(t *testing.T) *accounts.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return accounts.NewService(s.store(t), hasher, passwords.DefaultPolicy(), &testenv.Relay{}, time.Now, uuid.NewString, accountOptions(cfg))
+	return accounts.NewService(s.store(t), hasher, passwords.DefaultPolicy(), &testenv.Relay{}, time.Now, uuid.NewString, cfg.Accounts)
 }
 
 // activeAccount makes an active account for addr directly in the stack's

@@ -6,9 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/google/uuid"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
@@ -46,20 +43,22 @@ type app struct {
 
 func newID() string { return uuid.NewString() }
 
-// lateRelay lets the account service and the relay refer to each other:
-// the service wakes the relay, and the relay is built after the service's
-// consumer (which the queue needs). It is set once, before any request.
-type lateRelay struct{ r *relay.Relay }
+// deferredRelay stands in for the relay until it exists: the account and
+// organisation services wake it and record audit events through it, but
+// the relay is built after them (its publisher may deliver straight to the
+// consumer, which needs the account service). It is set once, before any
+// request.
+type deferredRelay struct{ r *relay.Relay }
 
-func (l *lateRelay) Changed(o relay.Owner)                           { l.r.Changed(o) }
-func (l *lateRelay) Settling(o relay.Owner) func()                   { return l.r.Settling(o) }
-func (l *lateRelay) Record(ctx context.Context, e audit.Event) error { return l.r.Record(ctx, e) }
+func (d *deferredRelay) Changed(o relay.Owner)                           { d.r.Changed(o) }
+func (d *deferredRelay) Settling(o relay.Owner) func()                   { return d.r.Settling(o) }
+func (d *deferredRelay) Record(ctx context.Context, e audit.Event) error { return d.r.Record(ctx, e) }
 
 // outsideParts replaces outside systems that have no local stand-in; the
 // zero value uses the real ones.
 type outsideParts struct {
 	// secrets opens the Key Vault holding the pepper and the audit chain key.
-	secrets func(vaultURL string, cred azcore.TokenCredential) (keyvault.SecretClient, error)
+	secrets func(vaultURL string) (keyvault.SecretClient, error)
 }
 
 // catchUpInterval is how often the relay looks for outboxes a crash or an
@@ -72,33 +71,17 @@ const catchUpInterval = 30 * time.Second
 // creation against the emulator), so serve runs it after it already
 // listens.
 func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time, outside outsideParts) (*app, error) {
-	cred, err := credential(cfg)
-	if err != nil {
-		return nil, err
-	}
-
 	// The email provider first: a misconfiguration (an SES region outside
 	// the EU/EEA) stops the start before anything else happens.
-	var sender notify.Sender
-	switch cfg.Email.Provider {
-	case "ses":
-		// ses.New refuses a region outside the EU/EEA (P12).
-		sender, err = ses.New(ctx, ses.Config{Region: cfg.Email.SESRegion, From: cfg.Email.From, ConfigurationSet: cfg.Email.SESConfigSet})
-	default:
-		sender, err = smtp.New(smtp.Config{
-			Host: cfg.Email.SMTPHost, Port: cfg.Email.SMTPPort, Username: cfg.Email.SMTPUsername, Password: cfg.Email.SMTPPassword,
-			Security: smtp.Security(cfg.Email.SMTPSecurity), From: cfg.Email.From,
-		})
-	}
+	sender, err := buildSender(ctx, cfg.Email)
 	if err != nil {
 		return nil, err
 	}
-
-	peppers, auditKeys, err := loadKeys(ctx, cfg, cred, outside)
+	peppers, auditKeys, err := loadKeys(ctx, cfg, outside)
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(ctx, cfg, cred, auditKeys)
+	store, err := openStore(ctx, cfg, auditKeys, now)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +89,36 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 	if err != nil {
 		return nil, err
 	}
+	a := &app{cfg: cfg, log: log, store: store, hasher: hasher, now: now}
+	relayRef := &deferredRelay{}
+	a.accounts = accounts.NewService(store, hasher, passwords.DefaultPolicy(), relayRef, now, newID, cfg.Accounts)
+	a.orgs = organizations.NewService(store, relayRef, now, newID)
+	if a.consumer, err = buildConsumer(cfg, store, a.accounts, sender, log, now); err != nil {
+		return nil, err
+	}
+	if relayRef.r, a.inProcess, err = buildRelay(cfg, store, a.accounts, a.consumer, log, now); err != nil {
+		return nil, err
+	}
+	a.relay = relayRef.r
+	a.sweeper = lifecycle.New(store, a.accounts, store, time.Since)
+	return a, nil
+}
 
+// buildSender opens the configured email provider.
+func buildSender(ctx context.Context, cfg config.EmailConfig) (notify.Sender, error) {
+	if cfg.Provider == "ses" {
+		// ses.New refuses a region outside the EU/EEA (P12).
+		return ses.New(ctx, ses.Config{Region: cfg.SESRegion, From: cfg.From, ConfigurationSet: cfg.SESConfigSet})
+	}
+	return smtp.New(smtp.Config{
+		Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
+		Security: smtp.Security(cfg.SMTPSecurity), From: cfg.From,
+	})
+}
+
+// buildConsumer is the notification consumer: it renders an email from
+// the stored account and hands it to the sender.
+func buildConsumer(cfg config.Config, store *tablestore.Store, svc *accounts.Service, sender notify.Sender, log *slog.Logger, now func() time.Time) (*delivery.Consumer, error) {
 	links, err := notify.NewLinkBuilder(cfg.AppBaseURL)
 	if err != nil {
 		return nil, err
@@ -115,30 +127,15 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 	if err != nil {
 		return nil, err
 	}
-	late := &lateRelay{}
-	svc := accounts.NewService(store, hasher, passwords.DefaultPolicy(), late, now, newID, accountOptions(cfg))
-	orgs := organizations.NewService(store, late, now, newID)
-	consumer := delivery.NewConsumer(store, store, svc, links, renderer, sender, log, now)
-	// Notifications ride Service Bus when it is configured (Azure); the
-	// in-process transport otherwise (standalone). Both end in consumer.Receive.
-	var publisher relay.Publisher
-	inProcess := false
-	switch {
-	case cfg.ServiceBusNamespace != "" || cfg.ServiceBusConnectionString != "":
-		var client *azservicebus.Client
-		if cfg.ServiceBusNamespace != "" {
-			client, err = servicebus.NewClient(cfg.ServiceBusNamespace, cred)
-		} else {
-			client, err = servicebus.NewClientFromConnectionString(cfg.ServiceBusConnectionString)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if publisher, err = servicebus.NewPublisher(client, cfg.NotificationQueue); err != nil {
-			return nil, err
-		}
-	default:
-		publisher, inProcess = delivery.NewInProcess(consumer.Receive, cfg.NotificationMaxDeliveries), true
+	return delivery.NewConsumer(store, store, svc, links, renderer, sender, log, now), nil
+}
+
+// buildRelay is the relay from the outboxes to the notification transport.
+// inProcess is true when that transport is the consumer itself.
+func buildRelay(cfg config.Config, store *tablestore.Store, svc *accounts.Service, consumer *delivery.Consumer, log *slog.Logger, now func() time.Time) (r *relay.Relay, inProcess bool, err error) {
+	publisher, inProcess, err := buildPublisher(cfg, consumer)
+	if err != nil {
+		return nil, false, err
 	}
 	settle := func(ctx context.Context, o relay.Owner) error {
 		if o.Kind != relay.AccountOutbox {
@@ -150,32 +147,28 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 	if cfg.FunctionsEnv() {
 		interval = 0
 	}
-	late.r = relay.New(store, store, publisher, settle, log, interval, now)
-
-	sweeper := lifecycle.New(store, svc, store, time.Since)
-	return &app{cfg: cfg, log: log, store: store, accounts: svc, orgs: orgs, hasher: hasher, relay: late.r, inProcess: inProcess, consumer: consumer,
-		sweeper: sweeper, now: now}, nil
+	return relay.New(store, store, publisher, settle, log, interval, now), inProcess, nil
 }
 
-// credential is the Azure credential, when anything in Azure is configured:
-// the managed identity in Azure, the developer's az login for ops commands.
-func credential(cfg config.Config) (azcore.TokenCredential, error) {
-	if cfg.TablesEndpoint == "" && cfg.KeyVaultURL == "" && cfg.ServiceBusNamespace == "" {
-		return nil, nil
+// buildPublisher is the notification transport: Service Bus when it is
+// configured (Azure), the in-process transport otherwise (standalone).
+// Both end in consumer.Receive.
+func buildPublisher(cfg config.Config, consumer *delivery.Consumer) (p relay.Publisher, inProcess bool, err error) {
+	if cfg.ServiceBusNamespace == "" && cfg.ServiceBusConnectionString == "" {
+		return delivery.NewInProcess(consumer.Receive, cfg.NotificationMaxDeliveries), true, nil
 	}
-	c, err := azidentity.NewDefaultAzureCredential(nil)
-	if err != nil {
-		return nil, fmt.Errorf("azure credential: %w", err)
-	}
-	return c, nil
+	p, err = servicebus.Open(servicebus.Config{
+		Namespace: cfg.ServiceBusNamespace, ConnectionString: cfg.ServiceBusConnectionString, Queue: cfg.NotificationQueue,
+	})
+	return p, false, err
 }
 
 // loadKeys loads the pepper and the audit chain key versions: from Key
 // Vault when KEY_VAULT_URL is set, from the local settings otherwise.
-func loadKeys(ctx context.Context, cfg config.Config, cred azcore.TokenCredential, outside outsideParts) (passwords.Peppers, audit.Keys, error) {
+func loadKeys(ctx context.Context, cfg config.Config, outside outsideParts) (passwords.Peppers, audit.Keys, error) {
 	peppers := passwords.Peppers{Current: cfg.LocalPepperCurrent, Keys: cfg.LocalPeppers}
 	if cfg.KeyVaultURL != "" {
-		client, err := openVault(cfg, cred, outside)
+		client, err := openVault(cfg, outside)
 		if err != nil {
 			return passwords.Peppers{}, audit.Keys{}, err
 		}
@@ -183,39 +176,40 @@ func loadKeys(ctx context.Context, cfg config.Config, cred azcore.TokenCredentia
 			return passwords.Peppers{}, audit.Keys{}, err
 		}
 	}
-	auditKeys, err := loadAuditKeys(ctx, cfg, cred, outside)
+	auditKeys, err := loadAuditKeys(ctx, cfg, outside)
 	return peppers, auditKeys, err
 }
 
 // loadAuditKeys loads only the audit chain key versions (what audit verify
 // needs): from Key Vault when KEY_VAULT_URL is set, locally otherwise.
-func loadAuditKeys(ctx context.Context, cfg config.Config, cred azcore.TokenCredential, outside outsideParts) (audit.Keys, error) {
+func loadAuditKeys(ctx context.Context, cfg config.Config, outside outsideParts) (audit.Keys, error) {
 	if cfg.KeyVaultURL == "" {
 		return audit.Keys{Current: cfg.LocalAuditKeyCurrent, Versions: cfg.LocalAuditKeys}, nil
 	}
-	client, err := openVault(cfg, cred, outside)
+	client, err := openVault(cfg, outside)
 	if err != nil {
 		return audit.Keys{}, err
 	}
 	return keyvault.LoadAuditKeys(ctx, client, cfg.AuditKeySecretName)
 }
 
-func openVault(cfg config.Config, cred azcore.TokenCredential, outside outsideParts) (keyvault.SecretClient, error) {
+func openVault(cfg config.Config, outside outsideParts) (keyvault.SecretClient, error) {
 	if outside.secrets != nil {
-		return outside.secrets(cfg.KeyVaultURL, cred)
+		return outside.secrets(cfg.KeyVaultURL)
 	}
-	return keyvault.NewClient(cfg.KeyVaultURL, cred)
+	return keyvault.Open(cfg.KeyVaultURL)
 }
 
 // openStore opens Table Storage with the audit chain keys. Against Azurite
 // (or a developer's account) it creates the missing tables; in Azure the
 // deployment made them (infra/modules/storage.bicep), so a cold start
-// spends no calls on them.
-func openStore(ctx context.Context, cfg config.Config, cred azcore.TokenCredential, auditKeys audit.Keys) (*tablestore.Store, error) {
+// spends no calls on them. The store keeps time by the service's clock.
+func openStore(ctx context.Context, cfg config.Config, auditKeys audit.Keys, now func() time.Time) (*tablestore.Store, error) {
+	clock := tablestore.WithClock(now)
 	if cfg.TablesConnectionString == "" {
-		return tablestore.NewWithCredential(cfg.TablesEndpoint, cred, cfg.TablePrefix, auditKeys)
+		return tablestore.NewWithDefaultCredential(cfg.TablesEndpoint, cfg.TablePrefix, auditKeys, clock)
 	}
-	store, err := tablestore.NewFromConnectionString(cfg.TablesConnectionString, cfg.TablePrefix, auditKeys)
+	store, err := tablestore.NewFromConnectionString(cfg.TablesConnectionString, cfg.TablePrefix, auditKeys, clock)
 	if err != nil {
 		return nil, err
 	}
@@ -223,26 +217,6 @@ func openStore(ctx context.Context, cfg config.Config, cred azcore.TokenCredenti
 		return nil, err
 	}
 	return store, nil
-}
-
-// accountOptions are the account rules from the configuration.
-func accountOptions(cfg config.Config) accounts.Options {
-	return accounts.Options{
-		SessionIdleTimeout:     cfg.SessionIdleTimeout,
-		SessionAbsoluteTimeout: cfg.SessionAbsoluteTimeout,
-		InvitationTTL:          cfg.InvitationTTL,
-		PasswordResetTTL:       cfg.PasswordResetTTL,
-		LockoutThreshold:       cfg.LockoutThreshold,
-		LockoutWindow:          cfg.LockoutWindow,
-		LockoutDuration:        cfg.LockoutDuration,
-		LockoutMaxDuration:     cfg.LockoutMaxDuration,
-		ActivityInterval:       cfg.ActivityInterval,
-		PrivacyNoticeVersion:   cfg.PrivacyNoticeVersion,
-		RestoreWindow:          cfg.ErasureDelay,
-		InactivityMonths:       cfg.InactivityMonths,
-		WarningDays:            cfg.WarningDays,
-		SafetyMargin:           cfg.SafetyMargin,
-	}
 }
 
 // drainOutbox delivers every outbox a crash or an outage left behind: the
@@ -261,10 +235,9 @@ func (a *app) drainOutbox(ctx context.Context) (string, error) {
 // It is what the timer function, the standalone schedule and the ops
 // command share.
 func (a *app) sweep(ctx context.Context, now time.Time, dryRun bool, progress func(lifecycle.Summary)) (lifecycle.Summary, error) {
-	sum, err := a.sweeper.Run(ctx, now, lifecycle.Options{
-		DryRun: dryRun, Budget: a.cfg.SweepBudget, AuditRetentionMonths: a.cfg.AuditRetentionMonths,
-		DeliveryRetention: a.cfg.DeliveryRetention, Progress: progress,
-	})
+	opts := a.cfg.Sweep
+	opts.DryRun, opts.Progress = dryRun, progress
+	sum, err := a.sweeper.Run(ctx, now, opts)
 	attrs := []any{"as_of", now.UTC().Format(time.RFC3339), "dry_run", dryRun, "warned", sum.Warned, "closed", sum.Closed,
 		"erased", sum.Erased, "cleaned", sum.Cleaned, "unchanged", sum.Unchanged, "failed", sum.Failed,
 		"audit_purged", sum.AuditPurged, "deliveries_purged", sum.ClaimsPurged, "complete", sum.Complete}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/lifecycle"
 	"github.com/palvelumanuaali/useradmin/internal/schedule"
 )
 
@@ -62,18 +64,10 @@ type Config struct {
 	NotificationQueue          string
 	NotificationMaxDeliveries  int
 
-	SessionIdleTimeout     time.Duration
-	SessionAbsoluteTimeout time.Duration
-	InvitationTTL          time.Duration
-	PasswordResetTTL       time.Duration
-	LockoutThreshold       int
-	LockoutWindow          time.Duration
-	LockoutDuration        time.Duration
-	LockoutMaxDuration     time.Duration
-	ActivityInterval       time.Duration
-	PrivacyNoticeVersion   string
-	ErasureDelay           time.Duration
-	HashConcurrency        int
+	// Accounts are the account rules: sessions, links, lockout, the
+	// lifecycle's inactivity and restore window (P6, P7).
+	Accounts        accounts.Options
+	HashConcurrency int
 	// HashQueue is how many password hashes may wait for a turn while
 	// HashConcurrency run; a request past that gets 503 busy at once.
 	HashQueue int
@@ -81,18 +75,15 @@ type Config struct {
 	// hash or an email (AUTH-4).
 	Throttle ThrottleConfig
 
-	// The lifecycle sweep (P6, P7): its NCRONTAB schedule (UTC) and rules.
+	// The lifecycle sweep (P6, P7): its NCRONTAB schedule (UTC) and its
+	// limits (Budget, AuditRetentionMonths, DeliveryRetention; each run
+	// sets DryRun and Progress itself).
 	LifecycleSchedule string
+	Sweep             lifecycle.Options
 	// OutboxDrainSchedule is the OutboxDrain timer's NCRONTAB schedule
 	// (Azure); standalone mode drains in-process instead.
-	OutboxDrainSchedule  string
-	InactivityMonths     int
-	WarningDays          []int
-	SafetyMargin         time.Duration
-	SweepBudget          time.Duration
-	AuditRetentionMonths int
-	DeliveryRetention    time.Duration
-	MaxBodyBytes         int64
+	OutboxDrainSchedule string
+	MaxBodyBytes        int64
 }
 
 // ThrottleConfig are the request limits on sign-in, the password-reset
@@ -231,71 +222,38 @@ var SDKSettings = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 func Load(getenv func(string) string) (Config, error) {
 	p := &parser{getenv: getenv}
 	c := Config{
-		TablesConnectionString: p.str("TABLES_CONNECTION_STRING"),
-		TablesEndpoint:         p.str("TABLES_ENDPOINT"),
-		TablePrefix:            p.strDefault("TABLE_PREFIX", "ua"),
-		AppBaseURL:             p.str("APP_BASE_URL"),
-		ListenAddr:             p.strDefault("LISTEN_ADDR", "127.0.0.1:7071"),
-		FunctionsPort:          p.str(FunctionsPortVariable),
-		KeyVaultURL:            p.str("KEY_VAULT_URL"),
-		PepperSecretName:       p.strDefault("PEPPER_SECRET_NAME", "password-pepper"),
-		LocalPepperCurrent:     p.str("PASSWORD_PEPPER_CURRENT"),
-		AuditKeySecretName:     p.strDefault("AUDIT_KEY_SECRET_NAME", "audit-chain-key"),
-		LocalAuditKeyCurrent:   p.str("AUDIT_KEY_CURRENT"),
-		Email: EmailConfig{
-			Provider:     p.strDefault("EMAIL_PROVIDER", "smtp"),
-			From:         p.str("EMAIL_FROM"),
-			SMTPHost:     p.str("SMTP_HOST"),
-			SMTPPort:     p.intDefault("SMTP_PORT", 587, 1, 65535),
-			SMTPUsername: p.str("SMTP_USERNAME"),
-			SMTPPassword: p.str("SMTP_PASSWORD"),
-			SMTPSecurity: p.strDefault("SMTP_SECURITY", "starttls"),
-			SESRegion:    p.str("SES_REGION"),
-			SESConfigSet: p.str("SES_CONFIGURATION_SET"),
-		},
-		ServiceBusNamespace:        p.str("ServiceBusConnection__fullyQualifiedNamespace"),
-		ServiceBusConnectionString: p.str("SERVICEBUS_CONNECTION_STRING"),
-		NotificationQueue:          p.strDefault("NOTIFICATION_QUEUE", "notifications"),
-		NotificationMaxDeliveries:  p.intDefault("NOTIFICATION_MAX_DELIVERIES", 10, 1, 100),
-		SessionIdleTimeout:         p.duration("SESSION_IDLE_TIMEOUT", 30*time.Minute),
-		SessionAbsoluteTimeout:     p.duration("SESSION_ABSOLUTE_TIMEOUT", 12*time.Hour),
-		InvitationTTL:              p.duration("INVITATION_TTL", 7*24*time.Hour),
-		PasswordResetTTL:           p.duration("PASSWORD_RESET_TTL", 30*time.Minute),
-		LockoutThreshold:           p.intDefault("LOCKOUT_THRESHOLD", 10, 3, 100),
-		LockoutWindow:              p.duration("LOCKOUT_WINDOW", time.Hour),
-		LockoutDuration:            p.duration("LOCKOUT_DURATION", 15*time.Minute),
-		LockoutMaxDuration:         p.duration("LOCKOUT_MAX_DURATION", 24*time.Hour),
-		ActivityInterval:           p.duration("ACTIVITY_INTERVAL", time.Hour),
-		PrivacyNoticeVersion:       p.strDefault("PRIVACY_NOTICE_VERSION", "2026-01"),
-		ErasureDelay:               p.duration("ERASURE_DELAY", 30*24*time.Hour),
-		LifecycleSchedule:          p.strDefault("LIFECYCLE_SCHEDULE", "0 0 2 * * *"),
-		OutboxDrainSchedule:        p.strDefault("OUTBOX_DRAIN_SCHEDULE", "0 */5 * * * *"),
-		InactivityMonths:           p.intDefault("INACTIVITY_MONTHS", 6, 1, 120),
-		WarningDays:                p.days("WARNING_DAYS", []int{30, 7}),
-		SafetyMargin:               p.duration("SAFETY_MARGIN", time.Hour),
-		SweepBudget:                p.duration("SWEEP_BUDGET", 8*time.Minute),
-		AuditRetentionMonths:       p.intDefault("AUDIT_RETENTION_MONTHS", 24, 1, 120),
-		DeliveryRetention:          p.duration("DELIVERY_RETENTION", 30*24*time.Hour),
-		HashConcurrency:            p.intDefault("HASH_CONCURRENCY", 4, 1, 64),
-		HashQueue:                  p.intDefault("HASH_QUEUE", 32, 0, 1024),
-		MaxBodyBytes:               int64(p.intDefault("MAX_BODY_BYTES", 64<<10, 1<<10, 1<<20)),
-		Throttle: ThrottleConfig{
-			ClientPerMinute: p.intDefault("THROTTLE_CLIENT_PER_MINUTE", 60, 1, 10000),
-			ClientBurst:     p.intDefault("THROTTLE_CLIENT_BURST", 20, 1, 1000),
-			GlobalPerMinute: p.intDefault("THROTTLE_GLOBAL_PER_MINUTE", 300, 1, 1000000),
-			GlobalBurst:     p.intDefault("THROTTLE_GLOBAL_BURST", 50, 1, 100000),
-			MaxClients:      p.intDefault("THROTTLE_MAX_CLIENTS", 10000, 100, 1000000),
-		},
+		AppBaseURL:                p.str("APP_BASE_URL"),
+		ListenAddr:                p.strDefault("LISTEN_ADDR", "127.0.0.1:7071"),
+		FunctionsPort:             p.str(FunctionsPortVariable),
+		HashConcurrency:           p.intDefault("HASH_CONCURRENCY", 4, 1, 64),
+		HashQueue:                 p.intDefault("HASH_QUEUE", 32, 0, 1024),
+		MaxBodyBytes:              int64(p.intDefault("MAX_BODY_BYTES", 64<<10, 1<<10, 1<<20)),
+		NotificationQueue:         p.strDefault("NOTIFICATION_QUEUE", "notifications"),
+		NotificationMaxDeliveries: p.intDefault("NOTIFICATION_MAX_DELIVERIES", 10, 1, 100),
 	}
-	c.LocalPeppers = p.peppers("PASSWORD_PEPPERS")
-	c.LocalAuditKeys = p.peppers("AUDIT_KEYS")
-	if !c.FunctionsEnv() {
-		// Under the host the platform owns CORS; reading an origin list
-		// there would only let the two layers disagree.
-		c.CORSOrigins = p.list("ALLOWED_ORIGINS")
-	}
+	// First, because a setting that still holds a reference explains the
+	// problems its value causes below.
 	p.unresolvedKeyVaultReferences()
+	p.loadStorage(&c)
+	p.loadEdge(&c)
+	p.loadSecrets(&c)
+	p.loadEmail(&c)
+	p.loadServiceBus(&c)
+	p.loadAccounts(&c)
+	p.loadLifecycle(&c)
+	p.loadThrottle(&c)
+	if len(p.problems) > 0 {
+		return Config{}, &Error{Problems: p.problems}
+	}
+	return c, nil
+}
 
+// loadStorage reads Table Storage's settings: exactly one of a connection
+// string (Azurite) and an endpoint (Azure).
+func (p *parser) loadStorage(c *Config) {
+	c.TablesConnectionString = p.str("TABLES_CONNECTION_STRING")
+	c.TablesEndpoint = p.str("TABLES_ENDPOINT")
+	c.TablePrefix = p.strDefault("TABLE_PREFIX", "ua")
 	switch {
 	case c.TablesConnectionString == "" && c.TablesEndpoint == "":
 		p.fail("TABLES_CONNECTION_STRING or TABLES_ENDPOINT must be set")
@@ -313,6 +271,15 @@ func Load(getenv func(string) string) (Config, error) {
 	if !tablePrefixPattern.MatchString(c.TablePrefix) {
 		p.fail("TABLE_PREFIX must be 1-20 letters or digits, starting with a letter")
 	}
+}
+
+// loadEdge checks the frontend's base URL and reads the CORS origins.
+func (p *parser) loadEdge(c *Config) {
+	if !c.FunctionsEnv() {
+		// Under the host the platform owns CORS; reading an origin list
+		// there would only let the two layers disagree.
+		c.CORSOrigins = p.list("ALLOWED_ORIGINS")
+	}
 	if c.AppBaseURL == "" {
 		p.fail("APP_BASE_URL must be set")
 	} else if u, err := url.Parse(c.AppBaseURL); err != nil || !u.IsAbs() || u.RawQuery != "" || u.Fragment != "" ||
@@ -324,33 +291,69 @@ func Load(getenv func(string) string) (Config, error) {
 			p.fail(fmt.Sprintf("ALLOWED_ORIGINS: %q is not an origin (scheme://host[:port])", o))
 		}
 	}
+}
 
+// loadSecrets reads where the pepper and the audit chain key come from:
+// Key Vault, or the local lists of versions.
+func (p *parser) loadSecrets(c *Config) {
+	c.KeyVaultURL = p.str("KEY_VAULT_URL")
+	c.PepperSecretName = p.strDefault("PEPPER_SECRET_NAME", "password-pepper")
+	c.LocalPepperCurrent = p.str("PASSWORD_PEPPER_CURRENT")
+	c.AuditKeySecretName = p.strDefault("AUDIT_KEY_SECRET_NAME", "audit-chain-key")
+	c.LocalAuditKeyCurrent = p.str("AUDIT_KEY_CURRENT")
+	c.LocalPeppers = p.peppers("PASSWORD_PEPPERS")
+	c.LocalAuditKeys = p.peppers("AUDIT_KEYS")
 	if c.KeyVaultURL != "" {
 		p.httpsURL("KEY_VAULT_URL", c.KeyVaultURL)
 	}
-	p.versionedSecret(c, "PASSWORD_PEPPERS", "PASSWORD_PEPPER_CURRENT", c.LocalPeppers, c.LocalPepperCurrent, "the pepper")
-	p.versionedSecret(c, "AUDIT_KEYS", "AUDIT_KEY_CURRENT", c.LocalAuditKeys, c.LocalAuditKeyCurrent, "the audit chain key")
+	p.versionedSecret(*c, "PASSWORD_PEPPERS", "PASSWORD_PEPPER_CURRENT", c.LocalPeppers, c.LocalPepperCurrent, "the pepper")
+	p.versionedSecret(*c, "AUDIT_KEYS", "AUDIT_KEY_CURRENT", c.LocalAuditKeys, c.LocalAuditKeyCurrent, "the audit chain key")
+}
 
-	switch c.Email.Provider {
+// loadEmail reads the email provider and its settings.
+func (p *parser) loadEmail(c *Config) {
+	e := EmailConfig{
+		Provider:     p.strDefault("EMAIL_PROVIDER", "smtp"),
+		From:         p.str("EMAIL_FROM"),
+		SMTPHost:     p.str("SMTP_HOST"),
+		SMTPPort:     p.intDefault("SMTP_PORT", 587, 1, 65535),
+		SMTPUsername: p.str("SMTP_USERNAME"),
+		SMTPPassword: p.str("SMTP_PASSWORD"),
+		SMTPSecurity: p.strDefault("SMTP_SECURITY", "starttls"),
+		SESRegion:    p.str("SES_REGION"),
+		SESConfigSet: p.str("SES_CONFIGURATION_SET"),
+	}
+	switch e.Provider {
 	case "smtp":
-		if c.Email.SMTPHost == "" {
+		if e.SMTPHost == "" {
 			p.fail("SMTP_HOST must be set when EMAIL_PROVIDER=smtp")
 		}
-		switch c.Email.SMTPSecurity {
+		switch e.SMTPSecurity {
 		case "none", "starttls", "tls":
 		default:
 			p.fail("SMTP_SECURITY must be none, starttls or tls")
 		}
-		if c.Email.SMTPSecurity == "none" && !isLocalHost(c.Email.SMTPHost) {
+		if e.SMTPSecurity == "none" && !isLocalHost(e.SMTPHost) {
 			p.fail("SMTP_SECURITY=none is allowed only for a local mail catcher")
 		}
 	case "ses":
-		if c.Email.SESRegion == "" {
+		if e.SESRegion == "" {
 			p.fail("SES_REGION must be set when EMAIL_PROVIDER=ses")
 		}
 	default:
 		p.fail("EMAIL_PROVIDER must be smtp or ses")
 	}
+	if e.From == "" {
+		p.fail("EMAIL_FROM must be set")
+	}
+	c.Email = e
+}
+
+// loadServiceBus reads how notifications reach Service Bus, if they do.
+// It runs after loadStorage, whose endpoint it checks against.
+func (p *parser) loadServiceBus(c *Config) {
+	c.ServiceBusNamespace = p.str("ServiceBusConnection__fullyQualifiedNamespace")
+	c.ServiceBusConnectionString = p.str("SERVICEBUS_CONNECTION_STRING")
 	if c.ServiceBusNamespace != "" && c.ServiceBusConnectionString != "" {
 		p.fail("set only one of ServiceBusConnection__fullyQualifiedNamespace and SERVICEBUS_CONNECTION_STRING")
 	}
@@ -360,8 +363,46 @@ func Load(getenv func(string) string) (Config, error) {
 	if ns := c.ServiceBusNamespace; ns != "" && (strings.Contains(ns, "/") || !strings.Contains(ns, ".")) {
 		p.fail("ServiceBusConnection__fullyQualifiedNamespace must be a host name such as ua.servicebus.windows.net")
 	}
-	if c.Email.From == "" {
-		p.fail("EMAIL_FROM must be set")
+}
+
+// loadAccounts reads the account rules (accounts.Options).
+func (p *parser) loadAccounts(c *Config) {
+	c.Accounts = accounts.Options{
+		SessionIdleTimeout:     p.duration("SESSION_IDLE_TIMEOUT", 30*time.Minute),
+		SessionAbsoluteTimeout: p.duration("SESSION_ABSOLUTE_TIMEOUT", 12*time.Hour),
+		InvitationTTL:          p.duration("INVITATION_TTL", 7*24*time.Hour),
+		PasswordResetTTL:       p.duration("PASSWORD_RESET_TTL", 30*time.Minute),
+		LockoutThreshold:       p.intDefault("LOCKOUT_THRESHOLD", 10, 3, 100),
+		LockoutWindow:          p.duration("LOCKOUT_WINDOW", time.Hour),
+		LockoutDuration:        p.duration("LOCKOUT_DURATION", 15*time.Minute),
+		LockoutMaxDuration:     p.duration("LOCKOUT_MAX_DURATION", 24*time.Hour),
+		ActivityInterval:       p.duration("ACTIVITY_INTERVAL", time.Hour),
+		PrivacyNoticeVersion:   p.strDefault("PRIVACY_NOTICE_VERSION", "2026-01"),
+		// The setting keeps its published name; the domain calls it the
+		// restore window.
+		RestoreWindow:    p.duration("ERASURE_DELAY", 30*24*time.Hour),
+		InactivityMonths: p.intDefault("INACTIVITY_MONTHS", 6, 1, 120),
+		WarningDays:      p.days("WARNING_DAYS", []int{30, 7}),
+		SafetyMargin:     p.duration("SAFETY_MARGIN", time.Hour),
+	}
+	a := c.Accounts
+	if a.SessionIdleTimeout > a.SessionAbsoluteTimeout {
+		p.fail("SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_TIMEOUT")
+	}
+	if a.LockoutMaxDuration < a.LockoutDuration {
+		p.fail("LOCKOUT_MAX_DURATION must be at least LOCKOUT_DURATION")
+	}
+}
+
+// loadLifecycle reads the sweep's and the outbox drain's schedules and the
+// sweep's limits.
+func (p *parser) loadLifecycle(c *Config) {
+	c.LifecycleSchedule = p.strDefault("LIFECYCLE_SCHEDULE", "0 0 2 * * *")
+	c.OutboxDrainSchedule = p.strDefault("OUTBOX_DRAIN_SCHEDULE", "0 */5 * * * *")
+	c.Sweep = lifecycle.Options{
+		Budget:               p.duration("SWEEP_BUDGET", 8*time.Minute),
+		AuditRetentionMonths: p.intDefault("AUDIT_RETENTION_MONTHS", 24, 1, 120),
+		DeliveryRetention:    p.duration("DELIVERY_RETENTION", 30*24*time.Hour),
 	}
 	if _, err := schedule.Parse(c.LifecycleSchedule); err != nil {
 		p.fail("LIFECYCLE_SCHEDULE: " + err.Error())
@@ -369,20 +410,20 @@ func Load(getenv func(string) string) (Config, error) {
 	if _, err := schedule.Parse(c.OutboxDrainSchedule); err != nil {
 		p.fail("OUTBOX_DRAIN_SCHEDULE: " + err.Error())
 	}
-	if c.SweepBudget >= FunctionTimeout {
+	if c.Sweep.Budget >= FunctionTimeout {
 		p.fail(fmt.Sprintf("SWEEP_BUDGET must stay below the function timeout (%s)", FunctionTimeout))
 	}
-	if c.SessionIdleTimeout > c.SessionAbsoluteTimeout {
-		p.fail("SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_TIMEOUT")
-	}
-	if c.LockoutMaxDuration < c.LockoutDuration {
-		p.fail("LOCKOUT_MAX_DURATION must be at least LOCKOUT_DURATION")
-	}
+}
 
-	if len(p.problems) > 0 {
-		return Config{}, &Error{Problems: p.problems}
+// loadThrottle reads the request limits (AUTH-4).
+func (p *parser) loadThrottle(c *Config) {
+	c.Throttle = ThrottleConfig{
+		ClientPerMinute: p.intDefault("THROTTLE_CLIENT_PER_MINUTE", 60, 1, 10000),
+		ClientBurst:     p.intDefault("THROTTLE_CLIENT_BURST", 20, 1, 1000),
+		GlobalPerMinute: p.intDefault("THROTTLE_GLOBAL_PER_MINUTE", 300, 1, 1000000),
+		GlobalBurst:     p.intDefault("THROTTLE_GLOBAL_BURST", 50, 1, 100000),
+		MaxClients:      p.intDefault("THROTTLE_MAX_CLIENTS", 10000, 100, 1000000),
 	}
-	return c, nil
 }
 
 // FunctionsEnv reports whether the Functions host started us (it set the

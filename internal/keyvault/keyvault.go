@@ -42,6 +42,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
@@ -90,6 +91,22 @@ func NewClient(vaultURL string, cred azcore.TokenCredential) (*azsecrets.Client,
 		return nil, fmt.Errorf("%w: no credential", ErrInvalidVaultURL)
 	}
 	return azsecrets.NewClient(vaultURL, cred, nil)
+}
+
+// Open returns a client for the vault at vaultURL that authenticates with
+// DefaultAzureCredential (the managed identity in Azure, the developer's
+// az login for ops commands). It returns NewClient's errors and wraps the
+// credential's.
+func Open(vaultURL string) (SecretClient, error) {
+	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		return nil, fmt.Errorf("keyvault: credential: %w", err)
+	}
+	c, err := NewClient(vaultURL, cred)
+	if err != nil {
+		return nil, err // not a nil *azsecrets.Client in a non-nil interface
+	}
+	return c, nil
 }
 
 // LoadPeppers reads every usable version of the secret secretName and

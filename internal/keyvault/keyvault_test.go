@@ -352,6 +352,18 @@ func TestNewClient(t *testing.T) {
 	}
 }
 
+// TestOpenChecksTheVaultURL: Open, what the handler wires with, refuses
+// a vault URL that could hand a token elsewhere, as NewClient does.
+func TestOpenChecksTheVaultURL(t *testing.T) {
+	if _, err := keyvault.Open("http://myvault.vault.azure.net"); !errors.Is(err, keyvault.ErrInvalidVaultURL) {
+		t.Errorf("Open(http URL) error = %v, want %v", err, keyvault.ErrInvalidVaultURL)
+	}
+	client, err := keyvault.Open("https://myvault.vault.azure.net")
+	if err != nil || client == nil {
+		t.Errorf("Open(vault URL) = %v, %v; want a client", client, err)
+	}
+}
+
 // LOG-3, CONF-3: the audit chain key loads from Key Vault like the pepper:
 // after a rotation new links name the newest version, links made before
 // still verify, and a disabled version's links no longer do.

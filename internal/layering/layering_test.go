@@ -153,7 +153,17 @@ func TestLayering(t *testing.T) {
 		if name != "cmd/handler" && slices.Contains(mine, "handlers") {
 			t.Errorf("%s imports handlers: only cmd/handler may", name)
 		}
-		// Rule 6: test support never ships.
+		// Rule 6: the wiring composes adapters without touching a cloud
+		// SDK: each adapter opens itself from settings and a credential of
+		// its own making, so the SDKs stay behind the adapters.
+		if slices.Contains(wiring, name) {
+			for _, i := range p.Imports {
+				if sdk(i) {
+					t.Errorf("wiring %s imports %s: open the adapter instead", name, i)
+				}
+			}
+		}
+		// Rule 7: test support never ships.
 		if !slices.Contains(support, name) && slices.Contains(mine, "internal/testenv") {
 			t.Errorf("%s imports internal/testenv outside its tests", name)
 		}

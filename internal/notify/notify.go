@@ -13,6 +13,8 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
+	netmail "net/mail"
 	"strings"
 	"time"
 	"unicode"
@@ -86,6 +88,40 @@ func BreaksLine(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool {
 		return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
 	})
+}
+
+// ParseAddress parses one email address (such as a sender's), refusing
+// anything that could end a header line. Its error never quotes s.
+func ParseAddress(s string) (*netmail.Address, error) {
+	if BreaksLine(s) {
+		return nil, errors.New("address contains a control character")
+	}
+	a, err := netmail.ParseAddress(s)
+	if err != nil {
+		return nil, errors.New("address is invalid")
+	}
+	return a, nil
+}
+
+// Check is what every provider checks before it sends e: no header
+// injection through To or Subject, a recipient that is an address, a
+// subject and a text body. It returns the parsed recipient, or an error
+// wrapping ErrPermanent that never quotes the address.
+func (e Email) Check() (*netmail.Address, error) {
+	to, err := ParseAddress(e.To)
+	if err != nil {
+		return nil, fmt.Errorf("recipient %w: %w", err, ErrPermanent)
+	}
+	if BreaksLine(e.Subject) {
+		return nil, fmt.Errorf("subject contains a control character: %w", ErrPermanent)
+	}
+	if strings.TrimSpace(e.Subject) == "" {
+		return nil, fmt.Errorf("subject is empty: %w", ErrPermanent)
+	}
+	if strings.TrimSpace(e.Text) == "" {
+		return nil, fmt.Errorf("text body is empty: %w", ErrPermanent)
+	}
+	return to, nil
 }
 
 // IsPermanent reports whether err is a permanent delivery failure.

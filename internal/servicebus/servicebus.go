@@ -1,7 +1,8 @@
 // Package servicebus puts notifications on the Azure Service Bus queue
 // that the SendNotification function consumes. It is keyless in Azure
 // (the namespace and DefaultAzureCredential); a connection string exists
-// only for a developer's own namespace.
+// only for a developer's own namespace. Open returns the package's own
+// Publisher, so callers wire it without the SDK.
 //
 // Each message's MessageId is the notification's id, so Service Bus
 // duplicate detection drops a relay's re-send within its window, and the
@@ -15,8 +16,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/palvelumanuaali/useradmin/internal/notify"
@@ -33,30 +34,44 @@ type Publisher struct {
 	sender sender
 }
 
-// NewClient returns a keyless client for a namespace such as
-// "ua-prod.servicebus.windows.net".
-func NewClient(namespace string, cred azcore.TokenCredential) (*azservicebus.Client, error) {
-	c, err := azservicebus.NewClient(namespace, cred, nil)
-	if err != nil {
-		return nil, fmt.Errorf("service bus client: %w", err)
-	}
-	return c, nil
+// Config says which queue to publish to and how to reach it: Namespace
+// (keyless, with DefaultAzureCredential) or, for a developer's own
+// namespace only, ConnectionString.
+type Config struct {
+	Namespace        string // such as "ua-prod.servicebus.windows.net"
+	ConnectionString string
+	Queue            string
 }
 
-// NewClientFromConnectionString returns a client for a developer's own
-// namespace; deployments are keyless.
-func NewClientFromConnectionString(cs string) (*azservicebus.Client, error) {
-	c, err := azservicebus.NewClientFromConnectionString(cs, nil)
-	if err != nil {
-		return nil, errors.New("service bus connection string is not valid")
+// Open returns a publisher to cfg.Queue. It opens no connection: the first
+// Publish does, so start-up makes no network call. It returns an error
+// when neither or both of Namespace and ConnectionString are set, when the
+// connection string is not valid (without quoting it), and wraps errors
+// from the credential and the SDK client.
+func Open(cfg Config) (*Publisher, error) {
+	var (
+		client *azservicebus.Client
+		err    error
+	)
+	switch {
+	case cfg.Namespace != "" && cfg.ConnectionString != "":
+		return nil, errors.New("service bus: set only one of Namespace and ConnectionString")
+	case cfg.Namespace != "":
+		cred, credErr := azidentity.NewDefaultAzureCredential(nil)
+		if credErr != nil {
+			return nil, fmt.Errorf("service bus credential: %w", credErr)
+		}
+		if client, err = azservicebus.NewClient(cfg.Namespace, cred, nil); err != nil {
+			return nil, fmt.Errorf("service bus client: %w", err)
+		}
+	case cfg.ConnectionString != "":
+		if client, err = azservicebus.NewClientFromConnectionString(cfg.ConnectionString, nil); err != nil {
+			return nil, errors.New("service bus connection string is not valid")
+		}
+	default:
+		return nil, errors.New("service bus: Namespace or ConnectionString must be set")
 	}
-	return c, nil
-}
-
-// NewPublisher returns a publisher to the queue. It opens no connection:
-// the first Publish does, so start-up makes no network call.
-func NewPublisher(client *azservicebus.Client, queue string) (*Publisher, error) {
-	s, err := client.NewSender(queue, nil)
+	s, err := client.NewSender(cfg.Queue, nil)
 	if err != nil {
 		return nil, fmt.Errorf("service bus sender: %w", err)
 	}

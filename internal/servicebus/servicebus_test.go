@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +73,36 @@ func TestPublishReportsSendFailures(t *testing.T) {
 	p := &Publisher{sender: &recordingSender{err: errors.New("amqp: link detached")}}
 	if err := p.Publish(context.Background(), notify.Message{ID: "n-1", Kind: notify.KindPasswordChanged}); err == nil {
 		t.Fatal("a failed send was reported as published; the relay would drop it from the outbox")
+	}
+}
+
+// TestOpenChecksItsConfiguration: Open makes no network call, refuses an
+// ambiguous or empty configuration, and never quotes a connection string
+// (it holds a key).
+func TestOpenChecksItsConfiguration(t *testing.T) {
+	const key = "c2VjcmV0LWtleS12YWx1ZQ=="
+	tests := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"opened: a developer's connection string", Config{ConnectionString: "Endpoint=sb://dev.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=" + key, Queue: "notifications"}, true},
+		{"refused: nothing set", Config{Queue: "notifications"}, false},
+		{"refused: both set", Config{Namespace: "ua.servicebus.windows.net", ConnectionString: "Endpoint=sb://x/", Queue: "notifications"}, false},
+		{"refused: not a connection string", Config{ConnectionString: "SharedAccessKey=" + key, Queue: "notifications"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Open(tt.cfg)
+			if got := err == nil; got != tt.ok {
+				t.Fatalf("Open error = %v, want ok %t", err, tt.ok)
+			}
+			if err != nil && strings.Contains(err.Error(), key) {
+				t.Errorf("error %q quotes the key", err)
+			}
+			if p != nil {
+				_ = p.Close(context.Background())
+			}
+		})
 	}
 }

@@ -40,7 +40,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	netmail "net/mail"
 	"net/url"
 	"slices"
 	"strings"
@@ -133,8 +132,8 @@ func New(ctx context.Context, cfg Config, opts ...func(*sesv2.Options)) (*Sender
 		return nil, fmt.Errorf("ses: Region %q: %w; allowed regions: %s",
 			cfg.Region, ErrRegionNotInEU, strings.Join(allowedRegions, ", "))
 	}
-	from, err := netmail.ParseAddress(cfg.From)
-	if err != nil || notify.BreaksLine(cfg.From) {
+	from, err := notify.ParseAddress(cfg.From)
+	if err != nil {
 		return nil, errors.New("ses: From is not a valid email address")
 	}
 	if cfg.ConfigurationSet != "" && !validConfigurationSet(cfg.ConfigurationSet) {
@@ -217,21 +216,9 @@ func (s *Sender) Send(ctx context.Context, e notify.Email) error {
 // input builds the SendEmail request for e, refusing what would change the
 // headers or cannot reach anyone.
 func (s *Sender) input(e notify.Email) (*sesv2.SendEmailInput, error) {
-	if notify.BreaksLine(e.To) {
-		return nil, fmt.Errorf("ses: recipient address contains a control character: %w", notify.ErrPermanent)
-	}
-	to, err := netmail.ParseAddress(e.To)
+	to, err := e.Check()
 	if err != nil {
-		return nil, fmt.Errorf("ses: recipient address is invalid: %w", notify.ErrPermanent)
-	}
-	if notify.BreaksLine(e.Subject) {
-		return nil, fmt.Errorf("ses: subject contains a control character: %w", notify.ErrPermanent)
-	}
-	if strings.TrimSpace(e.Subject) == "" {
-		return nil, fmt.Errorf("ses: subject is empty: %w", notify.ErrPermanent)
-	}
-	if strings.TrimSpace(e.Text) == "" {
-		return nil, fmt.Errorf("ses: text body is empty: %w", notify.ErrPermanent)
+		return nil, fmt.Errorf("ses: %w", err)
 	}
 
 	body := &types.Body{Text: content(e.Text)}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/notify/notifytest"
 )
 
 const (
@@ -445,25 +446,10 @@ func TestSendUnreachableEndpointIsTransient(t *testing.T) {
 func TestSendRefusesUnsendableEmailsPermanently(t *testing.T) {
 	f := startFakeSES(t, accept)
 	s := newTestSender(t, Config{Endpoint: f.URL})
-	tests := []struct {
-		name   string
-		change func(*notify.Email)
-	}{
-		{"refused: CR LF in Subject", func(e *notify.Email) { e.Subject = "Aihe\r\nBcc: other@example.test" }},
-		{"refused: LF in Subject", func(e *notify.Email) { e.Subject = "Aihe\nX-Evil: 1" }},
-		{"refused: CR in Subject", func(e *notify.Email) { e.Subject = "Aihe\rX-Evil: 1" }},
-		{"refused: CR LF in To", func(e *notify.Email) { e.To = testTo + "\r\nBcc: other@example.test" }},
-		{"refused: LF in To", func(e *notify.Email) { e.To = testTo + "\n" }},
-		{"refused: invalid recipient address", func(e *notify.Email) { e.To = "not an address" }},
-		{"refused: recipient without a domain", func(e *notify.Email) { e.To = "someone@" }},
-		{"refused: empty recipient", func(e *notify.Email) { e.To = "" }},
-		{"refused: empty subject", func(e *notify.Email) { e.Subject = " " }},
-		{"refused: empty text", func(e *notify.Email) { e.Text = "" }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, tt := range notifytest.Unsendable() {
+		t.Run(tt.Name, func(t *testing.T) {
 			e := testEmail()
-			tt.change(&e)
+			tt.Change(&e)
 			err := s.Send(context.Background(), e)
 			if got, want := notify.IsPermanent(err), true; got != want {
 				t.Fatalf("IsPermanent(%v) = %t, want %t", err, got, want)

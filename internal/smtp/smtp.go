@@ -134,8 +134,8 @@ func New(cfg Config) (*Sender, error) {
 		user, pass, host := cfg.Username, cfg.Password, s.host
 		s.auth = func() gosmtp.Auth { return &plainOrLogin{user: user, pass: pass, host: host} }
 	}
-	from, err := netmail.ParseAddress(cfg.From)
-	if err != nil || notify.BreaksLine(cfg.From) {
+	from, err := notify.ParseAddress(cfg.From)
+	if err != nil {
 		return nil, errors.New("smtp: From is not a valid email address")
 	}
 	s.from = from
@@ -198,21 +198,9 @@ func (s *Sender) Send(ctx context.Context, e notify.Email) error {
 // message builds the MIME message for e, refusing what would change the
 // headers or cannot reach anyone.
 func (s *Sender) message(e notify.Email) (*mail.Msg, error) {
-	if notify.BreaksLine(e.To) {
-		return nil, fmt.Errorf("smtp: recipient address contains a control character: %w", notify.ErrPermanent)
-	}
-	to, err := netmail.ParseAddress(e.To)
+	to, err := e.Check()
 	if err != nil {
-		return nil, fmt.Errorf("smtp: recipient address is invalid: %w", notify.ErrPermanent)
-	}
-	if notify.BreaksLine(e.Subject) {
-		return nil, fmt.Errorf("smtp: subject contains a control character: %w", notify.ErrPermanent)
-	}
-	if strings.TrimSpace(e.Subject) == "" {
-		return nil, fmt.Errorf("smtp: subject is empty: %w", notify.ErrPermanent)
-	}
-	if strings.TrimSpace(e.Text) == "" {
-		return nil, fmt.Errorf("smtp: text body is empty: %w", notify.ErrPermanent)
+		return nil, fmt.Errorf("smtp: %w", err)
 	}
 
 	// UTF-8 with quoted-printable is go-mail's default; it is spelled out

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/notify/notifytest"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
 
@@ -391,24 +392,10 @@ func TestSendRefusesUnsendableEmailsPermanently(t *testing.T) {
 	// Nothing listens here: these must fail before any connection.
 	s := newSender(t, Config{Host: "127.0.0.1", Port: testenv.FreePort(t), Security: SecurityNone, From: testFrom})
 	ok := notify.Email{MessageID: "m1", To: "someone@example.test", Subject: "Aihe", Text: "Teksti", HTML: "<p>Teksti</p>"}
-	tests := []struct {
-		name   string
-		change func(*notify.Email)
-	}{
-		{"refused: CR LF in To", func(e *notify.Email) { e.To = "someone@example.test\r\nBcc: other@example.test" }},
-		{"refused: LF in To", func(e *notify.Email) { e.To = "someone@example.test\nBcc: other@example.test" }},
-		{"refused: CR LF in Subject", func(e *notify.Email) { e.Subject = "Aihe\r\nBcc: other@example.test" }},
-		{"refused: LF in Subject", func(e *notify.Email) { e.Subject = "Aihe\nX-Evil: 1" }},
-		{"refused: invalid recipient address", func(e *notify.Email) { e.To = "not an address" }},
-		{"refused: recipient without a domain", func(e *notify.Email) { e.To = "someone@" }},
-		{"refused: empty recipient", func(e *notify.Email) { e.To = "" }},
-		{"refused: empty subject", func(e *notify.Email) { e.Subject = " " }},
-		{"refused: empty text", func(e *notify.Email) { e.Text = "" }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, tt := range notifytest.Unsendable() {
+		t.Run(tt.Name, func(t *testing.T) {
 			e := ok
-			tt.change(&e)
+			tt.Change(&e)
 			err := s.Send(context.Background(), e)
 			if got, want := notify.IsPermanent(err), true; got != want {
 				t.Fatalf("IsPermanent(%v) = %t, want %t", err, got, want)

@@ -78,6 +78,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"golang.org/x/sync/errgroup"
 
@@ -171,6 +172,17 @@ func NewWithCredential(endpoint string, cred azcore.TokenCredential, prefix stri
 		return nil, fmt.Errorf("table storage endpoint: %w", err)
 	}
 	return newStore(svc, prefix, auditKeys, o.now), nil
+}
+
+// NewWithDefaultCredential opens the store at a table endpoint with
+// DefaultAzureCredential, so callers wire it without the SDK. It returns
+// NewWithCredential's errors and wraps the credential's.
+func NewWithDefaultCredential(endpoint, prefix string, auditKeys audit.Keys, opts ...Option) (*Store, error) {
+	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		return nil, fmt.Errorf("table storage credential: %w", err)
+	}
+	return NewWithCredential(endpoint, cred, prefix, auditKeys, opts...)
 }
 
 func newStore(svc *aztables.ServiceClient, prefix string, auditKeys audit.Keys, now func() time.Time) *Store {
