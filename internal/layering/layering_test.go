@@ -40,7 +40,7 @@ var (
 	// the binary. Only here do the layers meet.
 	wiring = []string{"internal/config", "cmd/handler"}
 	// support is test and tool code that production code never imports.
-	support = []string{"internal/testenv", "internal/layering", "bench", "scripts/zipapp"}
+	support = []string{"internal/testenv", "internal/notify/notifytest", "internal/layering", "bench", "scripts/zipapp"}
 )
 
 // sdk reports whether an import is a cloud SDK.
