@@ -17,7 +17,11 @@ import (
 // remains still verifies from its genesis. It finds them through the
 // daily index, so the work grows with the events being dropped.
 func (s *Store) PurgeAuditBefore(ctx context.Context, cutoff time.Time) (int, error) {
-	cutoffDay := idxDayPrefix + cutoff.UTC().Format(dayLayout)
+	// Chains are monthly: a cutoff inside a month keeps that month whole,
+	// or what is left of its chain would not verify from its genesis.
+	c := cutoff.UTC()
+	cutoff = time.Date(c.Year(), c.Month(), 1, 0, 0, 0, 0, time.UTC)
+	cutoffDay := idxDayPrefix + cutoff.Format(dayLayout)
 	filter := fmt.Sprintf("PartitionKey ge %s and PartitionKey lt %s", quote(idxDayPrefix), quote(cutoffDay))
 	type copyKey struct{ pk, rk string }
 	var copies []copyKey
