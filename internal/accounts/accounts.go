@@ -215,7 +215,8 @@ type Change struct {
 	Notifications  []notify.Message
 }
 
-// Errors the service returns. The HTTP edge maps each to one status.
+// Errors only the account rules return; the shared ones (not found,
+// conflict, forbidden, …) are kernel's. The HTTP edge maps each to one status.
 var (
 	ErrEmailTaken         = errors.New("email taken")
 	ErrInvalidCredentials = errors.New("invalid credentials")
@@ -234,7 +235,7 @@ var (
 	ErrNotificationSent    = errors.New("notification already sent")
 	ErrNotificationClaimed = errors.New("notification being sent by another delivery")
 	// ErrErased is an account that existed and was erased (P7); it is a
-	// kernel.ErrNotFound everywhere except where the difference matters to the
-	// answer (restore: the window has passed).
+	// kernel.ErrNotFound everywhere except where the difference matters to
+	// the answer (restore: the window has passed).
 	ErrErased = fmt.Errorf("%w: erased", kernel.ErrNotFound)
 )

@@ -2,6 +2,9 @@ package accounts
 
 import "github.com/palvelumanuaali/useradmin/internal/kernel"
 
+// The permission matrix is kernel.Matrix; which roles a caller may hand out
+// is the accounts' own rule.
+
 // RolesPrimaryUserGrants are the roles a primary user may give or take
 // away: never admin (P5).
 var RolesPrimaryUserGrants = []kernel.Role{kernel.RolePrimaryUser, kernel.RoleEditor, kernel.RoleExpert}

@@ -13,9 +13,11 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
-// Store keeps accounts. Implementations return ErrNotFound, ErrEmailTaken
-// and ErrConflict as documented, ErrUnavailable (wrapped) when storage is
-// briefly out of reach, and other errors as they are.
+// Store keeps accounts. Implementations return kernel.ErrNotFound,
+// ErrEmailTaken and kernel.ErrConflict as documented,
+// kernel.ErrUnavailable (wrapped) when storage is briefly out of reach, and
+// other errors as they are. The unqualified ErrNotFound, ErrConflict and
+// ErrInvalidCursor below are the kernel's.
 type Store interface {
 	// CreateUser stores a new account and claims its email under its
 	// canonical form (CanonicalEmail of User.Email), together with the
