@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // latencies collects request durations from several goroutines.
@@ -143,7 +144,7 @@ func BenchmarkListUsers100(b *testing.B) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			_, err := f.svc.Invite(ctx, "", accounts.InviteInput{Email: fmt.Sprintf("member%d@example.fi", i),
-				FirstName: fmt.Sprintf("Etu%d", i), LastName: fmt.Sprintf("Suku%04d", 1000-i), OrganizationID: benchOrg, Role: accounts.RoleExpert}, accounts.Meta{})
+				FirstName: fmt.Sprintf("Etu%d", i), LastName: fmt.Sprintf("Suku%04d", 1000-i), OrganizationID: benchOrg, Role: kernel.RoleExpert}, kernel.Meta{})
 			if err != nil {
 				b.Error(err)
 			}

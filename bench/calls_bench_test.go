@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
@@ -33,12 +34,12 @@ func seed(b *testing.B) *seeded {
 	f := &seeded{counted: newCounted(b)}
 	ctx := context.Background()
 	var err error
-	if f.adminID, f.admin, err = f.active(ctx, "paakayttaja@example.fi", countedOrg, accounts.RoleAdmin); err != nil {
+	if f.adminID, f.admin, err = f.active(ctx, "paakayttaja@example.fi", countedOrg, kernel.RoleAdmin); err != nil {
 		b.Fatal(err)
 	}
 	for i := 0; i < 8; i++ {
 		email := fmt.Sprintf("aktiivinen%d@example.fi", i)
-		id, _, err := f.active(ctx, email, countedOrg, accounts.RoleEditor)
+		id, _, err := f.active(ctx, email, countedOrg, kernel.RoleEditor)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -69,7 +70,7 @@ func seed(b *testing.B) *seeded {
 			defer wg.Done()
 			defer func() { <-sem }()
 			if _, err := f.accounts.Invite(ctx, "", accounts.InviteInput{Email: fmt.Sprintf("seed%d@example.fi", i), FirstName: fmt.Sprintf("Etu%d", i),
-				LastName: fmt.Sprintf("Suku%04d", 3000-i), OrganizationID: org, Role: accounts.RoleExpert}, accounts.Meta{}); err != nil {
+				LastName: fmt.Sprintf("Suku%04d", 3000-i), OrganizationID: org, Role: kernel.RoleExpert}, kernel.Meta{}); err != nil {
 				b.Error(err)
 			}
 		}()
@@ -199,7 +200,7 @@ func BenchmarkStorageCalls(b *testing.B) {
 		// (sending mints a new link), all outside the timer.
 		ids := make([]string, b.N)
 		for i := range ids {
-			id, _, err := f.invited(ctx, fmt.Sprintf("hyvaksyja%d@example.fi", invited.Add(1)), "org-seed-01", accounts.RoleEditor, "Hyväksyjä")
+			id, _, err := f.invited(ctx, fmt.Sprintf("hyvaksyja%d@example.fi", invited.Add(1)), "org-seed-01", kernel.RoleEditor, "Hyväksyjä")
 			if err != nil {
 				b.Fatal(err)
 			}

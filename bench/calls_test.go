@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // callCeiling is an operation's storage calls as they are today: a change
@@ -24,20 +25,20 @@ type callCeiling struct {
 func TestStorageCallsPerOperation(t *testing.T) {
 	f := newCounted(t)
 	ctx := context.Background()
-	_, admin, err := f.active(ctx, "paakayttaja@example.fi", countedOrg, accounts.RoleAdmin)
+	_, admin, err := f.active(ctx, "paakayttaja@example.fi", countedOrg, kernel.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	memberID, _, err := f.active(ctx, "jasen@example.fi", countedOrg, accounts.RoleEditor)
+	memberID, _, err := f.active(ctx, "jasen@example.fi", countedOrg, kernel.RoleEditor)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		if _, _, err := f.invited(ctx, fmt.Sprintf("kutsuttu%d@example.fi", i), countedOrg, accounts.RoleExpert, fmt.Sprintf("Suku%d", i)); err != nil {
+		if _, _, err := f.invited(ctx, fmt.Sprintf("kutsuttu%d@example.fi", i), countedOrg, kernel.RoleExpert, fmt.Sprintf("Suku%d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	accepterID, _, err := f.invited(ctx, "hyvaksyja@example.fi", countedOrg, accounts.RoleEditor, "Hyväksyjä")
+	accepterID, _, err := f.invited(ctx, "hyvaksyja@example.fi", countedOrg, kernel.RoleEditor, "Hyväksyjä")
 	if err != nil {
 		t.Fatal(err)
 	}

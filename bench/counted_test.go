@@ -22,6 +22,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/delivery"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
@@ -218,9 +219,9 @@ const countedPassword = "kolme iloista kirahvia laulaa"
 
 // invited makes an invited account in org directly through the service
 // and returns its id and an invitation token, with the relay not yet run.
-func (f *counted) invited(ctx context.Context, email, org string, role accounts.Role, lastName string) (string, string, error) {
+func (f *counted) invited(ctx context.Context, email, org string, role kernel.Role, lastName string) (string, string, error) {
 	u, err := f.accounts.Invite(ctx, "", accounts.InviteInput{Email: email, FirstName: "Laskettu", LastName: lastName,
-		OrganizationID: org, Role: role, Locale: "fi"}, accounts.Meta{RequestID: "setup"})
+		OrganizationID: org, Role: role, Locale: "fi"}, kernel.Meta{RequestID: "setup"})
 	if err != nil {
 		return "", "", err
 	}
@@ -230,12 +231,12 @@ func (f *counted) invited(ctx context.Context, email, org string, role accounts.
 
 // active makes an active account in org and returns its id and a session
 // token.
-func (f *counted) active(ctx context.Context, email, org string, role accounts.Role) (string, string, error) {
+func (f *counted) active(ctx context.Context, email, org string, role kernel.Role) (string, string, error) {
 	id, token, err := f.invited(ctx, email, org, role, "Aktiivinen")
 	if err != nil {
 		return "", "", err
 	}
-	si, err := f.accounts.AcceptInvitation(ctx, token, countedPassword, true, accounts.Meta{RequestID: "setup"})
+	si, err := f.accounts.AcceptInvitation(ctx, token, countedPassword, true, kernel.Meta{RequestID: "setup"})
 	if err != nil {
 		return "", "", err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/handlers"
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
@@ -90,11 +91,11 @@ func newFixture(b *testing.B, people int) *fixture {
 	}
 	for i := 0; i < people; i++ {
 		email := fmt.Sprintf("person%d@example.fi", i)
-		role := accounts.RoleEditor
+		role := kernel.RoleEditor
 		if i == 0 {
-			role = accounts.RoleAdmin // the first person administers the benchmarks' organisation
+			role = kernel.RoleAdmin // the first person administers the benchmarks' organisation
 		}
-		u, err := svc.Invite(ctx, "", accounts.InviteInput{Email: email, FirstName: "Bench", LastName: "Person", OrganizationID: benchOrg, Role: role}, accounts.Meta{})
+		u, err := svc.Invite(ctx, "", accounts.InviteInput{Email: email, FirstName: "Bench", LastName: "Person", OrganizationID: benchOrg, Role: role}, kernel.Meta{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -102,7 +103,7 @@ func newFixture(b *testing.B, people int) *fixture {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := svc.AcceptInvitation(ctx, tok, password, true, accounts.Meta{}); err != nil {
+		if _, err := svc.AcceptInvitation(ctx, tok, password, true, kernel.Meta{}); err != nil {
 			b.Fatal(err)
 		}
 		f.emails = append(f.emails, email)

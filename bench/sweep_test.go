@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/lifecycle"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
@@ -45,7 +46,7 @@ func BenchmarkSweep(b *testing.B) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			if _, err := f.svc.Invite(ctx, "", accounts.InviteInput{Email: fmt.Sprintf("due%d@example.fi", i), FirstName: "Kutsuttu",
-				LastName: "Henkilö", OrganizationID: benchOrg, Role: accounts.RoleExpert}, accounts.Meta{}); err != nil {
+				LastName: "Henkilö", OrganizationID: benchOrg, Role: kernel.RoleExpert}, kernel.Meta{}); err != nil {
 				b.Error(err)
 			}
 		}()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
@@ -123,13 +124,13 @@ func TestInviteCreatesAnInvitedUser(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	org := h.organization(t, "Kutsukunta")
-	_, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
-	_, primary := h.member(t, org, accounts.RolePrimaryUser)
+	_, admin := h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
+	_, primary := h.member(t, org, kernel.RolePrimaryUser)
 
 	t.Run("an invitation into an organisation that does not exist is refused", func(t *testing.T) {
 		r := h.do(t, request{method: "POST", path: "/api/users", token: admin, body: inviteBody(newPerson(t), "no-such-organisation", roleEditor)})
 		p := wantProblem(t, r, http.StatusBadRequest, "invalid_field")
-		if diff := cmp.Diff([]accounts.FieldError{{Field: "organizationId", Code: "unknown_organization"}}, p.Errors, ignoreDetail); diff != "" {
+		if diff := cmp.Diff([]problemField{{Field: "organizationId", Code: "unknown_organization"}}, p.Errors, ignoreDetail); diff != "" {
 			t.Errorf("errors (-want +got):\n%s", diff)
 		}
 	})
@@ -188,11 +189,11 @@ func TestInviteOfATakenEmail(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	own, other := h.organization(t, "Omakunta"), h.organization(t, "Muukunta")
-	_, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
-	_, primary := h.member(t, own, accounts.RolePrimaryUser)
+	_, admin := h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
+	_, primary := h.member(t, own, kernel.RolePrimaryUser)
 
 	t.Run("an admin is told the email is taken", func(t *testing.T) {
-		existing, _ := h.member(t, other, accounts.RoleEditor)
+		existing, _ := h.member(t, other, kernel.RoleEditor)
 		again := newPerson(t)
 		r := h.do(t, request{method: "POST", path: "/api/users", token: admin,
 			body: inviteBody(person{email: strings.ToUpper(existing.email), firstName: again.firstName, lastName: again.lastName}, own, roleEditor)})
@@ -200,7 +201,7 @@ func TestInviteOfATakenEmail(t *testing.T) {
 	})
 
 	t.Run("a primary user is told the email of their own organisation's person is taken", func(t *testing.T) {
-		existing, _ := h.member(t, own, accounts.RoleExpert)
+		existing, _ := h.member(t, own, kernel.RoleExpert)
 		r := h.do(t, request{method: "POST", path: "/api/users", token: primary, body: inviteBody(existing, own, roleEditor)})
 		wantProblem(t, r, http.StatusConflict, "email_taken")
 	})
@@ -211,7 +212,7 @@ func TestInviteOfATakenEmail(t *testing.T) {
 	// Now the invitation is real in the inviter's organisation and behaves
 	// like any other, while the address stays the existing account's (P1).
 	t.Run("a primary user inviting another organisation's person cannot tell it from any invitation", func(t *testing.T) {
-		existing, existingToken := h.member(t, other, accounts.RoleEditor)
+		existing, existingToken := h.member(t, other, kernel.RoleEditor)
 		existingETag := h.storedETag(t, existing.id)
 		_, existingMessages := h.outbox(t, existing.id)
 
@@ -297,10 +298,10 @@ func TestInviteOfATakenEmail(t *testing.T) {
 		if notices != 2 { // the invitation and its re-send
 			t.Errorf("%d notices to the existing account, want 2", notices)
 		}
-		if _, _, err := h.accounts.IssueLinkToken(context.Background(), g.ID, accounts.PurposeInvitation); !errors.Is(err, accounts.ErrNotFound) {
+		if _, _, err := h.accounts.IssueLinkToken(context.Background(), g.ID, accounts.PurposeInvitation); !errors.Is(err, kernel.ErrNotFound) {
 			t.Errorf("a link could be minted for the taken address's invitation: %v", err)
 		}
-		if _, err := h.accounts.PrepareNotification(context.Background(), g.ID, notify.KindAccountClosed, "n-1"); !errors.Is(err, accounts.ErrNotFound) {
+		if _, err := h.accounts.PrepareNotification(context.Background(), g.ID, notify.KindAccountClosed, "n-1"); !errors.Is(err, kernel.ErrNotFound) {
 			t.Errorf("the taken address's invitation would be mailed: %v", err)
 		}
 	})
@@ -311,8 +312,8 @@ type listPerson struct {
 	key    string // a, b, c…: the expected orders are written in these
 	first  string
 	last   string
-	role   accounts.Role
-	status accounts.Status
+	role   kernel.Role
+	status kernel.Status
 }
 
 // TestListUsersFiltersAndSorts covers the users list's filters (role,
@@ -323,15 +324,15 @@ func TestListUsersFiltersAndSorts(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	org := h.organization(t, "Listakunta")
-	adminP, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
+	adminP, admin := h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
 
 	start := h.clock.Now()
 	people := []listPerson{
-		{"a", "Aino", "Aaltonen", accounts.RoleEditor, accounts.StatusActive},
-		{"b", "Bertta", "Böök", accounts.RoleExpert, accounts.StatusActive},
-		{"c", "Cecilia", "Carlsson", accounts.RolePrimaryUser, accounts.StatusActive},
-		{"d", "Daniel", "Dahl", accounts.RoleEditor, accounts.StatusInvited},
-		{"e", "Eero", "Ek", accounts.RoleEditor, accounts.StatusClosed},
+		{"a", "Aino", "Aaltonen", kernel.RoleEditor, kernel.StatusActive},
+		{"b", "Bertta", "Böök", kernel.RoleExpert, kernel.StatusActive},
+		{"c", "Cecilia", "Carlsson", kernel.RolePrimaryUser, kernel.StatusActive},
+		{"d", "Daniel", "Dahl", kernel.RoleEditor, kernel.StatusInvited},
+		{"e", "Eero", "Ek", kernel.RoleEditor, kernel.StatusClosed},
 	}
 	tag := testenv.UniqueName(t)
 	idOf := map[string]string{}
@@ -418,7 +419,7 @@ func TestListUsersFiltersAndSorts(t *testing.T) {
 	t.Run("a sort across organisations is refused", func(t *testing.T) {
 		r := h.do(t, request{method: "GET", path: "/api/users?sort=name", token: admin})
 		p := wantProblem(t, r, http.StatusBadRequest, "invalid_field")
-		if diff := cmp.Diff([]accounts.FieldError{{Field: "sort", Code: "requires_organization"}}, p.Errors, ignoreDetail); diff != "" {
+		if diff := cmp.Diff([]problemField{{Field: "sort", Code: "requires_organization"}}, p.Errors, ignoreDetail); diff != "" {
 			t.Errorf("errors (-want +got):\n%s", diff)
 		}
 	})
@@ -454,7 +455,7 @@ func TestListUsersPagesEveryUserOnce(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	org := h.organization(t, "Suurkunta")
 	adminOrg := h.organization(t, "Ylläpito")
-	adminP, admin := h.member(t, adminOrg, accounts.RoleAdmin)
+	adminP, admin := h.member(t, adminOrg, kernel.RoleAdmin)
 
 	const n = 250
 	// Last names in an order unrelated to the order of creation.
@@ -474,8 +475,8 @@ func TestListUsersPagesEveryUserOnce(t *testing.T) {
 				u, err := h.accounts.Invite(context.Background(), "", accounts.InviteInput{
 					Email:     fmt.Sprintf("henkilo%03d-%s@kunta.example.fi", num, tag),
 					FirstName: "Aino", LastName: fmt.Sprintf("Sukunimi%03d", num),
-					OrganizationID: org, Role: accounts.RoleEditor, Locale: "fi",
-				}, accounts.Meta{RequestID: "test"})
+					OrganizationID: org, Role: kernel.RoleEditor, Locale: "fi",
+				}, kernel.Meta{RequestID: "test"})
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)
@@ -570,10 +571,10 @@ func TestPatchUser(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	org, other := h.organization(t, "Omakunta"), h.organization(t, "Muukunta")
-	_, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
+	_, admin := h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
 
 	t.Run("names change with a current If-Match and the sessions stay", func(t *testing.T) {
-		p, token := h.member(t, org, accounts.RoleEditor)
+		p, token := h.member(t, org, kernel.RoleEditor)
 		_, etag := h.getUser(t, admin, p.id)
 		r := h.mustDo(t, request{method: "PATCH", path: "/api/users/" + p.id, token: admin,
 			body: map[string]string{"firstName": "Eino", "lastName": "Leino"}, header: map[string]string{"If-Match": etag}}, http.StatusOK)
@@ -600,7 +601,7 @@ func TestPatchUser(t *testing.T) {
 	})
 
 	t.Run("a stale If-Match is 412 and changes nothing", func(t *testing.T) {
-		p, _ := h.member(t, org, accounts.RoleEditor)
+		p, _ := h.member(t, org, kernel.RoleEditor)
 		_, etag := h.getUser(t, admin, p.id)
 		h.mustDo(t, request{method: "PATCH", path: "/api/users/" + p.id, token: admin, body: map[string]string{"firstName": "Eka"}}, http.StatusOK)
 		stored := h.storedETag(t, p.id)
@@ -621,7 +622,7 @@ func TestPatchUser(t *testing.T) {
 		{"a move ends the sessions and emails the person", func(person) map[string]string { return map[string]string{"organizationId": other} }, []string{"organizationId"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, token := h.member(t, org, accounts.RoleEditor)
+			p, token := h.member(t, org, kernel.RoleEditor)
 			_, etag := h.getUser(t, admin, p.id)
 			r := h.mustDo(t, request{method: "PATCH", path: "/api/users/" + p.id, token: admin, body: tc.body(p),
 				header: map[string]string{"If-Match": etag}}, http.StatusOK)
@@ -653,7 +654,7 @@ func TestPatchUser(t *testing.T) {
 	}
 
 	t.Run("a move takes the person out of the old organisation's list into the new one's", func(t *testing.T) {
-		p, _ := h.member(t, org, accounts.RoleEditor)
+		p, _ := h.member(t, org, kernel.RoleEditor)
 		h.mustDo(t, request{method: "PATCH", path: "/api/users/" + p.id, token: admin, body: map[string]string{"organizationId": other}}, http.StatusOK)
 		if ids, _ := h.listIDs(t, admin, url.Values{"organizationId": {org}, "q": {p.email}}); len(ids) != 0 {
 			t.Errorf("still listed in the old organisation")
@@ -673,7 +674,7 @@ func TestPatchUser(t *testing.T) {
 	})
 
 	t.Run("a move to an organisation that does not exist is refused", func(t *testing.T) {
-		p, _ := h.member(t, org, accounts.RoleEditor)
+		p, _ := h.member(t, org, kernel.RoleEditor)
 		r := h.do(t, request{method: "PATCH", path: "/api/users/" + p.id, token: admin, body: map[string]string{"organizationId": "no-such-organisation"}})
 		pd := wantProblem(t, r, http.StatusBadRequest, "invalid_field")
 		if len(pd.Errors) != 1 || pd.Errors[0].Code != "unknown_organization" {
@@ -683,14 +684,14 @@ func TestPatchUser(t *testing.T) {
 
 	// Mass assignment: what the admin views may not set is refused, never
 	// ignored, and the account does not change.
-	victim, _ := h.member(t, org, accounts.RoleEditor)
+	victim, _ := h.member(t, org, kernel.RoleEditor)
 	for _, field := range []string{"status", "email", "passwordHash", "lastActiveAt", "locale", "id", "closedAt", "privacyNoticeVersion"} {
 		t.Run("PATCH with "+field+" is 400 unknown_field", func(t *testing.T) {
 			_, before := h.getUser(t, admin, victim.id)
 			body := map[string]any{"firstName": "Uusi", field: "2030-01-01T00:00:00Z"}
 			r := h.do(t, request{method: "PATCH", path: "/api/users/" + victim.id, token: admin, body: body})
 			p := wantProblem(t, r, http.StatusBadRequest, "unknown_field")
-			if diff := cmp.Diff([]accounts.FieldError{{Field: field, Code: "not_allowed"}}, p.Errors, ignoreDetail); diff != "" {
+			if diff := cmp.Diff([]problemField{{Field: field, Code: "not_allowed"}}, p.Errors, ignoreDetail); diff != "" {
 				t.Errorf("errors (-want +got):\n%s", diff)
 			}
 			if _, after := h.getUser(t, admin, victim.id); after != before {
@@ -705,10 +706,10 @@ func TestPatchUser(t *testing.T) {
 				"organizationId": org, "role": "editor", field: "active"}
 			r := h.do(t, request{method: "POST", path: "/api/users", token: admin, body: body})
 			pd := wantProblem(t, r, http.StatusBadRequest, "unknown_field")
-			if diff := cmp.Diff([]accounts.FieldError{{Field: field, Code: "not_allowed"}}, pd.Errors, ignoreDetail); diff != "" {
+			if diff := cmp.Diff([]problemField{{Field: field, Code: "not_allowed"}}, pd.Errors, ignoreDetail); diff != "" {
 				t.Errorf("errors (-want +got):\n%s", diff)
 			}
-			if _, err := h.store.UserIDByEmail(context.Background(), p.email); !errors.Is(err, accounts.ErrNotFound) {
+			if _, err := h.store.UserIDByEmail(context.Background(), p.email); !errors.Is(err, kernel.ErrNotFound) {
 				t.Errorf("an account was created: %v", err)
 			}
 		})
@@ -722,12 +723,12 @@ func TestCloseAndRestore(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	org := h.organization(t, "Omakunta")
-	adminP, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
+	adminP, admin := h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
 	login := func(p person) response {
 		return h.do(t, request{method: "POST", path: "/api/auth/login", body: map[string]string{"email": p.email, "password": strongPassword}})
 	}
 
-	p, token := h.member(t, org, accounts.RoleEditor)
+	p, token := h.member(t, org, kernel.RoleEditor)
 	closedAt := h.clock.Now()
 	h.mustDo(t, request{method: "DELETE", path: "/api/users/" + p.id, token: admin}, http.StatusNoContent)
 
@@ -777,7 +778,7 @@ func TestCloseAndRestore(t *testing.T) {
 	})
 
 	t.Run("a restored account that never signed in is invited again, with a new invitation", func(t *testing.T) {
-		q, _ := h.account(t, newPerson(t), org, accounts.RoleEditor, accounts.StatusInvited)
+		q, _ := h.account(t, newPerson(t), org, kernel.RoleEditor, kernel.StatusInvited)
 		h.mustDo(t, request{method: "DELETE", path: "/api/users/" + q.id, token: admin}, http.StatusNoContent)
 		var u userJSON
 		h.mustDo(t, request{method: "POST", path: "/api/users/" + q.id + "/restore", token: admin}, http.StatusOK).decode(t, &u)
@@ -789,7 +790,7 @@ func TestCloseAndRestore(t *testing.T) {
 		}
 	})
 	t.Run("a restored admin counts as an admin again", func(t *testing.T) {
-		q, _ := h.member(t, org, accounts.RoleAdmin)
+		q, _ := h.member(t, org, kernel.RoleAdmin)
 		h.mustDo(t, request{method: "DELETE", path: "/api/users/" + q.id, token: admin}, http.StatusNoContent)
 		h.mustDo(t, request{method: "POST", path: "/api/users/" + q.id + "/restore", token: admin}, http.StatusOK)
 		ids, _, err := h.store.ActiveAdmins(context.Background())
@@ -805,7 +806,7 @@ func TestCloseAndRestore(t *testing.T) {
 	})
 
 	t.Run("30 days after closing it can no longer be restored", func(t *testing.T) {
-		q, _ := h.member(t, org, accounts.RoleEditor)
+		q, _ := h.member(t, org, kernel.RoleEditor)
 		h.mustDo(t, request{method: "DELETE", path: "/api/users/" + q.id, token: admin}, http.StatusNoContent)
 		h.clock.Advance(30 * 24 * time.Hour)
 		admin = h.login(t, adminP)
@@ -823,10 +824,10 @@ func TestResendInvitation(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	org := h.organization(t, "Omakunta")
-	_, primary := h.member(t, org, accounts.RolePrimaryUser)
+	_, primary := h.member(t, org, kernel.RolePrimaryUser)
 
 	t.Run("an invited person gets a new invitation email", func(t *testing.T) {
-		p, _ := h.account(t, newPerson(t), org, accounts.RoleEditor, accounts.StatusInvited)
+		p, _ := h.account(t, newPerson(t), org, kernel.RoleEditor, kernel.StatusInvited)
 		h.mustDo(t, request{method: "POST", path: "/api/users/" + p.id + "/invitation", token: primary}, http.StatusAccepted)
 		events, messages := h.outbox(t, p.id)
 		if got := countKind(messages, notify.KindInvitation); got != 2 {
@@ -843,7 +844,7 @@ func TestResendInvitation(t *testing.T) {
 		}
 	})
 	t.Run("an active person's invitation is 409 not_invited", func(t *testing.T) {
-		p, _ := h.member(t, org, accounts.RoleEditor)
+		p, _ := h.member(t, org, kernel.RoleEditor)
 		wantProblem(t, h.do(t, request{method: "POST", path: "/api/users/" + p.id + "/invitation", token: primary}), http.StatusConflict, "not_invited")
 	})
 }
@@ -867,8 +868,8 @@ func TestLastAdminCannotGo(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOptions{})
 		adminOrg := h.organization(t, "Ylläpito")
-		a, admin := h.member(t, adminOrg, accounts.RoleAdmin)
-		_, primary := h.member(t, adminOrg, accounts.RolePrimaryUser)
+		a, admin := h.member(t, adminOrg, kernel.RoleAdmin)
+		_, primary := h.member(t, adminOrg, kernel.RolePrimaryUser)
 
 		for _, tc := range []struct {
 			name  string
@@ -900,8 +901,8 @@ func TestLastAdminCannotGo(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOptions{})
 		adminOrg := h.organization(t, "Ylläpito")
-		a, tokenA := h.member(t, adminOrg, accounts.RoleAdmin)
-		b, tokenB := h.member(t, adminOrg, accounts.RoleAdmin)
+		a, tokenA := h.member(t, adminOrg, kernel.RoleAdmin)
+		b, tokenB := h.member(t, adminOrg, kernel.RoleAdmin)
 		h.mustDo(t, request{method: "PATCH", path: "/api/users/" + b.id, token: tokenA, body: map[string]string{"role": "primary_user"}}, http.StatusOK)
 		if diff := cmp.Diff([]string{a.id}, registry(t, h)); diff != "" {
 			t.Errorf("registry (-want +got):\n%s", diff)
@@ -914,8 +915,8 @@ func TestLastAdminCannotGo(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, harnessOptions{})
 		adminOrg := h.organization(t, "Ylläpito")
-		a, tokenA := h.member(t, adminOrg, accounts.RoleAdmin)
-		_, tokenB := h.member(t, adminOrg, accounts.RoleAdmin)
+		a, tokenA := h.member(t, adminOrg, kernel.RoleAdmin)
+		_, tokenB := h.member(t, adminOrg, kernel.RoleAdmin)
 		h.mustDo(t, request{method: "DELETE", path: "/api/me", token: tokenB}, http.StatusNoContent)
 		if diff := cmp.Diff([]string{a.id}, registry(t, h)); diff != "" {
 			t.Errorf("registry (-want +got):\n%s", diff)
@@ -930,13 +931,13 @@ func TestLastAdminCannotGo(t *testing.T) {
 func TestOrganizations(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
-	_, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
+	_, admin := h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
 
 	for _, tc := range []struct {
 		name   string
 		body   map[string]any
 		status int
-		errors []accounts.FieldError
+		errors []problemField
 	}{
 		{"a municipality with a valid business ID and code is created",
 			map[string]any{"name": map[string]string{"fi": "Helsinki", "sv": "Helsingfors"}, "type": "municipality", "businessId": "0737546-2", "municipalityCode": "091", "contactEmail": "Kirjaamo@Hel.example.fi"},
@@ -946,25 +947,25 @@ func TestOrganizations(t *testing.T) {
 			http.StatusCreated, nil},
 		{"a wrong check digit is refused",
 			map[string]any{"name": map[string]string{"fi": "Helsinki"}, "type": "municipality", "businessId": "0737546-3"},
-			http.StatusBadRequest, []accounts.FieldError{{Field: "businessId", Code: "invalid_business_id"}}},
+			http.StatusBadRequest, []problemField{{Field: "businessId", Code: "invalid_business_id"}}},
 		{"a business ID without its dash is refused",
 			map[string]any{"name": map[string]string{"fi": "Helsinki"}, "type": "municipality", "businessId": "07375462"},
-			http.StatusBadRequest, []accounts.FieldError{{Field: "businessId", Code: "invalid_business_id"}}},
+			http.StatusBadRequest, []problemField{{Field: "businessId", Code: "invalid_business_id"}}},
 		{"a two-digit municipality code is refused",
 			map[string]any{"name": map[string]string{"fi": "Helsinki"}, "type": "municipality", "municipalityCode": "91"},
-			http.StatusBadRequest, []accounts.FieldError{{Field: "municipalityCode", Code: "invalid_municipality_code"}}},
+			http.StatusBadRequest, []problemField{{Field: "municipalityCode", Code: "invalid_municipality_code"}}},
 		{"a four-digit municipality code is refused",
 			map[string]any{"name": map[string]string{"fi": "Helsinki"}, "type": "municipality", "municipalityCode": "0091"},
-			http.StatusBadRequest, []accounts.FieldError{{Field: "municipalityCode", Code: "invalid_municipality_code"}}},
+			http.StatusBadRequest, []problemField{{Field: "municipalityCode", Code: "invalid_municipality_code"}}},
 		{"a municipality code outside municipalities is refused",
 			map[string]any{"name": map[string]string{"fi": "Palveluyhtiö"}, "type": "service_provider", "municipalityCode": "091"},
-			http.StatusBadRequest, []accounts.FieldError{{Field: "municipalityCode", Code: "only_for_municipalities"}}},
+			http.StatusBadRequest, []problemField{{Field: "municipalityCode", Code: "only_for_municipalities"}}},
 		{"a missing Finnish name is refused",
 			map[string]any{"name": map[string]string{"sv": "Helsingfors"}, "type": "municipality"},
-			http.StatusBadRequest, []accounts.FieldError{{Field: "name.fi", Code: "required"}}},
+			http.StatusBadRequest, []problemField{{Field: "name.fi", Code: "required"}}},
 		{"an unknown type is refused",
 			map[string]any{"name": map[string]string{"fi": "Helsinki"}, "type": "company"},
-			http.StatusBadRequest, []accounts.FieldError{{Field: "type", Code: "invalid_type"}}},
+			http.StatusBadRequest, []problemField{{Field: "type", Code: "invalid_type"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := h.do(t, request{method: "POST", path: "/api/organizations", token: admin, body: tc.body})
@@ -995,7 +996,7 @@ func TestOrganizations(t *testing.T) {
 	}
 
 	own, other := h.organization(t, "Omakunta"), h.organization(t, "Muukunta")
-	_, primary := h.member(t, own, accounts.RolePrimaryUser)
+	_, primary := h.member(t, own, kernel.RolePrimaryUser)
 
 	t.Run("a primary user edits their own organisation", func(t *testing.T) {
 		get := h.mustDo(t, request{method: "GET", path: "/api/organizations/" + own, token: primary}, http.StatusOK)
@@ -1025,12 +1026,12 @@ func TestOrganizations(t *testing.T) {
 	})
 	t.Run("an organisation with only closed users is not deleted", func(t *testing.T) {
 		org := h.organization(t, "Suljettukunta")
-		h.account(t, newPerson(t), org, accounts.RoleEditor, accounts.StatusClosed)
+		h.account(t, newPerson(t), org, kernel.RoleEditor, kernel.StatusClosed)
 		wantProblem(t, h.do(t, request{method: "DELETE", path: "/api/organizations/" + org, token: admin}), http.StatusConflict, "organization_not_empty")
 	})
 	t.Run("an organisation whose people all moved out is deleted", func(t *testing.T) {
 		org := h.organization(t, "Lähtökunta")
-		p, _ := h.member(t, org, accounts.RoleEditor)
+		p, _ := h.member(t, org, kernel.RoleEditor)
 		h.mustDo(t, request{method: "PATCH", path: "/api/users/" + p.id, token: admin, body: map[string]string{"organizationId": own}}, http.StatusOK)
 		h.mustDo(t, request{method: "DELETE", path: "/api/organizations/" + org, token: admin}, http.StatusNoContent)
 	})
@@ -1062,7 +1063,7 @@ func TestExportHoldsThePersonsOwnData(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{realRelay: true})
 	org := h.organization(t, "Vientikunta")
-	adminP, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
+	adminP, admin := h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
 
 	// The admin invites the person and someone else.
 	p, other := newPerson(t), newPerson(t)
@@ -1074,7 +1075,7 @@ func TestExportHoldsThePersonsOwnData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	si, err := h.accounts.AcceptInvitation(context.Background(), invitation, strongPassword, true, accounts.Meta{RequestID: "test"})
+	si, err := h.accounts.AcceptInvitation(context.Background(), invitation, strongPassword, true, kernel.Meta{RequestID: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1156,8 +1157,8 @@ func TestDeleteMeClosesTheAccount(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	org := h.organization(t, "Omakunta")
-	_, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
-	p, token := h.member(t, org, accounts.RoleExpert)
+	_, admin := h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
+	p, token := h.member(t, org, kernel.RoleExpert)
 
 	at := h.clock.Now()
 	h.mustDo(t, request{method: "DELETE", path: "/api/me", token: token}, http.StatusNoContent)
@@ -1183,7 +1184,7 @@ func TestAuditEventsHoldIDsOnly(t *testing.T) {
 	h := newHarness(t, harnessOptions{realRelay: true})
 	ctx := context.Background()
 	start := h.clock.Now()
-	adminP, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
+	adminP, admin := h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
 	everyone := []person{adminP}
 
 	createOrg := func(name string) string {
@@ -1203,7 +1204,7 @@ func TestAuditEventsHoldIDsOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		si, err := h.accounts.AcceptInvitation(ctx, invitation, strongPassword, true, accounts.Meta{RequestID: "test"})
+		si, err := h.accounts.AcceptInvitation(ctx, invitation, strongPassword, true, kernel.Meta{RequestID: "test"})
 		if err != nil {
 			t.Fatal(err)
 		}

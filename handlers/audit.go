@@ -6,6 +6,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // auditJSON is an audit event as the admin views read it: ids, the
@@ -40,7 +41,7 @@ type auditListJSON struct {
 func (s *server) handleListAuditEvents() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
-		v := &accounts.ValidationError{}
+		v := &kernel.ValidationError{}
 		knownQuery(v, q, "organizationId", "actorId", "subjectId", "from", "to", "limit", "cursor")
 		aq := audit.Query{
 			OrganizationID: q.Get("organizationId"), ActorID: q.Get("actorId"), SubjectID: q.Get("subjectId"),
@@ -48,7 +49,7 @@ func (s *server) handleListAuditEvents() http.Handler {
 		}
 		for _, id := range []struct{ name, value string }{{"organizationId", aq.OrganizationID}, {"actorId", aq.ActorID}, {"subjectId", aq.SubjectID}} {
 			if id.value != "" && !accounts.ValidID(id.value) {
-				v.Fields = append(v.Fields, accounts.FieldError{Field: id.name, Code: "invalid_id"})
+				v.Fields = append(v.Fields, kernel.FieldError{Field: id.name, Code: "invalid_id"})
 			}
 		}
 		if len(v.Fields) > 0 {

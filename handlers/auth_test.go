@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 )
 
@@ -232,14 +231,14 @@ func TestAcceptInvitationRefusesAWeakPassword(t *testing.T) {
 		name     string
 		body     map[string]any
 		wantCode string
-		wantErrs []accounts.FieldError
+		wantErrs []problemField
 	}{
 		{"a short password is refused with its reason", map[string]any{"token": token, "password": "lyhyt", "acceptPrivacyNotice": true},
-			"invalid_field", []accounts.FieldError{{Field: "password", Code: "password_too_short"}}},
+			"invalid_field", []problemField{{Field: "password", Code: "password_too_short"}}},
 		{"a common password is refused with its reason", map[string]any{"token": token, "password": "passwordpassword", "acceptPrivacyNotice": true},
-			"invalid_field", []accounts.FieldError{{Field: "password", Code: "password_blocklisted"}}},
+			"invalid_field", []problemField{{Field: "password", Code: "password_blocklisted"}}},
 		{"not accepting the privacy notice is refused", map[string]any{"token": token, "password": strongPassword},
-			"invalid_field", []accounts.FieldError{{Field: "acceptPrivacyNotice", Code: "required"}}},
+			"invalid_field", []problemField{{Field: "acceptPrivacyNotice", Code: "required"}}},
 		{"an unknown link is refused", map[string]any{"token": "ei-ole-linkki", "password": strongPassword, "acceptPrivacyNotice": true},
 			"invalid_token", nil},
 	}
@@ -253,9 +252,9 @@ func TestAcceptInvitationRefusesAWeakPassword(t *testing.T) {
 			if got, want := p.Code, tc.wantCode; got != want {
 				t.Errorf("code = %q, want %q", got, want)
 			}
-			var got []accounts.FieldError
+			var got []problemField
 			for _, f := range p.Errors {
-				got = append(got, accounts.FieldError{Field: f.Field, Code: f.Code})
+				got = append(got, problemField{Field: f.Field, Code: f.Code})
 			}
 			if diff := cmp.Diff(tc.wantErrs, got); diff != "" {
 				t.Errorf("errors (-want +got):\n%s", diff)

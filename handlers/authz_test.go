@@ -9,12 +9,11 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // This file is the generated authorization test: one table, written by
-// hand from DESIGN §4 and deliberately not from accounts.Matrix, so that
+// hand from DESIGN §4 and deliberately not from kernel.Matrix, so that
 // the code and the design are two independent statements that must agree.
 // Every non-public route is called by every role against every target it
 // can have, and the expected status follows from the design:
@@ -123,7 +122,7 @@ type authzCase struct {
 	own, other string // organisation ids
 	caller     person // for anonymous: a stand-in account, the "self" of the path
 	token      string
-	callerRole accounts.Role
+	callerRole kernel.Role
 	// targetID and targetETag are the account a case aimed at and its
 	// stored version before the call: a refused call must not change it,
 	// nor end any of its targetSessions.
@@ -135,7 +134,7 @@ type authzCase struct {
 // or a new one in the caller's or the other organisation. Where its state
 // does not matter to the matrix, a target is only invited: that is the
 // cheapest account to make.
-func (c *authzCase) user(t *testing.T, tg target, role accounts.Role, status accounts.Status) string {
+func (c *authzCase) user(t *testing.T, tg target, role kernel.Role, status kernel.Status) string {
 	t.Helper()
 	switch tg {
 	case targetSelf:
@@ -144,12 +143,12 @@ func (c *authzCase) user(t *testing.T, tg target, role accounts.Role, status acc
 		// A closed target here never signed in: what the matrix decides
 		// does not depend on it, and an invitation is cheaper to make.
 		made := status
-		if status == accounts.StatusClosed {
-			made = accounts.StatusInvited
+		if status == kernel.StatusClosed {
+			made = kernel.StatusInvited
 		}
 		p, _ := c.h.account(t, newPerson(t), c.org(tg), role, made)
-		if status == accounts.StatusClosed {
-			if err := c.h.accounts.CloseUser(context.Background(), setupActor, p.id, accounts.Meta{RequestID: "test"}); err != nil {
+		if status == kernel.StatusClosed {
+			if err := c.h.accounts.CloseUser(context.Background(), setupActor, p.id, kernel.Meta{RequestID: "test"}); err != nil {
 				t.Fatalf("close: %v", err)
 			}
 		}
@@ -244,8 +243,8 @@ func authzTable() []authzRow {
 	self := []target{targetSelf}
 	orgs := []target{targetOwn, targetOther}
 	users := []target{targetSelf, targetOwn, targetOther}
-	userPath := func(t *testing.T, c *authzCase, tg target, suffix string, status accounts.Status) string {
-		return "/api/users/" + c.user(t, tg, accounts.RoleEditor, status) + suffix
+	userPath := func(t *testing.T, c *authzCase, tg target, suffix string, status kernel.Status) string {
+		return "/api/users/" + c.user(t, tg, kernel.RoleEditor, status) + suffix
 	}
 	return []authzRow{
 		{method: "POST", path: "/api/auth/logout", changes: true, action: "own account", targets: self, ok: http.StatusNoContent,
@@ -284,7 +283,7 @@ func authzTable() []authzRow {
 			// The caller's one session, read behind the API's back (an
 			// anonymous caller cannot list it).
 			call: func(t *testing.T, c *authzCase, tg target) request {
-				c.user(t, tg, accounts.RoleEditor, accounts.StatusActive)
+				c.user(t, tg, kernel.RoleEditor, kernel.StatusActive)
 				return request{method: "DELETE", path: "/api/me/sessions/" + c.h.sessionIDs(t, c.caller.id)[0]}
 			},
 			check: func(t *testing.T, c *authzCase, tg target, r response) {
@@ -336,7 +335,7 @@ func authzTable() []authzRow {
 
 		{method: "GET", path: "/api/users", variant: "organizationId filter", ownOrgs: true, action: "list users", sees: "list users", targets: orgs, ok: http.StatusOK,
 			call: func(t *testing.T, c *authzCase, tg target) request {
-				c.user(t, tg, accounts.RoleEditor, accounts.StatusInvited) // someone to (not) list besides the caller
+				c.user(t, tg, kernel.RoleEditor, kernel.StatusInvited) // someone to (not) list besides the caller
 				return request{method: "GET", path: "/api/users?organizationId=" + c.org(tg)}
 			},
 			check: func(t *testing.T, c *authzCase, tg target, r response) {
@@ -378,31 +377,31 @@ func authzTable() []authzRow {
 			}},
 		{method: "GET", path: "/api/users/{id}", action: "see users", sees: "see users", targets: users, ok: http.StatusOK,
 			call: func(t *testing.T, c *authzCase, tg target) request {
-				return request{method: "GET", path: userPath(t, c, tg, "", accounts.StatusActive)}
+				return request{method: "GET", path: userPath(t, c, tg, "", kernel.StatusActive)}
 			}},
 		{method: "PATCH", path: "/api/users/{id}", variant: "names", changes: true, action: "edit a user's name", sees: "see users", targets: users, ok: http.StatusOK,
 			call: func(t *testing.T, c *authzCase, tg target) request {
-				return request{method: "PATCH", path: userPath(t, c, tg, "", accounts.StatusInvited),
+				return request{method: "PATCH", path: userPath(t, c, tg, "", kernel.StatusInvited),
 					body: map[string]string{"firstName": "Eino", "lastName": "Leino"}}
 			}},
 		{method: "PATCH", path: "/api/users/{id}", variant: "role", changes: true, action: "change role", sees: "see users", targets: users, ok: http.StatusOK,
 			guard: ownRoleGuard,
 			call: func(t *testing.T, c *authzCase, tg target) request {
 				role := roleExpert // targets are editors
-				if tg == targetSelf && c.callerRole == accounts.RoleExpert {
+				if tg == targetSelf && c.callerRole == kernel.RoleExpert {
 					role = roleEditor
 				}
-				return request{method: "PATCH", path: userPath(t, c, tg, "", accounts.StatusInvited), body: map[string]string{"role": role}}
+				return request{method: "PATCH", path: userPath(t, c, tg, "", kernel.StatusInvited), body: map[string]string{"role": role}}
 			}},
 		{method: "PATCH", path: "/api/users/{id}", variant: "grant admin", changes: true, action: "change role", sees: "see users", targets: []target{targetOwn, targetOther}, ok: http.StatusOK,
 			guard: grantGuard(roleAdmin),
 			call: func(t *testing.T, c *authzCase, tg target) request {
-				return request{method: "PATCH", path: userPath(t, c, tg, "", accounts.StatusInvited), body: map[string]string{"role": roleAdmin}}
+				return request{method: "PATCH", path: userPath(t, c, tg, "", kernel.StatusInvited), body: map[string]string{"role": roleAdmin}}
 			}},
 		{method: "PATCH", path: "/api/users/{id}", variant: "change an admin's role", changes: true, action: "change role", sees: "see users", targets: []target{targetOwn, targetOther}, ok: http.StatusOK,
 			guard: grantGuard(roleAdmin),
 			call: func(t *testing.T, c *authzCase, tg target) request {
-				return request{method: "PATCH", path: "/api/users/" + c.user(t, tg, accounts.RoleAdmin, accounts.StatusActive),
+				return request{method: "PATCH", path: "/api/users/" + c.user(t, tg, kernel.RoleAdmin, kernel.StatusActive),
 					body: map[string]string{"role": roleEditor}}
 			}},
 		{method: "PATCH", path: "/api/users/{id}", variant: "move", changes: true, action: "move to another organisation", sees: "see users", targets: users, ok: http.StatusOK,
@@ -411,21 +410,21 @@ func authzTable() []authzRow {
 				if tg == targetOther {
 					to = c.own // other-organisation targets move in
 				}
-				return request{method: "PATCH", path: userPath(t, c, tg, "", accounts.StatusInvited), body: map[string]string{"organizationId": to}}
+				return request{method: "PATCH", path: userPath(t, c, tg, "", kernel.StatusInvited), body: map[string]string{"organizationId": to}}
 			}},
 		{method: "DELETE", path: "/api/users/{id}", changes: true, action: "remove (close) a user", sees: "see users", targets: users, ok: http.StatusNoContent,
 			call: func(t *testing.T, c *authzCase, tg target) request {
-				return request{method: "DELETE", path: userPath(t, c, tg, "", accounts.StatusInvited)}
+				return request{method: "DELETE", path: userPath(t, c, tg, "", kernel.StatusInvited)}
 			}},
 		// A closed or invited person has no session, so these have no
 		// "self" target.
 		{method: "POST", path: "/api/users/{id}/restore", action: "restore a closed user", sees: "see users", targets: orgs, ok: http.StatusOK,
 			call: func(t *testing.T, c *authzCase, tg target) request {
-				return request{method: "POST", path: userPath(t, c, tg, "/restore", accounts.StatusClosed)}
+				return request{method: "POST", path: userPath(t, c, tg, "/restore", kernel.StatusClosed)}
 			}},
 		{method: "POST", path: "/api/users/{id}/invitation", action: "re-send invitation", sees: "see users", targets: orgs, ok: http.StatusAccepted,
 			call: func(t *testing.T, c *authzCase, tg target) request {
-				return request{method: "POST", path: userPath(t, c, tg, "/invitation", accounts.StatusInvited)}
+				return request{method: "POST", path: userPath(t, c, tg, "/invitation", kernel.StatusInvited)}
 			}},
 
 		// Ending sessions changes no account record, so the refused
@@ -433,7 +432,7 @@ func authzTable() []authzRow {
 		// authzCase.targetSessions).
 		{method: "DELETE", path: "/api/users/{id}/sessions", variant: "of an editor", changes: true, action: "end a person's sessions", sees: "see users", targets: users, ok: http.StatusNoContent,
 			call: func(t *testing.T, c *authzCase, tg target) request {
-				return request{method: "DELETE", path: userPath(t, c, tg, "/sessions", accounts.StatusActive)}
+				return request{method: "DELETE", path: userPath(t, c, tg, "/sessions", kernel.StatusActive)}
 			},
 			check: func(t *testing.T, c *authzCase, tg target, r response) {
 				if ids := c.h.sessionIDs(t, c.targetID); len(ids) != 0 {
@@ -443,7 +442,7 @@ func authzTable() []authzRow {
 		{method: "DELETE", path: "/api/users/{id}/sessions", variant: "of an admin", action: "end a person's sessions", sees: "see users", targets: orgs, ok: http.StatusNoContent,
 			guard: grantGuard(roleAdmin),
 			call: func(t *testing.T, c *authzCase, tg target) request {
-				return request{method: "DELETE", path: "/api/users/" + c.user(t, tg, accounts.RoleAdmin, accounts.StatusActive) + "/sessions"}
+				return request{method: "DELETE", path: "/api/users/" + c.user(t, tg, kernel.RoleAdmin, kernel.StatusActive) + "/sessions"}
 			}},
 
 		{method: "GET", path: "/api/audit-events", variant: "organizationId filter", action: "audit events", targets: orgs, ok: http.StatusOK,
@@ -490,7 +489,7 @@ func TestAuthorizationFollowsTheDesignMatrix(t *testing.T) {
 
 	// A second active admin that no case touches: an admin caller closing
 	// or moving themselves is then never the last admin.
-	h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
+	h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
 
 	// newCase makes a case's caller, in new organisations or (orgs given)
 	// in existing ones.
@@ -502,10 +501,10 @@ func TestAuthorizationFollowsTheDesignMatrix(t *testing.T) {
 		} else {
 			c.own, c.other = h.organization(t, "Omakunta"), h.organization(t, "Muukunta")
 		}
-		c.callerRole = accounts.Role(role)
+		c.callerRole = kernel.Role(role)
 		if role == roleAnonymous {
 			// A stand-in account: the "self" a path can name.
-			c.callerRole = accounts.RoleEditor
+			c.callerRole = kernel.RoleEditor
 		}
 		var token string
 		c.caller, token = h.member(t, c.own, c.callerRole)

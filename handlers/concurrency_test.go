@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // Changes that race each other: the ETag and the admin registry decide,
@@ -52,12 +52,12 @@ func TestConflictingRoleChangesOneWins(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	org := h.organization(t, "Kilpakunta")
-	_, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
-	_, primary := h.member(t, org, accounts.RolePrimaryUser)
+	_, admin := h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
+	_, primary := h.member(t, org, kernel.RolePrimaryUser)
 
 	for i := 0; i < races; i++ {
 		t.Run(fmt.Sprintf("race %d: one 200, one 412, the winner's role stored", i), func(t *testing.T) {
-			target, _ := h.account(t, newPerson(t), org, accounts.RoleEditor, accounts.StatusInvited)
+			target, _ := h.account(t, newPerson(t), org, kernel.RoleEditor, kernel.StatusInvited)
 			_, etag := h.getUser(t, admin, target.id)
 			roles := []string{roleExpert, rolePrimary}
 			answers := h.race(t,
@@ -118,10 +118,10 @@ func newAdminPairs(t *testing.T) *adminPairs {
 // next returns the two admins of the next race.
 func (ap *adminPairs) next(t *testing.T) (a, b person, tokenA, tokenB string) {
 	t.Helper()
-	a, tokenA = ap.h.member(t, ap.org, accounts.RoleAdmin)
-	b, tokenB = ap.h.member(t, ap.org, accounts.RoleAdmin)
+	a, tokenA = ap.h.member(t, ap.org, kernel.RoleAdmin)
+	b, tokenB = ap.h.member(t, ap.org, kernel.RoleAdmin)
 	for _, p := range ap.before {
-		if err := ap.h.accounts.CloseUser(context.Background(), setupActor, p.id, accounts.Meta{RequestID: "test"}); err != nil {
+		if err := ap.h.accounts.CloseUser(context.Background(), setupActor, p.id, kernel.Meta{RequestID: "test"}); err != nil {
 			t.Fatalf("close an admin of the race before: %v", err)
 		}
 	}
@@ -141,7 +141,7 @@ func checkAdminsRemain(t *testing.T, h *harness, admins []person, tokens []strin
 		if err != nil {
 			t.Fatal(err)
 		}
-		if agg.User.Role == accounts.RoleAdmin && agg.User.Status == accounts.StatusActive {
+		if agg.User.Role == kernel.RoleAdmin && agg.User.Status == kernel.StatusActive {
 			active = append(active, p.id)
 		}
 	}
@@ -270,7 +270,7 @@ func TestRacingChangesToAnAdminKeepTheRegistryTrue(t *testing.T) {
 		for i := 0; i < tc.races; i++ {
 			t.Run(fmt.Sprintf("%s, race %d: the registry lists exactly the active admins", tc.name, i), func(t *testing.T) {
 				a, b, tokenA, tokenB := ap.next(t)
-				c, _ := h.member(t, ap.org, accounts.RoleAdmin)
+				c, _ := h.member(t, ap.org, kernel.RoleAdmin)
 				_, etag := h.getUser(t, tokenA, c.id)
 				byA, byB := tc.calls(c, etag)
 				byA.token, byB.token = tokenA, tokenB

@@ -7,8 +7,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
 )
 
 // TestProblemDocuments checks the error contract the frontend codes
@@ -82,7 +80,7 @@ func TestProblemDocuments(t *testing.T) {
 			Detail:    "Some fields are invalid.",
 			Code:      "invalid_field",
 			RequestID: r.header.Get("X-Request-ID"),
-			Errors: []accounts.FieldError{
+			Errors: []problemField{
 				{Field: "firstName", Code: "required", Detail: "This field is required."},
 				{Field: "locale", Code: "invalid_locale", Detail: "The language must be fi, sv or en."},
 			},
@@ -129,7 +127,7 @@ func TestWritesRefuseFieldsOutsideTheAllowlist(t *testing.T) {
 			if got, want := got.Code, "unknown_field"; got != want {
 				t.Errorf("code = %q, want %q", got, want)
 			}
-			if diff := cmp.Diff([]accounts.FieldError{{Field: tc.wantField, Code: "not_allowed"}}, got.Errors, ignoreDetail); diff != "" {
+			if diff := cmp.Diff([]problemField{{Field: tc.wantField, Code: "not_allowed"}}, got.Errors, ignoreDetail); diff != "" {
 				t.Errorf("errors (-want +got):\n%s", diff)
 			}
 			if got, want := h.storedETag(t, p.id), etag; got != want {
@@ -145,7 +143,7 @@ func TestWritesRefuseFieldsOutsideTheAllowlist(t *testing.T) {
 			t.Fatalf("status = %d, want %d; body %s", got, want, r.body)
 		}
 		got := r.problem(t)
-		if diff := cmp.Diff([]accounts.FieldError{{Field: "role", Code: "not_allowed"}}, got.Errors, ignoreDetail); diff != "" || got.Code != "unknown_field" {
+		if diff := cmp.Diff([]problemField{{Field: "role", Code: "not_allowed"}}, got.Errors, ignoreDetail); diff != "" || got.Code != "unknown_field" {
 			t.Errorf("code %q, errors (-want +got):\n%s", got.Code, diff)
 		}
 		if got, want := h.storedETag(t, p.id), etag; got != want {
@@ -164,7 +162,7 @@ func TestWritesRefuseFieldsOutsideTheAllowlist(t *testing.T) {
 			t.Fatalf("status = %d, want %d; body %s", got, want, r.body)
 		}
 		got := r.problem(t)
-		want := []accounts.FieldError{{Field: "organizationId", Code: "not_allowed"}, {Field: "role", Code: "not_allowed"}}
+		want := []problemField{{Field: "organizationId", Code: "not_allowed"}, {Field: "role", Code: "not_allowed"}}
 		if diff := cmp.Diff(want, got.Errors, ignoreDetail); diff != "" || got.Code != "unknown_field" {
 			t.Errorf("code %q, errors (-want +got):\n%s", got.Code, diff)
 		}
@@ -201,7 +199,7 @@ func TestRequestBodiesAreBoundedAndStrict(t *testing.T) {
 		body        string
 		wantStatus  int
 		wantCode    string
-		wantErrors  []accounts.FieldError
+		wantErrors  []problemField
 	}{
 		{"a body over the limit is too large", "POST", "/api/auth/login", "application/json",
 			`{"email":"a@b.fi","password":"` + strings.Repeat("x", 2000) + `"}`, 413, "too_large", nil},
@@ -224,11 +222,11 @@ func TestRequestBodiesAreBoundedAndStrict(t *testing.T) {
 		{"an empty body is invalid", "POST", "/api/auth/login", "application/json",
 			``, 400, "invalid_json", nil},
 		{"a number for a string is an invalid field", "POST", "/api/auth/login", "application/json",
-			`{"email":5,"password":"x"}`, 400, "invalid_field", []accounts.FieldError{{Field: "email", Code: "invalid_type"}}},
+			`{"email":5,"password":"x"}`, 400, "invalid_field", []problemField{{Field: "email", Code: "invalid_type"}}},
 		{"a string for a boolean is an invalid field", "POST", "/api/auth/invitations/accept", "application/json",
-			`{"token":"x","password":"x","acceptPrivacyNotice":"yes"}`, 400, "invalid_field", []accounts.FieldError{{Field: "acceptPrivacyNotice", Code: "invalid_type"}}},
+			`{"token":"x","password":"x","acceptPrivacyNotice":"yes"}`, 400, "invalid_field", []problemField{{Field: "acceptPrivacyNotice", Code: "invalid_type"}}},
 		{"an object for a name is an invalid field", "PATCH", "/api/me", "application/json",
-			`{"firstName":{"role":"admin"}}`, 400, "invalid_field", []accounts.FieldError{{Field: "firstName", Code: "invalid_type"}}},
+			`{"firstName":{"role":"admin"}}`, 400, "invalid_field", []problemField{{Field: "firstName", Code: "invalid_type"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -517,4 +515,4 @@ func TestMeHonoursETags(t *testing.T) {
 
 // ignoreDetail compares field errors by field and code; the localized
 // detail texts are checked on their own.
-var ignoreDetail = cmpopts.IgnoreFields(accounts.FieldError{}, "Detail")
+var ignoreDetail = cmpopts.IgnoreFields(problemField{}, "Detail")

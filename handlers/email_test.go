@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
@@ -24,12 +25,12 @@ func TestOneAccountForEverySpellingOfAnAddress(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	own, other := h.organization(t, "Omakunta"), h.organization(t, "Muukunta")
-	_, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
-	_, primary := h.member(t, own, accounts.RolePrimaryUser)
+	_, admin := h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
+	_, primary := h.member(t, own, kernel.RolePrimaryUser)
 
 	tag := strings.TrimPrefix(testenv.UniqueName(t), "t")
 	typed := "straße." + tag + "@bücher.example.fi"
-	existing, _ := h.account(t, person{email: typed, firstName: "Aino" + tag + "x", lastName: "Korhonen" + tag + "q"}, other, accounts.RoleEditor, accounts.StatusActive)
+	existing, _ := h.account(t, person{email: typed, firstName: "Aino" + tag + "x", lastName: "Korhonen" + tag + "q"}, other, kernel.RoleEditor, kernel.StatusActive)
 	spellings := []string{
 		"STRASSE." + strings.ToUpper(tag) + "@BÜCHER.EXAMPLE.FI",
 		"strasse." + tag + "@xn--bcher-kva.example.fi",
@@ -107,7 +108,7 @@ func TestInviteRefusesAddressLiteralsAndQuotedLocalParts(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	org := h.organization(t, "Kutsukunta")
-	_, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
+	_, admin := h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
 	p := newPerson(t)
 	for _, tc := range []struct{ email, code string }{
 		{"user@[192.0.2.1]", accounts.CodeEmailIPLiteral},
@@ -120,7 +121,7 @@ func TestInviteRefusesAddressLiteralsAndQuotedLocalParts(t *testing.T) {
 		r := h.do(t, request{method: "POST", path: "/api/users", token: admin,
 			body: inviteBody(person{email: tc.email, firstName: p.firstName, lastName: p.lastName}, org, roleEditor)})
 		pr := wantProblem(t, r, http.StatusBadRequest, "invalid_field")
-		if diff := cmp.Diff([]accounts.FieldError{{Field: "email", Code: tc.code}}, pr.Errors, ignoreDetail); diff != "" {
+		if diff := cmp.Diff([]problemField{{Field: "email", Code: tc.code}}, pr.Errors, ignoreDetail); diff != "" {
 			t.Errorf("%q: errors (-want +got):\n%s", tc.email, diff)
 		}
 		if strings.Contains(string(r.body), tc.email) {

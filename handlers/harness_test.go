@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
@@ -187,8 +188,8 @@ func (h *harness) invite(t *testing.T) (person, string) {
 	}
 	u, err := h.accounts.Invite(ctx, "", accounts.InviteInput{
 		Email: p.email, FirstName: p.firstName, LastName: p.lastName,
-		OrganizationID: testOrganization, Role: accounts.RoleEditor, Locale: "fi",
-	}, accounts.Meta{RequestID: "test"})
+		OrganizationID: testOrganization, Role: kernel.RoleEditor, Locale: "fi",
+	}, kernel.Meta{RequestID: "test"})
 	if err != nil {
 		t.Fatalf("invite: %v", err)
 	}
@@ -205,7 +206,7 @@ func (h *harness) invite(t *testing.T) (person, string) {
 func (h *harness) activeUser(t *testing.T) (person, string) {
 	t.Helper()
 	p, invitation := h.invite(t)
-	si, err := h.accounts.AcceptInvitation(context.Background(), invitation, strongPassword, true, accounts.Meta{RequestID: "test"})
+	si, err := h.accounts.AcceptInvitation(context.Background(), invitation, strongPassword, true, kernel.Meta{RequestID: "test"})
 	if err != nil {
 		t.Fatalf("accept invitation: %v", err)
 	}
@@ -320,13 +321,13 @@ func (h *harness) send(rq request) (response, error) {
 
 // problemDoc is a problem+json answer as a client decodes it.
 type problemDoc struct {
-	Type      string                `json:"type"`
-	Title     string                `json:"title"`
-	Status    int                   `json:"status"`
-	Detail    string                `json:"detail"`
-	Code      string                `json:"code"`
-	RequestID string                `json:"requestId"`
-	Errors    []accounts.FieldError `json:"errors"`
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Status    int            `json:"status"`
+	Detail    string         `json:"detail"`
+	Code      string         `json:"code"`
+	RequestID string         `json:"requestId"`
+	Errors    []problemField `json:"errors"`
 }
 
 // problem decodes r as problem+json, failing the test when it is not one.
@@ -392,7 +393,7 @@ func (h *harness) deliverAll(t *testing.T) {
 
 // setupActor is the administrator behind the API's back that makes a
 // test's organisations and accounts directly through the services.
-var setupActor = accounts.Actor{ID: "test-setup", Role: accounts.RoleAdmin, Status: accounts.StatusActive,
+var setupActor = kernel.Actor{ID: "test-setup", Role: kernel.RoleAdmin, Status: kernel.StatusActive,
 	OrganizationID: organizations.AdministrationID}
 
 // organization creates a municipality and returns its id.
@@ -400,7 +401,7 @@ func (h *harness) organization(t *testing.T, name string) string {
 	t.Helper()
 	o, err := h.orgs.Create(context.Background(), setupActor, organizations.Input{
 		Name: organizations.Name{FI: name}, Type: organizations.TypeMunicipality,
-	}, accounts.Meta{RequestID: "test"})
+	}, kernel.Meta{RequestID: "test"})
 	if err != nil {
 		t.Fatalf("create organisation: %v", err)
 	}
@@ -424,10 +425,10 @@ func newPerson(t *testing.T) person {
 // account makes an account for p in orgID with role and status directly
 // through the services, and returns it with its id set and, when active,
 // a session token. A closed account was closed by setupActor (removed).
-func (h *harness) account(t *testing.T, p person, orgID string, role accounts.Role, status accounts.Status) (person, string) {
+func (h *harness) account(t *testing.T, p person, orgID string, role kernel.Role, status kernel.Status) (person, string) {
 	t.Helper()
 	ctx := context.Background()
-	m := accounts.Meta{RequestID: "test"}
+	m := kernel.Meta{RequestID: "test"}
 	u, err := h.accounts.Invite(ctx, "", accounts.InviteInput{
 		Email: p.email, FirstName: p.firstName, LastName: p.lastName,
 		OrganizationID: orgID, Role: role, Locale: "fi",
@@ -436,7 +437,7 @@ func (h *harness) account(t *testing.T, p person, orgID string, role accounts.Ro
 		t.Fatalf("invite %s: %v", role, err)
 	}
 	p.id = u.ID
-	if status == accounts.StatusInvited {
+	if status == kernel.StatusInvited {
 		return p, ""
 	}
 	invitation, _, err := h.accounts.IssueLinkToken(ctx, u.ID, accounts.PurposeInvitation)
@@ -447,7 +448,7 @@ func (h *harness) account(t *testing.T, p person, orgID string, role accounts.Ro
 	if err != nil {
 		t.Fatalf("accept invitation: %v", err)
 	}
-	if status == accounts.StatusClosed {
+	if status == kernel.StatusClosed {
 		if err := h.accounts.CloseUser(ctx, setupActor, u.ID, m); err != nil {
 			t.Fatalf("close: %v", err)
 		}
@@ -458,7 +459,7 @@ func (h *harness) account(t *testing.T, p person, orgID string, role accounts.Ro
 
 // member makes an active account with role in orgID and returns it with
 // a session token.
-func (h *harness) member(t *testing.T, orgID string, role accounts.Role) (person, string) {
+func (h *harness) member(t *testing.T, orgID string, role kernel.Role) (person, string) {
 	t.Helper()
-	return h.account(t, newPerson(t), orgID, role, accounts.StatusActive)
+	return h.account(t, newPerson(t), orgID, role, kernel.StatusActive)
 }

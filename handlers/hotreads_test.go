@@ -11,7 +11,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
@@ -76,9 +76,9 @@ func TestHotReadsArePointReads(t *testing.T) {
 	}
 	h := newHarness(t, harnessOptions{store: store})
 	org := h.organization(t, "Kunta")
-	_, primary := h.member(t, org, accounts.RolePrimaryUser)
-	colleague, _ := h.member(t, org, accounts.RoleEditor)
-	stranger, _ := h.member(t, h.organization(t, "Muu kunta"), accounts.RoleEditor)
+	_, primary := h.member(t, org, kernel.RolePrimaryUser)
+	colleague, _ := h.member(t, org, kernel.RoleEditor)
+	stranger, _ := h.member(t, h.organization(t, "Muu kunta"), kernel.RoleEditor)
 
 	check := func(what string, want int, rq request, maxCalls int) []string {
 		t.Helper()
@@ -119,7 +119,7 @@ func TestHotReadsArePointReads(t *testing.T) {
 	}
 	var body struct{ ID string }
 	me.decode(t, &body)
-	if got, want := me.header.Get("ETag"), fmt.Sprintf("%q", accounts.PublicETag(h.storedETag(t, body.ID))); got != want {
+	if got, want := me.header.Get("ETag"), fmt.Sprintf("%q", kernel.PublicETag(h.storedETag(t, body.ID))); got != want {
 		t.Errorf("ETag after the activity write = %s, stored %s", got, want)
 	}
 	r := h.do(t, request{method: "PATCH", path: "/api/me", token: primary, body: map[string]string{"locale": "sv"},

@@ -11,14 +11,14 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // decodeError is a request body we refuse; it carries its own code.
 type decodeError struct {
 	status int
 	code   string
-	fields []accounts.FieldError
+	fields []kernel.FieldError
 }
 
 func (e *decodeError) Error() string { return e.code }
@@ -45,10 +45,10 @@ func decode(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) err
 		return &decodeError{status: http.StatusBadRequest, code: codeInvalidJSON}
 	}
 	allowed := jsonFields(reflect.TypeOf(dst).Elem())
-	var unknown []accounts.FieldError
+	var unknown []kernel.FieldError
 	for name := range object {
 		if !allowed[name] {
-			unknown = append(unknown, accounts.FieldError{Field: name, Code: "not_allowed"})
+			unknown = append(unknown, kernel.FieldError{Field: name, Code: "not_allowed"})
 		}
 	}
 	if len(unknown) > 0 {
@@ -60,7 +60,7 @@ func decode(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) err
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
 			return &decodeError{status: http.StatusBadRequest, code: codeInvalidField,
-				fields: []accounts.FieldError{{Field: typeErr.Field, Code: "invalid_type"}}}
+				fields: []kernel.FieldError{{Field: typeErr.Field, Code: "invalid_type"}}}
 		}
 		return &decodeError{status: http.StatusBadRequest, code: codeInvalidJSON}
 	}

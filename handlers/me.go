@@ -9,13 +9,14 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 )
 
 // writeUser answers with an account and its ETag.
 func (s *server) writeUser(w http.ResponseWriter, status int, u accounts.User) {
 	if u.ETag != "" {
-		w.Header().Set("ETag", `"`+accounts.PublicETag(u.ETag)+`"`)
+		w.Header().Set("ETag", `"`+kernel.PublicETag(u.ETag)+`"`)
 	}
 	writeJSON(w, status, s.userJSON(u))
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 type ctxKey int
@@ -33,8 +34,8 @@ func principal(ctx context.Context) accounts.Principal {
 	return p
 }
 
-func meta(r *http.Request) accounts.Meta {
-	return accounts.Meta{RequestID: requestID(r.Context())}
+func meta(r *http.Request) kernel.Meta {
+	return kernel.Meta{RequestID: requestID(r.Context())}
 }
 
 func newRequestID() string {

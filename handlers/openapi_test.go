@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
@@ -431,7 +432,7 @@ func checkProblemExample(t *testing.T, where, status string, ex any) {
 	for _, fe := range asList(p["errors"]) {
 		f, _ := fe.(map[string]any)
 		fcode, _ := f["code"].(string)
-		want := localizeFields([]accounts.FieldError{{Field: "x", Code: fcode}}, "en")[0].Detail
+		want := localizeFields([]kernel.FieldError{{Field: "x", Code: fcode}}, "en")[0].Detail
 		got, _ := f["detail"].(string)
 		if got != want {
 			t.Errorf("%s: field %v code %s has detail %q, the server sends %q", where, f["field"], fcode, got, want)
@@ -582,8 +583,8 @@ func newContractFixture(t *testing.T, h *harness) contractFixture {
 	f.admin = person{email: "yllapito-" + testenv.UniqueName(t) + "@palvelumanuaali.example.fi", firstName: "Ylläpitäjä", lastName: "Ensimmäinen"}
 	u, err := h.accounts.Invite(ctx, "", accounts.InviteInput{
 		Email: f.admin.email, FirstName: f.admin.firstName, LastName: f.admin.lastName,
-		OrganizationID: organizations.AdministrationID, Role: accounts.RoleAdmin, Locale: "fi",
-	}, accounts.Meta{RequestID: "test"})
+		OrganizationID: organizations.AdministrationID, Role: kernel.RoleAdmin, Locale: "fi",
+	}, kernel.Meta{RequestID: "test"})
 	if err != nil {
 		t.Fatalf("invite admin: %v", err)
 	}
@@ -592,7 +593,7 @@ func newContractFixture(t *testing.T, h *harness) contractFixture {
 	if err != nil {
 		t.Fatalf("issue admin invitation: %v", err)
 	}
-	si, err := h.accounts.AcceptInvitation(ctx, invitation, strongPassword, true, accounts.Meta{RequestID: "test"})
+	si, err := h.accounts.AcceptInvitation(ctx, invitation, strongPassword, true, kernel.Meta{RequestID: "test"})
 	if err != nil {
 		t.Fatalf("accept admin invitation: %v", err)
 	}
@@ -611,7 +612,7 @@ func newContractFixture(t *testing.T, h *harness) contractFixture {
 	if err != nil {
 		t.Fatalf("issue member invitation: %v", err)
 	}
-	if _, err := h.accounts.AcceptInvitation(ctx, token, strongPassword, true, accounts.Meta{RequestID: "test"}); err != nil {
+	if _, err := h.accounts.AcceptInvitation(ctx, token, strongPassword, true, kernel.Meta{RequestID: "test"}); err != nil {
 		t.Fatalf("accept member invitation: %v", err)
 	}
 	return f
@@ -945,7 +946,7 @@ func adminContractCases(f contractFixture) []contractCase {
 			return request{method: "DELETE", path: member + "/sessions", token: f.editorToken}
 		}, nil},
 		{"a primary user ending an admin's sessions is forbidden", "/api/users/{id}/sessions", http.StatusForbidden, func(t *testing.T) request {
-			_, primary := f.h.member(t, organizations.AdministrationID, accounts.RolePrimaryUser)
+			_, primary := f.h.member(t, organizations.AdministrationID, kernel.RolePrimaryUser)
 			return request{method: "DELETE", path: "/api/users/" + f.admin.id + "/sessions", token: primary}
 		}, nil},
 		{"an unknown user is not_found", "/api/users/{id}", http.StatusNotFound, func(t *testing.T) request {

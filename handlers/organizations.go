@@ -6,7 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 )
 
@@ -32,7 +32,7 @@ func toOrgJSON(o organizations.Organization) orgJSON {
 }
 
 func writeOrg(w http.ResponseWriter, status int, o organizations.Organization) {
-	w.Header().Set("ETag", `"`+accounts.PublicETag(o.ETag)+`"`)
+	w.Header().Set("ETag", `"`+kernel.PublicETag(o.ETag)+`"`)
 	writeJSON(w, status, toOrgJSON(o))
 }
 
@@ -44,7 +44,7 @@ type orgListJSON struct {
 func (s *server) handleListOrganizations() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
-		v := &accounts.ValidationError{}
+		v := &kernel.ValidationError{}
 		knownQuery(v, q, "limit", "cursor")
 		limit := queryLimit(v, q)
 		if len(v.Fields) > 0 {

@@ -19,7 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
@@ -477,7 +477,7 @@ func TestStorageErrorsLogNoEmailOrItsHash(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t, harnessOptions{store: store})
-	_, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
+	_, admin := h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
 	org := h.organization(t, "Kunta")
 	const email = "liisa.storage@kunta.example.fi"
 	busy.refuse.Store(true)

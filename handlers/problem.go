@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 )
@@ -16,13 +17,22 @@ import (
 // problem is an RFC 9457 problem document with our stable machine code,
 // the request id for support, and per-field errors for validation.
 type problem struct {
-	Type      string                `json:"type"`
-	Title     string                `json:"title"`
-	Status    int                   `json:"status"`
-	Detail    string                `json:"detail,omitempty"`
-	Code      string                `json:"code"`
-	RequestID string                `json:"requestId,omitempty"`
-	Errors    []accounts.FieldError `json:"errors,omitempty"`
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Status    int            `json:"status"`
+	Detail    string         `json:"detail,omitempty"`
+	Code      string         `json:"code"`
+	RequestID string         `json:"requestId,omitempty"`
+	Errors    []problemField `json:"errors,omitempty"`
+}
+
+// problemField is one invalid field as the problem's errors list it: the
+// wire form of a kernel.FieldError, with the detail in the reader's
+// language.
+type problemField struct {
+	Field  string `json:"field"`
+	Code   string `json:"code"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // errorStatus is the one table from domain errors to HTTP answers.
@@ -31,26 +41,26 @@ var errorStatus = []struct {
 	status int
 	code   string
 }{
-	{accounts.ErrNotFound, http.StatusNotFound, "not_found"},
+	{kernel.ErrNotFound, http.StatusNotFound, "not_found"},
 	{accounts.ErrEmailTaken, http.StatusConflict, "email_taken"},
-	{accounts.ErrConflict, http.StatusConflict, "conflict"},
-	{accounts.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed"},
+	{kernel.ErrConflict, http.StatusConflict, "conflict"},
+	{kernel.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed"},
 	{accounts.ErrInvalidCredentials, http.StatusUnauthorized, "invalid_credentials"},
 	{accounts.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
 	{accounts.ErrInvalidToken, http.StatusBadRequest, "invalid_token"},
 	{accounts.ErrWrongPassword, http.StatusForbidden, "wrong_password"},
 	{accounts.ErrAdminExists, http.StatusConflict, "admin_exists"},
-	{accounts.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{kernel.ErrForbidden, http.StatusForbidden, "forbidden"},
 	{accounts.ErrLastAdmin, http.StatusConflict, "last_admin"},
 	{accounts.ErrRestoreWindow, http.StatusGone, "restore_window_passed"},
 	{accounts.ErrNotClosed, http.StatusConflict, "not_closed"},
 	{accounts.ErrClosed, http.StatusConflict, "account_closed"},
 	{accounts.ErrNotInvited, http.StatusConflict, "not_invited"},
-	{accounts.ErrInvalidCursor, http.StatusBadRequest, "invalid_cursor"},
+	{kernel.ErrInvalidCursor, http.StatusBadRequest, "invalid_cursor"},
 	{organizations.ErrNotFound, http.StatusNotFound, "not_found"},
 	{organizations.ErrNotEmpty, http.StatusConflict, "organization_not_empty"},
 	{organizations.ErrExists, http.StatusConflict, "conflict"},
-	{accounts.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{kernel.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{passwords.ErrBusy, http.StatusServiceUnavailable, codeBusy},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "unavailable"},
 }
@@ -78,7 +88,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		writeProblem(w, r, de.status, de.code, de.fields)
 		return
 	}
-	var v *accounts.ValidationError
+	var v *kernel.ValidationError
 	if errors.As(err, &v) {
 		writeProblem(w, r, http.StatusBadRequest, codeInvalidField, v.Fields)
 		return
@@ -104,7 +114,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	writeProblem(w, r, http.StatusInternalServerError, codeInternal, nil)
 }
 
-func writeProblem(w http.ResponseWriter, r *http.Request, status int, code string, fields []accounts.FieldError) {
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, code string, fields []kernel.FieldError) {
 	lang := language(r)
 	p := problem{
 		Type:      "https://palvelumanuaali.fi/problems/" + strings.ReplaceAll(code, "_", "-"),
@@ -226,21 +236,23 @@ var fieldDetails = map[string][3]string{ // fi, sv, en
 	"password_repetitive":       {"Salasana on liian toisteinen tai ennalta arvattava.", "Lösenordet är för upprepande eller förutsägbart.", "The password is too repetitive or predictable."},
 }
 
-func localizeFields(fields []accounts.FieldError, lang string) []accounts.FieldError {
-	out := make([]accounts.FieldError, len(fields))
+// localizeFields turns the domain's field errors into their wire form, in
+// the reader's language.
+func localizeFields(fields []kernel.FieldError, lang string) []problemField {
+	out := make([]problemField, len(fields))
 	for i, f := range fields {
-		f.Detail = ""
+		pf := problemField{Field: f.Field, Code: f.Code}
 		if d, ok := fieldDetails[f.Code]; ok {
 			switch lang {
 			case "sv":
-				f.Detail = d[1]
+				pf.Detail = d[1]
 			case "en":
-				f.Detail = d[2]
+				pf.Detail = d[2]
 			default:
-				f.Detail = d[0]
+				pf.Detail = d[0]
 			}
 		}
-		out[i] = f
+		out[i] = pf
 	}
 	return out
 }

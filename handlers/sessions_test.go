@@ -15,6 +15,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // Session control (SESS-3): a person lists and ends their own sessions;
@@ -92,7 +93,7 @@ func secretsOf(t *testing.T, tokens ...string) []string {
 func TestMySessionsAreListedAndEndedOneByOne(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
-	p, first := h.member(t, h.organization(t, "Istuntokunta"), accounts.RoleEditor)
+	p, first := h.member(t, h.organization(t, "Istuntokunta"), kernel.RoleEditor)
 	h.clock.Advance(5 * time.Minute)
 	second := h.login(t, p)
 	h.clock.Advance(5 * time.Minute)
@@ -207,8 +208,8 @@ func TestAnotherPersonsSessionCannotBeEndedThroughMe(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	org := h.organization(t, "Naapurikunta")
-	_, attacker := h.member(t, org, accounts.RoleAdmin)
-	_, victim := h.member(t, org, accounts.RoleEditor)
+	_, attacker := h.member(t, org, kernel.RoleAdmin)
+	_, victim := h.member(t, org, kernel.RoleEditor)
 	victimSession := h.currentSessionID(t, victim)
 
 	unknown := h.do(t, request{method: "DELETE", path: "/api/me/sessions/" + unknownID, token: attacker})
@@ -231,7 +232,7 @@ func TestAnotherPersonsSessionCannotBeEndedThroughMe(t *testing.T) {
 func TestOldSessionsGetAnIDWhenListed(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
-	p, newer := h.member(t, h.organization(t, "Vanhakunta"), accounts.RoleExpert)
+	p, newer := h.member(t, h.organization(t, "Vanhakunta"), kernel.RoleExpert)
 
 	// A session row as the code before ids wrote it: no ID.
 	secret := base64.RawURLEncoding.EncodeToString([]byte("an-old-session-secret-32-bytes!!"))
@@ -280,13 +281,13 @@ func TestEndUserSessions(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	orgA, orgB := h.organization(t, "Aakunta"), h.organization(t, "Beekunta")
-	adminP, admin := h.member(t, h.organization(t, "Ylläpito"), accounts.RoleAdmin)
-	primaryP, primary := h.member(t, orgA, accounts.RolePrimaryUser)
-	_, editor := h.member(t, orgA, accounts.RoleEditor)
-	colleague, colleagueToken := h.member(t, orgA, accounts.RoleExpert)
+	adminP, admin := h.member(t, h.organization(t, "Ylläpito"), kernel.RoleAdmin)
+	primaryP, primary := h.member(t, orgA, kernel.RolePrimaryUser)
+	_, editor := h.member(t, orgA, kernel.RoleEditor)
+	colleague, colleagueToken := h.member(t, orgA, kernel.RoleExpert)
 	colleagueSecond := h.login(t, colleague)
-	stranger, strangerToken := h.member(t, orgB, accounts.RoleEditor)
-	localAdmin, localAdminToken := h.member(t, orgA, accounts.RoleAdmin)
+	stranger, strangerToken := h.member(t, orgB, kernel.RoleEditor)
+	localAdmin, localAdminToken := h.member(t, orgA, kernel.RoleAdmin)
 	_, emailsBefore := h.outbox(t, colleague.id)
 	end := func(token, id string) response {
 		return h.do(t, request{method: "DELETE", path: "/api/users/" + id + "/sessions", token: token})

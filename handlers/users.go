@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 type userListJSON struct {
@@ -17,41 +18,41 @@ type userListJSON struct {
 }
 
 // queryTime reads an RFC 3339 query parameter; a bad one is a field error.
-func queryTime(v *accounts.ValidationError, q url.Values, name string) time.Time {
+func queryTime(v *kernel.ValidationError, q url.Values, name string) time.Time {
 	raw := q.Get(name)
 	if raw == "" {
 		return time.Time{}
 	}
 	t, err := time.Parse(time.RFC3339, raw)
 	if err != nil {
-		v.Fields = append(v.Fields, accounts.FieldError{Field: name, Code: "invalid_time"})
+		v.Fields = append(v.Fields, kernel.FieldError{Field: name, Code: "invalid_time"})
 	}
 	return t
 }
 
 // queryLimit reads the page size; absent is 0 (the default).
-func queryLimit(v *accounts.ValidationError, q url.Values) int {
+func queryLimit(v *kernel.ValidationError, q url.Values) int {
 	raw := q.Get("limit")
 	if raw == "" {
 		return 0
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 || n > accounts.MaxPageSize {
-		v.Fields = append(v.Fields, accounts.FieldError{Field: "limit", Code: "out_of_range"})
+		v.Fields = append(v.Fields, kernel.FieldError{Field: "limit", Code: "out_of_range"})
 	}
 	return n
 }
 
 // knownQuery refuses query parameters the endpoint does not take, the way
 // decode refuses unknown body fields.
-func knownQuery(v *accounts.ValidationError, q url.Values, names ...string) {
+func knownQuery(v *kernel.ValidationError, q url.Values, names ...string) {
 	allowed := map[string]bool{}
 	for _, n := range names {
 		allowed[n] = true
 	}
 	for name := range q {
 		if !allowed[name] {
-			v.Fields = append(v.Fields, accounts.FieldError{Field: name, Code: "not_allowed"})
+			v.Fields = append(v.Fields, kernel.FieldError{Field: name, Code: "not_allowed"})
 		}
 	}
 }
@@ -59,12 +60,12 @@ func knownQuery(v *accounts.ValidationError, q url.Values, names ...string) {
 func (s *server) handleListUsers() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
-		v := &accounts.ValidationError{}
+		v := &kernel.ValidationError{}
 		knownQuery(v, q, "organizationId", "role", "status", "q", "lastActiveBefore", "lastActiveAfter", "sort", "limit", "cursor")
 		lq := accounts.ListQuery{
 			OrganizationID:   q.Get("organizationId"),
-			Role:             accounts.Role(q.Get("role")),
-			Status:           accounts.Status(q.Get("status")),
+			Role:             kernel.Role(q.Get("role")),
+			Status:           kernel.Status(q.Get("status")),
 			Q:                q.Get("q"),
 			LastActiveBefore: queryTime(v, q, "lastActiveBefore"),
 			LastActiveAfter:  queryTime(v, q, "lastActiveAfter"),
@@ -101,7 +102,7 @@ func (s *server) handleInvite() http.Handler {
 	return withBody(s, func(w http.ResponseWriter, r *http.Request, req inviteRequest) error {
 		u, err := s.accounts.InviteAs(r.Context(), principal(r.Context()).Actor, accounts.InviteInput{
 			Email: req.Email, FirstName: req.FirstName, LastName: req.LastName,
-			OrganizationID: req.OrganizationID, Role: accounts.Role(req.Role), Locale: req.Locale,
+			OrganizationID: req.OrganizationID, Role: kernel.Role(req.Role), Locale: req.Locale,
 		}, meta(r))
 		if err != nil {
 			return err
@@ -136,7 +137,7 @@ func (s *server) handlePatchUser() http.Handler {
 	return withBody(s, func(w http.ResponseWriter, r *http.Request, req patchUserRequest) error {
 		patch := accounts.UserPatch{FirstName: req.FirstName, LastName: req.LastName, OrganizationID: req.OrganizationID}
 		if req.Role != nil {
-			role := accounts.Role(*req.Role)
+			role := kernel.Role(*req.Role)
 			patch.Role = &role
 		}
 		u, err := s.accounts.UpdateUser(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], patch, ifMatch(r), meta(r))

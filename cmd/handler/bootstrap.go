@@ -12,6 +12,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/config"
 	"github.com/palvelumanuaali/useradmin/internal/delivery"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
@@ -47,8 +48,8 @@ func bootstrapAdmin(ctx context.Context, args []string, getenv func(string) stri
 	}
 	u, err := a.accounts.BootstrapAdmin(ctx, accounts.InviteInput{
 		Email: *email, FirstName: *first, LastName: *last, OrganizationID: org.ID, Locale: *locale,
-	}, accounts.Meta{RequestID: "bootstrap-admin"})
-	var invalid *accounts.ValidationError
+	}, kernel.Meta{RequestID: "bootstrap-admin"})
+	var invalid *kernel.ValidationError
 	switch {
 	case errors.Is(err, accounts.ErrAdminExists):
 		return errors.New("bootstrap-admin: refused: an active administrator already exists; invite further admins through the API")

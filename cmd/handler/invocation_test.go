@@ -13,6 +13,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/config"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
 
@@ -78,7 +79,7 @@ func TestOutboxDrainDeliversWhatACrashLeft(t *testing.T) {
 	crashed := s.undeliveredAccounts(t)
 	addr := "drain-" + testenv.UniqueName(t) + "@example.fi"
 	if _, err := crashed.Invite(context.Background(), "", accounts.InviteInput{Email: addr, FirstName: "Aino", LastName: "Ahonen",
-		OrganizationID: "org-drain", Role: accounts.RoleEditor, Locale: "fi"}, accounts.Meta{}); err != nil {
+		OrganizationID: "org-drain", Role: kernel.RoleEditor, Locale: "fi"}, kernel.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.mail.Emails(t, addr); len(got) != 0 {

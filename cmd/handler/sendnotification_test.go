@@ -20,6 +20,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/config"
 	"github.com/palvelumanuaali/useradmin/internal/delivery"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
@@ -99,7 +100,7 @@ func (s *stack) activeAccount(t *testing.T, addr string) string {
 	svc := s.undeliveredAccounts(t)
 	ctx := context.Background()
 	u, err := svc.Invite(ctx, "", accounts.InviteInput{Email: addr, FirstName: "Maija", LastName: "Meikäläinen",
-		OrganizationID: "org-notice", Role: accounts.RoleEditor, Locale: "en"}, accounts.Meta{})
+		OrganizationID: "org-notice", Role: kernel.RoleEditor, Locale: "en"}, kernel.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func (s *stack) activeAccount(t *testing.T, addr string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.AcceptInvitation(ctx, token, strongPassword, true, accounts.Meta{}); err != nil {
+	if _, err := svc.AcceptInvitation(ctx, token, strongPassword, true, kernel.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	return u.ID

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 )
@@ -56,7 +57,7 @@ func (e *testEnv) sessionAt(userID string, created time.Time) (accounts.Session,
 
 // activeAs makes an active account with role in org-1 and returns it with
 // the session its acceptance made.
-func (e *testEnv) activeAs(email string, role accounts.Role) (accounts.User, accounts.SignIn) {
+func (e *testEnv) activeAs(email string, role kernel.Role) (accounts.User, accounts.SignIn) {
 	e.t.Helper()
 	in := inviteInput(email)
 	in.Role = role
@@ -182,7 +183,7 @@ func TestSessionWithoutSnapshotReadsTheAccount(t *testing.T) {
 
 	// A session without a snapshot of an account no longer active is
 	// refused by what the account says.
-	env.setStatus(u.ID, accounts.StatusClosed)
+	env.setStatus(u.ID, kernel.StatusClosed)
 	old, _ = env.sessionAt(u.ID, u.ActivatedAt)
 	old.Access = nil
 	if err := env.store.Apply(env.ctx, accounts.Change{UserID: u.ID, UpdateSessions: []accounts.Session{old}}); err != nil {
@@ -237,7 +238,7 @@ func TestEveryAccessChangeEndsTheSessionsItsSnapshotsDescribe(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t, func(o *accounts.Options) { o.InactivityMonths = 6 })
 	ctx := env.ctx
-	_, bossIn := env.activeAs("boss@example.fi", accounts.RoleAdmin)
+	_, bossIn := env.activeAs("boss@example.fi", kernel.RoleAdmin)
 	admin := env.authenticate(bossIn.Token).Actor
 	if err := env.store.CreateOrganization(ctx, organizations.Organization{ID: "org-2", CreatedAt: env.clock.Now()}, nil); err != nil {
 		t.Fatal(err)
@@ -250,10 +251,10 @@ func TestEveryAccessChangeEndsTheSessionsItsSnapshotsDescribe(t *testing.T) {
 	}
 
 	t.Run("admin demoted", func(t *testing.T) {
-		u, in := env.activeAs("demoted@example.fi", accounts.RoleAdmin)
+		u, in := env.activeAs("demoted@example.fi", kernel.RoleAdmin)
 		token := env.login("demoted@example.fi", goodPassword).Token
 		env.snapshotsHold(t, u.ID)
-		editor := accounts.RoleEditor
+		editor := kernel.RoleEditor
 		if _, err := env.svc.UpdateUser(ctx, admin, u.ID, accounts.UserPatch{Role: &editor}, "", testMeta); err != nil {
 			t.Fatal(err)
 		}
@@ -261,13 +262,13 @@ func TestEveryAccessChangeEndsTheSessionsItsSnapshotsDescribe(t *testing.T) {
 		refused(t, in.Token)
 		env.snapshotsHold(t, u.ID)
 		again := env.authenticate(env.login("demoted@example.fi", goodPassword).Token)
-		if _, err := env.svc.InviteAs(ctx, again.Actor, inviteInput("x@example.fi"), testMeta); !errors.Is(err, accounts.ErrForbidden) {
+		if _, err := env.svc.InviteAs(ctx, again.Actor, inviteInput("x@example.fi"), testMeta); !errors.Is(err, kernel.ErrForbidden) {
 			t.Errorf("the demoted admin's new session invites: %v", err)
 		}
 	})
 
 	t.Run("primary user moved", func(t *testing.T) {
-		u, in := env.activeAs("moved@example.fi", accounts.RolePrimaryUser)
+		u, in := env.activeAs("moved@example.fi", kernel.RolePrimaryUser)
 		token := env.login("moved@example.fi", goodPassword).Token
 		env.snapshotsHold(t, u.ID)
 		org := "org-2"
@@ -278,7 +279,7 @@ func TestEveryAccessChangeEndsTheSessionsItsSnapshotsDescribe(t *testing.T) {
 		refused(t, in.Token)
 		env.snapshotsHold(t, u.ID)
 		again := env.authenticate(env.login("moved@example.fi", goodPassword).Token)
-		if _, err := env.svc.ListUsers(ctx, again.Actor, accounts.ListQuery{OrganizationID: "org-1", Limit: 10}); !errors.Is(err, accounts.ErrNotFound) {
+		if _, err := env.svc.ListUsers(ctx, again.Actor, accounts.ListQuery{OrganizationID: "org-1", Limit: 10}); !errors.Is(err, kernel.ErrNotFound) {
 			t.Errorf("the moved primary user lists the organisation they left: %v", err)
 		}
 	})
@@ -320,7 +321,7 @@ func TestEveryAccessChangeEndsTheSessionsItsSnapshotsDescribe(t *testing.T) {
 		if _, err := env.svc.ApplyLifecycle(ctx, u.ID, env.clock.Now().AddDate(1, 0, 0), false); err != nil {
 			t.Fatal(err)
 		}
-		if got := env.user(u.ID).Status; got != accounts.StatusClosed {
+		if got := env.user(u.ID).Status; got != kernel.StatusClosed {
 			t.Fatalf("status %s after the sweep, want closed", got)
 		}
 		refused(t, in.Token)

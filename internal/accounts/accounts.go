@@ -15,37 +15,8 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
-)
-
-// Role determines what a person may see and do (P5).
-type Role string
-
-// The roles.
-const (
-	RoleAdmin       Role = "admin"
-	RolePrimaryUser Role = "primary_user"
-	RoleEditor      Role = "editor"
-	RoleExpert      Role = "expert"
-)
-
-// Valid reports whether r is one of the roles.
-func (r Role) Valid() bool {
-	switch r {
-	case RoleAdmin, RolePrimaryUser, RoleEditor, RoleExpert:
-		return true
-	}
-	return false
-}
-
-// Status is where an account is in its life.
-type Status string
-
-// The account states.
-const (
-	StatusInvited Status = "invited"
-	StatusActive  Status = "active"
-	StatusClosed  Status = "closed"
 )
 
 // User is one person's account.
@@ -55,8 +26,8 @@ type User struct {
 	FirstName      string
 	LastName       string
 	OrganizationID string
-	Role           Role
-	Status         Status
+	Role           kernel.Role
+	Status         kernel.Status
 	Locale         string
 
 	CreatedAt    time.Time
@@ -143,10 +114,10 @@ type Session struct {
 	// Access is the account's access as it was when the session was made:
 	// what authorization needs, and nothing else. Every change to one of
 	// its fields ends the account's sessions in the same transaction (see
-	// Actor), so while the session lives it is the account's access now.
+	// User.Actor), so while the session lives it is the account's access now.
 	// Nil on sessions made before sessions carried it: they authenticate
 	// by reading the account, and get it at their next touch.
-	Access *Actor
+	Access *kernel.Actor
 	// ActivityAt is the account's last activity as this session last read
 	// or wrote it; the session reads the account again (and records its
 	// activity) once an ActivityInterval has passed since.
@@ -250,55 +221,27 @@ type Change struct {
 	FirstDue time.Time
 }
 
-// Errors the service returns. The HTTP edge maps each to one status.
+// Errors only the account rules return; the shared ones (not found,
+// conflict, forbidden, …) are kernel's. The HTTP edge maps each to one status.
 var (
-	ErrNotFound           = errors.New("not found")
 	ErrEmailTaken         = errors.New("email taken")
-	ErrConflict           = errors.New("changed by someone else")
-	ErrPreconditionFailed = errors.New("the stored version does not match If-Match")
 	ErrInvalidCredentials = errors.New("invalid credentials")
 	ErrInvalidToken       = errors.New("invalid or expired token")
 	ErrUnauthenticated    = errors.New("not signed in")
 	ErrWrongPassword      = errors.New("current password is wrong")
 	ErrAdminExists        = errors.New("an active admin already exists")
-	ErrUnavailable        = errors.New("storage unavailable")
-	ErrForbidden          = errors.New("not allowed for this role")
 	ErrLastAdmin          = errors.New("the last active admin cannot be closed or demoted")
 	ErrRestoreWindow      = errors.New("the restore window has passed")
 	ErrNotClosed          = errors.New("the account is not closed")
 	ErrNotInvited         = errors.New("the account is not waiting for an invitation")
 	ErrClosed             = errors.New("the account is closed")
-	ErrInvalidCursor      = errors.New("invalid cursor")
 	// ErrNotificationSent and ErrNotificationClaimed are the outcomes of
 	// claiming a notification's email (PrepareNotification): sent before,
 	// and being sent by another delivery right now (retry later).
 	ErrNotificationSent    = errors.New("notification already sent")
 	ErrNotificationClaimed = errors.New("notification being sent by another delivery")
-	// ErrErased is an account that existed and was erased (P7); it is an
-	// ErrNotFound everywhere except where the difference matters to the
-	// answer (restore: the window has passed).
-	ErrErased = fmt.Errorf("%w: erased", ErrNotFound)
+	// ErrErased is an account that existed and was erased (P7); it is a
+	// kernel.ErrNotFound everywhere except where the difference matters to
+	// the answer (restore: the window has passed).
+	ErrErased = fmt.Errorf("%w: erased", kernel.ErrNotFound)
 )
-
-// FieldError is one invalid input field.
-type FieldError struct {
-	Field  string `json:"field"`
-	Code   string `json:"code"`
-	Detail string `json:"detail,omitempty"`
-}
-
-// ValidationError lists every invalid field of one request.
-type ValidationError struct{ Fields []FieldError }
-
-func (e *ValidationError) Error() string { return "invalid input" }
-
-func (e *ValidationError) add(field, code, detail string) {
-	e.Fields = append(e.Fields, FieldError{Field: field, Code: code, Detail: detail})
-}
-
-func (e *ValidationError) orNil() error {
-	if len(e.Fields) == 0 {
-		return nil
-	}
-	return e
-}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
@@ -21,16 +22,16 @@ const (
 // visible reads an account and checks the actor may see it. Anything the
 // actor may not see is ErrNotFound, exactly like an id that does not exist
 // (P10: no enumeration).
-func (s *Service) visible(ctx context.Context, actor Actor, id string) (Aggregate, error) {
+func (s *Service) visible(ctx context.Context, actor kernel.Actor, id string) (Aggregate, error) {
 	if !validID(id) {
-		return Aggregate{}, ErrNotFound
+		return Aggregate{}, kernel.ErrNotFound
 	}
 	agg, err := s.store.Aggregate(ctx, id)
 	if err != nil {
 		return Aggregate{}, err
 	}
-	if !Allows(actor, PermSeeUsers, agg.User.ID, agg.User.OrganizationID) {
-		return Aggregate{}, ErrNotFound
+	if !kernel.Allows(actor, kernel.PermSeeUsers, agg.User.ID, agg.User.OrganizationID) {
+		return Aggregate{}, kernel.ErrNotFound
 	}
 	return agg, nil
 }
@@ -38,16 +39,16 @@ func (s *Service) visible(ctx context.Context, actor Actor, id string) (Aggregat
 // GetUser returns an account the actor may see, read with one point read
 // of the account alone (visible reads all that is stored beside it, which
 // a read does not need). ErrNotFound otherwise, as visible answers.
-func (s *Service) GetUser(ctx context.Context, actor Actor, id string) (User, error) {
+func (s *Service) GetUser(ctx context.Context, actor kernel.Actor, id string) (User, error) {
 	if !validID(id) {
-		return User{}, ErrNotFound
+		return User{}, kernel.ErrNotFound
 	}
 	u, err := s.store.User(ctx, id)
 	if err != nil {
 		return User{}, err
 	}
-	if !Allows(actor, PermSeeUsers, u.ID, u.OrganizationID) {
-		return User{}, ErrNotFound
+	if !kernel.Allows(actor, kernel.PermSeeUsers, u.ID, u.OrganizationID) {
+		return User{}, kernel.ErrNotFound
 	}
 	return u, nil
 }
@@ -64,13 +65,13 @@ func (s *Service) GetUser(ctx context.Context, actor Actor, id string) (User, er
 // a link: the person who has the account is told instead that another
 // organisation wants them, and an admin can move them (see
 // User.InvitedElsewhere).
-func (s *Service) InviteAs(ctx context.Context, actor Actor, in InviteInput, m Meta) (User, error) {
+func (s *Service) InviteAs(ctx context.Context, actor kernel.Actor, in InviteInput, m kernel.Meta) (User, error) {
 	in, err := in.validate()
 	if err != nil {
 		return User{}, err
 	}
-	if !Allows(actor, PermInvite, "", in.OrganizationID) || !grantable(actor, in.Role) {
-		return User{}, ErrForbidden
+	if !kernel.Allows(actor, kernel.PermInvite, "", in.OrganizationID) || !grantable(actor, in.Role) {
+		return User{}, kernel.ErrForbidden
 	}
 	if err := s.checkOrganization(ctx, in.OrganizationID); err != nil {
 		return User{}, err
@@ -81,16 +82,16 @@ func (s *Service) InviteAs(ctx context.Context, actor Actor, in InviteInput, m M
 	}
 	existingID, err := s.userIDByEmail(ctx, in.Email)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, kernel.ErrNotFound) {
 			return User{}, ErrEmailTaken // released in between: as if taken
 		}
 		return User{}, err
 	}
 	existing, err := s.store.User(ctx, existingID) // one point read: only its organisation matters
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, kernel.ErrNotFound) {
 		return User{}, err
 	}
-	if err == nil && Allows(actor, PermSeeUsers, existing.ID, existing.OrganizationID) {
+	if err == nil && kernel.Allows(actor, kernel.PermSeeUsers, existing.ID, existing.OrganizationID) {
 		return User{}, ErrEmailTaken
 	}
 	return s.inviteElsewhere(ctx, actor.ID, in, existingID, m)
@@ -100,12 +101,12 @@ func (s *Service) InviteAs(ctx context.Context, actor Actor, in InviteInput, m M
 // inviter may not see, and tells that account's owner by email. A second
 // such invitation in the same organisation is ErrEmailTaken, as a second
 // invitation of any address is.
-func (s *Service) inviteElsewhere(ctx context.Context, actorID string, in InviteInput, ownerID string, m Meta) (User, error) {
+func (s *Service) inviteElsewhere(ctx context.Context, actorID string, in InviteInput, ownerID string, m kernel.Meta) (User, error) {
 	now := s.now().UTC()
 	u := User{
 		ID: s.newID(), Email: in.Email, FirstName: in.FirstName, LastName: in.LastName,
-		OrganizationID: in.OrganizationID, Role: in.Role, Status: StatusInvited, Locale: in.Locale,
-		CreatedAt: now, InvitedAt: now, InvitedElsewhere: true, NeverAdmin: in.Role != RoleAdmin,
+		OrganizationID: in.OrganizationID, Role: in.Role, Status: kernel.StatusInvited, Locale: in.Locale,
+		CreatedAt: now, InvitedAt: now, InvitedElsewhere: true, NeverAdmin: in.Role != kernel.RoleAdmin,
 	}
 	ev := s.event(audit.ActionInvitationCreated, actorID, u, m)
 	ev.Fields = []string{"email", "firstName", "lastName", "organizationId", "role", "locale"}
@@ -132,8 +133,8 @@ func (s *Service) checkOrganization(ctx context.Context, id string) error {
 		return err
 	}
 	if !ok {
-		v := &ValidationError{}
-		v.add("organizationId", "unknown_organization", "")
+		v := &kernel.ValidationError{}
+		v.Add("organizationId", "unknown_organization", "")
 		return v
 	}
 	return nil
@@ -144,7 +145,7 @@ func (s *Service) checkOrganization(ctx context.Context, id string) error {
 type UserPatch struct {
 	FirstName      *string
 	LastName       *string
-	Role           *Role
+	Role           *kernel.Role
 	OrganizationID *string
 }
 
@@ -156,7 +157,7 @@ type UserPatch struct {
 // ifMatch is the ETag the caller saw (ErrPreconditionFailed when it moved
 // on). ErrNotFound outside what the actor may see, ErrForbidden for what
 // the matrix refuses, *ValidationError for bad input.
-func (s *Service) UpdateUser(ctx context.Context, actor Actor, id string, patch UserPatch, ifMatch string, m Meta) (User, error) {
+func (s *Service) UpdateUser(ctx context.Context, actor kernel.Actor, id string, patch UserPatch, ifMatch string, m kernel.Meta) (User, error) {
 	var result User
 	err := retryConflicts(func() error {
 		agg, err := s.visible(ctx, actor, id)
@@ -164,10 +165,10 @@ func (s *Service) UpdateUser(ctx context.Context, actor Actor, id string, patch 
 			return err
 		}
 		before := agg.User
-		if ifMatch != "" && ifMatch != PublicETag(before.ETag) {
-			return ErrPreconditionFailed
+		if ifMatch != "" && ifMatch != kernel.PublicETag(before.ETag) {
+			return kernel.ErrPreconditionFailed
 		}
-		if before.Status == StatusClosed {
+		if before.Status == kernel.StatusClosed {
 			return ErrClosed // restore it first; a closed account waits for erasure as it was
 		}
 		u, fields, err := s.applyPatch(ctx, actor, before, patch)
@@ -178,8 +179,8 @@ func (s *Service) UpdateUser(ctx context.Context, actor Actor, id string, patch 
 		if before.InvitedElsewhere && u.OrganizationID != before.OrganizationID {
 			// Only admins move people, and they see the account the
 			// address belongs to: that account is the one to move.
-			v := &ValidationError{}
-			v.add("organizationId", "invited_elsewhere", "this invitation's address has an account in another organisation; move that account instead")
+			v := &kernel.ValidationError{}
+			v.Add("organizationId", "invited_elsewhere", "this invitation's address has an account in another organisation; move that account instead")
 			return v
 		}
 		accessChanged := u.Role != before.Role || u.OrganizationID != before.OrganizationID
@@ -200,7 +201,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor Actor, id string, patch 
 			ch.Events = append(ch.Events, left)
 		}
 
-		demoted := before.Role == RoleAdmin && u.Role != RoleAdmin && before.Status == StatusActive
+		demoted := before.Role == kernel.RoleAdmin && u.Role != kernel.RoleAdmin && before.Status == kernel.StatusActive
 		if demoted {
 			if err := s.removeAdmin(ctx, u.ID); err != nil {
 				return err
@@ -219,42 +220,42 @@ func (s *Service) UpdateUser(ctx context.Context, actor Actor, id string, patch 
 		result = fresh.User
 		return nil
 	})
-	if errors.Is(err, ErrConflict) && ifMatch != "" {
-		return User{}, ErrPreconditionFailed
+	if errors.Is(err, kernel.ErrConflict) && ifMatch != "" {
+		return User{}, kernel.ErrPreconditionFailed
 	}
 	return result, err
 }
 
 // applyPatch checks each requested change against the matrix and returns
 // the changed account and the names of the fields that changed.
-func (s *Service) applyPatch(ctx context.Context, actor Actor, u User, patch UserPatch) (User, []string, error) {
-	v := &ValidationError{}
+func (s *Service) applyPatch(ctx context.Context, actor kernel.Actor, u User, patch UserPatch) (User, []string, error) {
+	v := &kernel.ValidationError{}
 	var fields []string
 	if patch.FirstName != nil || patch.LastName != nil {
-		if !Allows(actor, PermEditName, u.ID, u.OrganizationID) || (actor.ID != u.ID && !grantable(actor, u.Role)) {
-			return User{}, nil, ErrForbidden
+		if !kernel.Allows(actor, kernel.PermEditName, u.ID, u.OrganizationID) || (actor.ID != u.ID && !grantable(actor, u.Role)) {
+			return User{}, nil, kernel.ErrForbidden
 		}
 		fields = applyNames(v, &u, patch.FirstName, patch.LastName)
 	}
 	if patch.Role != nil && *patch.Role != u.Role {
 		switch {
 		case !patch.Role.Valid():
-			v.add("role", "invalid_role", "")
+			v.Add("role", "invalid_role", "")
 		case actor.ID == u.ID,
-			!Allows(actor, PermChangeRole, u.ID, u.OrganizationID),
+			!kernel.Allows(actor, kernel.PermChangeRole, u.ID, u.OrganizationID),
 			!grantable(actor, *patch.Role), !grantable(actor, u.Role):
-			return User{}, nil, ErrForbidden
+			return User{}, nil, kernel.ErrForbidden
 		default:
 			u.Role = *patch.Role
 			fields = append(fields, "role")
 		}
 	}
 	if patch.OrganizationID != nil && *patch.OrganizationID != u.OrganizationID {
-		if !Allows(actor, PermMove, u.ID, u.OrganizationID) {
-			return User{}, nil, ErrForbidden
+		if !kernel.Allows(actor, kernel.PermMove, u.ID, u.OrganizationID) {
+			return User{}, nil, kernel.ErrForbidden
 		}
 		if !validID(*patch.OrganizationID) {
-			v.add("organizationId", "invalid_id", "")
+			v.Add("organizationId", "invalid_id", "")
 		} else if err := s.checkOrganization(ctx, *patch.OrganizationID); err != nil {
 			return User{}, nil, err
 		} else {
@@ -262,7 +263,7 @@ func (s *Service) applyPatch(ctx context.Context, actor Actor, u User, patch Use
 			fields = append(fields, "organizationId")
 		}
 	}
-	if err := v.orNil(); err != nil {
+	if err := v.Err(); err != nil {
 		return User{}, nil, err
 	}
 	return u, fields, nil
@@ -273,7 +274,7 @@ func (s *Service) applyPatch(ctx context.Context, actor Actor, u User, patch Use
 // end at once, the person is emailed when the data will be erased, and the
 // account can be restored until then (P8). Closing a closed account
 // changes nothing. ErrLastAdmin for the last active admin.
-func (s *Service) CloseUser(ctx context.Context, actor Actor, id string, m Meta) error {
+func (s *Service) CloseUser(ctx context.Context, actor kernel.Actor, id string, m kernel.Meta) error {
 	return retryConflicts(func() error {
 		agg, err := s.visible(ctx, actor, id)
 		if err != nil {
@@ -281,10 +282,10 @@ func (s *Service) CloseUser(ctx context.Context, actor Actor, id string, m Meta)
 		}
 		u := agg.User
 		// Closing an admin removes an admin, which only admins may do (P5).
-		if !Allows(actor, PermClose, u.ID, u.OrganizationID) || (actor.ID != u.ID && !grantable(actor, u.Role)) {
-			return ErrForbidden
+		if !kernel.Allows(actor, kernel.PermClose, u.ID, u.OrganizationID) || (actor.ID != u.ID && !grantable(actor, u.Role)) {
+			return kernel.ErrForbidden
 		}
-		if u.Status == StatusClosed {
+		if u.Status == kernel.StatusClosed {
 			return nil
 		}
 		reason := ClosedRemoved
@@ -297,11 +298,11 @@ func (s *Service) CloseUser(ctx context.Context, actor Actor, id string, m Meta)
 
 // close commits the closing of an account; shared by removal, the
 // person's own request and the lifecycle rules.
-func (s *Service) close(ctx context.Context, agg Aggregate, actorID, reason string, m Meta) error {
+func (s *Service) close(ctx context.Context, agg Aggregate, actorID, reason string, m kernel.Meta) error {
 	before := agg.User
 	u := before
 	now := s.now().UTC()
-	u.Status, u.ClosedAt, u.ClosedReason = StatusClosed, now, reason
+	u.Status, u.ClosedAt, u.ClosedReason = kernel.StatusClosed, now, reason
 	// A lock until a password reset outlives closing and restoring: only a
 	// reset ends it.
 	u.FailedSignIns, u.FailureTimes, u.Lockouts, u.LockedUntil = 0, nil, 0, time.Time{}
@@ -311,7 +312,7 @@ func (s *Service) close(ctx context.Context, agg Aggregate, actorID, reason stri
 	msg.DueAt = s.ErasureDueAt(u)
 	ch := Change{UserID: u.ID, User: &u, DeleteSessions: agg.Sessions, DeleteTokens: agg.Tokens,
 		Events: []audit.Event{ev}, Notifications: []notify.Message{msg}}
-	wasAdmin := before.Role == RoleAdmin && before.Status == StatusActive
+	wasAdmin := before.Role == kernel.RoleAdmin && before.Status == kernel.StatusActive
 	if wasAdmin {
 		if err := s.removeAdmin(ctx, u.ID); err != nil {
 			return err
@@ -327,7 +328,7 @@ func (s *Service) close(ctx context.Context, agg Aggregate, actorID, reason stri
 }
 
 // CloseSelf is the signed-in person's erasure request (P14, DELETE /me).
-func (s *Service) CloseSelf(ctx context.Context, p Principal, m Meta) error {
+func (s *Service) CloseSelf(ctx context.Context, p Principal, m kernel.Meta) error {
 	return s.CloseUser(ctx, p.Actor, p.Actor.ID, m)
 }
 
@@ -335,34 +336,34 @@ func (s *Service) CloseSelf(ctx context.Context, p Principal, m Meta) error {
 // admins only, no new password needed. ErrNotClosed for an account that
 // is not closed, ErrRestoreWindow once the window has passed (the data is
 // due for erasure and a new account must be created).
-func (s *Service) RestoreUser(ctx context.Context, actor Actor, id string, m Meta) (User, error) {
+func (s *Service) RestoreUser(ctx context.Context, actor kernel.Actor, id string, m kernel.Meta) (User, error) {
 	var result User
 	err := retryConflicts(func() error {
 		agg, err := s.visible(ctx, actor, id)
-		if errors.Is(err, ErrErased) && Matrix[PermRestore][actor.Role] == ScopeAll && actor.Status == StatusActive {
+		if errors.Is(err, ErrErased) && kernel.Matrix[kernel.PermRestore][actor.Role] == kernel.ScopeAll && actor.Status == kernel.StatusActive {
 			return ErrRestoreWindow // erased (P7): a new account must be created (P8)
 		}
 		if err != nil {
 			return err
 		}
 		u := agg.User
-		if !Allows(actor, PermRestore, u.ID, u.OrganizationID) {
-			return ErrForbidden
+		if !kernel.Allows(actor, kernel.PermRestore, u.ID, u.OrganizationID) {
+			return kernel.ErrForbidden
 		}
 		if !u.ErasingSince.IsZero() {
 			return ErrRestoreWindow
 		}
-		if u.Status != StatusClosed {
+		if u.Status != kernel.StatusClosed {
 			return ErrNotClosed
 		}
 		now := s.now().UTC()
 		if !now.Before(s.ErasureDueAt(u)) {
 			return ErrRestoreWindow
 		}
-		u.Status = StatusActive
+		u.Status = kernel.StatusActive
 		if u.ActivatedAt.IsZero() {
-			u.Status = StatusInvited // never set a password: a new invitation is needed
-			u.InvitedAt = now        // and its new link starts a new expiry
+			u.Status = kernel.StatusInvited // never set a password: a new invitation is needed
+			u.InvitedAt = now               // and its new link starts a new expiry
 		}
 		u.ClosedAt, u.ClosedReason = time.Time{}, ""
 		// Restoring starts the inactivity clock again; otherwise an account
@@ -371,7 +372,7 @@ func (s *Service) RestoreUser(ctx context.Context, actor Actor, id string, m Met
 		ch := Change{UserID: u.ID, User: &u,
 			Events:        []audit.Event{s.event(audit.ActionUserRestored, actor.ID, u, m)},
 			Notifications: []notify.Message{s.notification(notify.KindAccountRestored, u)}}
-		if u.Status == StatusInvited {
+		if u.Status == kernel.StatusInvited {
 			n := s.notification(notify.KindInvitation, u)
 			ch.Notifications = append(ch.Notifications, n)
 			s.queueLink(&ch, u, n)
@@ -389,16 +390,16 @@ func (s *Service) RestoreUser(ctx context.Context, actor Actor, id string, m Met
 // ResendInvitation sends a new invitation link; the old link dies when the
 // new one is minted. ErrNotInvited for an account that is not waiting for
 // its first sign-in.
-func (s *Service) ResendInvitation(ctx context.Context, actor Actor, id string, m Meta) error {
+func (s *Service) ResendInvitation(ctx context.Context, actor kernel.Actor, id string, m kernel.Meta) error {
 	agg, err := s.visible(ctx, actor, id)
 	if err != nil {
 		return err
 	}
 	u := agg.User
-	if !Allows(actor, PermResendInvite, u.ID, u.OrganizationID) || !grantable(actor, u.Role) {
-		return ErrForbidden
+	if !kernel.Allows(actor, kernel.PermResendInvite, u.ID, u.OrganizationID) || !grantable(actor, u.Role) {
+		return kernel.ErrForbidden
 	}
-	if u.Status != StatusInvited {
+	if u.Status != kernel.StatusInvited {
 		return ErrNotInvited
 	}
 	ev := s.event(audit.ActionInvitationCreated, actor.ID, u, m)
@@ -411,7 +412,7 @@ func (s *Service) ResendInvitation(ctx context.Context, actor Actor, id string, 
 		// Answered like any re-send; the account's owner, if the address
 		// still has one, is told again instead.
 		ownerID, err := s.userIDByEmail(ctx, u.Email)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, kernel.ErrNotFound) {
 			return err
 		}
 		notice = s.elsewhereNotice(ownerID, u)
@@ -462,14 +463,14 @@ func (s *Service) ExportSelf(ctx context.Context, p Principal) (Export, error) {
 
 // ListAuditEvents lists audit events for admins (all) and primary users
 // (their organisation's only; asking for another is ErrForbidden).
-func (s *Service) ListAuditEvents(ctx context.Context, actor Actor, q audit.Query) (audit.Page, error) {
+func (s *Service) ListAuditEvents(ctx context.Context, actor kernel.Actor, q audit.Query) (audit.Page, error) {
 	switch {
-	case Allows(actor, PermSeeAuditEvents, "", q.OrganizationID) && q.OrganizationID != "":
-	case Matrix[PermSeeAuditEvents][actor.Role] == ScopeAll && actor.Status == StatusActive:
-	case Matrix[PermSeeAuditEvents][actor.Role] == ScopeOwnOrg && actor.Status == StatusActive && q.OrganizationID == "":
+	case kernel.Allows(actor, kernel.PermSeeAuditEvents, "", q.OrganizationID) && q.OrganizationID != "":
+	case kernel.Matrix[kernel.PermSeeAuditEvents][actor.Role] == kernel.ScopeAll && actor.Status == kernel.StatusActive:
+	case kernel.Matrix[kernel.PermSeeAuditEvents][actor.Role] == kernel.ScopeOwnOrg && actor.Status == kernel.StatusActive && q.OrganizationID == "":
 		q.OrganizationID = actor.OrganizationID
 	default:
-		return audit.Page{}, ErrForbidden
+		return audit.Page{}, kernel.ErrForbidden
 	}
 	q.Now = s.now() // the service's clock, not the store's
 	return s.store.Events(ctx, q)
@@ -493,7 +494,7 @@ func (s *Service) refile(ctx context.Context, userID string) error {
 
 func (s *Service) settleAccount(ctx context.Context, userID string, file func(ctx context.Context, userID string, due time.Time) error) error {
 	u, err := s.store.SyncDirectoryOf(ctx, userID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, kernel.ErrNotFound) {
 		if err := s.store.SyncLifecycle(ctx, userID, time.Time{}); err != nil {
 			return err
 		}
@@ -513,7 +514,7 @@ func (s *Service) settleAccount(ctx context.Context, userID string, file func(ct
 // anyone else off it; an account that never held the role is not read for.
 func (s *Service) syncRegistry(ctx context.Context, u User) error {
 	switch {
-	case u.Role == RoleAdmin && u.Status == StatusActive && u.ErasingSince.IsZero():
+	case u.Role == kernel.RoleAdmin && u.Status == kernel.StatusActive && u.ErasingSince.IsZero():
 		return s.addAdmin(ctx, u.ID)
 	case u.NeverAdmin:
 		return nil
@@ -584,9 +585,9 @@ func (s *Service) updateRegistry(ctx context.Context, f func([]string) ([]string
 			return err
 		}
 		err = s.store.SetActiveAdmins(ctx, next, etag)
-		if !errors.Is(err, ErrConflict) {
+		if !errors.Is(err, kernel.ErrConflict) {
 			return err
 		}
 	}
-	return ErrConflict
+	return kernel.ErrConflict
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // FuzzListCursor feeds users-list cursors, which clients send back as
@@ -15,7 +17,7 @@ func FuzzListCursor(f *testing.F) {
 	f.Fuzz(func(t *testing.T, cursor, filters, key, id, pk, rk string) {
 		c, err := decodeCursor(cursor, filters)
 		switch {
-		case err != nil && !errors.Is(err, ErrInvalidCursor):
+		case err != nil && !errors.Is(err, kernel.ErrInvalidCursor):
 			t.Fatalf("decodeCursor(%q): %v, want ErrInvalidCursor", cursor, err)
 		case err == nil && cursor == "":
 			if c != (listCursor{Filters: filters}) {

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 )
 
@@ -24,8 +25,8 @@ type DirectoryPosition struct {
 // DirectoryQuery asks the directory for accounts.
 type DirectoryQuery struct {
 	OrganizationID   string // empty: every organisation
-	Role             Role
-	Status           Status
+	Role             kernel.Role
+	Status           kernel.Status
 	LastActiveBefore time.Time
 	LastActiveAfter  time.Time
 	Match            func(User) bool // the text search, applied after storage filters; nil: none
@@ -66,8 +67,8 @@ type DirectoryPage struct {
 // ListQuery is the users list as the admin views ask for it.
 type ListQuery struct {
 	OrganizationID   string
-	Role             Role
-	Status           Status
+	Role             kernel.Role
+	Status           kernel.Status
 	Q                string
 	LastActiveBefore time.Time
 	LastActiveAfter  time.Time
@@ -119,7 +120,7 @@ func decodeCursor(s, filters string) (listCursor, error) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) > 2048 || json.Unmarshal(b, &c) != nil || c.Filters != filters {
-		return listCursor{}, ErrInvalidCursor
+		return listCursor{}, kernel.ErrInvalidCursor
 	}
 	return c, nil
 }
@@ -133,32 +134,32 @@ func (q ListQuery) filtersDigest() string {
 }
 
 func (q ListQuery) validate() (ListQuery, error) {
-	v := &ValidationError{}
+	v := &kernel.ValidationError{}
 	if q.Role != "" && !q.Role.Valid() {
-		v.add("role", "invalid_role", "")
+		v.Add("role", "invalid_role", "")
 	}
 	switch q.Status {
-	case "", StatusInvited, StatusActive, StatusClosed:
+	case "", kernel.StatusInvited, kernel.StatusActive, kernel.StatusClosed:
 	default:
-		v.add("status", "invalid_status", "")
+		v.Add("status", "invalid_status", "")
 	}
 	if q.Sort != "" && !slices.Contains(Sorts, q.Sort) {
-		v.add("sort", "invalid_sort", "")
+		v.Add("sort", "invalid_sort", "")
 	}
 	if q.OrganizationID != "" && !validID(q.OrganizationID) {
-		v.add("organizationId", "invalid_id", "")
+		v.Add("organizationId", "invalid_id", "")
 	}
 	q.Q = strings.ToLower(strings.TrimSpace(q.Q))
 	if len([]rune(q.Q)) > 100 || notify.BreaksLine(q.Q) {
-		v.add("q", "invalid_search", "")
+		v.Add("q", "invalid_search", "")
 	}
 	switch {
 	case q.Limit == 0:
 		q.Limit = DefaultPageSize
 	case q.Limit < 1 || q.Limit > MaxPageSize:
-		v.add("limit", "out_of_range", "")
+		v.Add("limit", "out_of_range", "")
 	}
-	return q, v.orNil()
+	return q, v.Err()
 }
 
 // matches is the text search: a case-insensitive substring of the first
@@ -206,19 +207,19 @@ func sortKey(sort string, u User) string {
 // stable while people are added; it needs an organisation.
 // *ValidationError for bad filters, ErrInvalidCursor, ErrNotFound for an
 // organisation the caller may not see.
-func (s *Service) ListUsers(ctx context.Context, actor Actor, q ListQuery) (ListPage, error) {
+func (s *Service) ListUsers(ctx context.Context, actor kernel.Actor, q ListQuery) (ListPage, error) {
 	q, err := q.validate()
 	if err != nil {
 		return ListPage{}, err
 	}
-	switch Matrix[PermSeeUsers][actor.Role] {
-	case ScopeNone:
-		return ListPage{}, ErrForbidden
-	case ScopeSelf:
+	switch kernel.Matrix[kernel.PermSeeUsers][actor.Role] {
+	case kernel.ScopeNone:
+		return ListPage{}, kernel.ErrForbidden
+	case kernel.ScopeSelf:
 		return s.listSelf(ctx, actor, q)
-	case ScopeOwnOrg:
+	case kernel.ScopeOwnOrg:
 		if q.OrganizationID != "" && q.OrganizationID != actor.OrganizationID {
-			return ListPage{}, ErrNotFound
+			return ListPage{}, kernel.ErrNotFound
 		}
 		q.OrganizationID = actor.OrganizationID
 	}
@@ -228,8 +229,8 @@ func (s *Service) ListUsers(ctx context.Context, actor Actor, q ListQuery) (List
 	}
 	switch {
 	case q.OrganizationID == "" && q.Sort != "":
-		v := &ValidationError{}
-		v.add("sort", "requires_organization", "sorting needs organizationId")
+		v := &kernel.ValidationError{}
+		v.Add("sort", "requires_organization", "sorting needs organizationId")
 		return ListPage{}, v
 	case q.Sort == "" || q.Sort == "name":
 		return s.listStreamed(ctx, q, cur)
@@ -270,8 +271,8 @@ func (s *Service) listSorted(ctx context.Context, q ListQuery, cur listCursor) (
 		return ListPage{}, err
 	}
 	if page.Next.PartitionKey != "" {
-		v := &ValidationError{}
-		v.add("organizationId", "too_many_to_sort", "narrow the filters")
+		v := &kernel.ValidationError{}
+		v.Add("organizationId", "too_many_to_sort", "narrow the filters")
 		return ListPage{}, v
 	}
 	sortBy := q.Sort
@@ -319,9 +320,9 @@ func (s *Service) listSorted(ctx context.Context, q ListQuery, cur listCursor) (
 }
 
 // listSelf is the list of someone who may see only themselves.
-func (s *Service) listSelf(ctx context.Context, actor Actor, q ListQuery) (ListPage, error) {
+func (s *Service) listSelf(ctx context.Context, actor kernel.Actor, q ListQuery) (ListPage, error) {
 	if q.OrganizationID != "" && q.OrganizationID != actor.OrganizationID {
-		return ListPage{}, ErrNotFound
+		return ListPage{}, kernel.ErrNotFound
 	}
 	if _, err := decodeCursor(q.Cursor, q.filtersDigest()); err != nil {
 		return ListPage{}, err
@@ -346,7 +347,7 @@ func (s *Service) listSelf(ctx context.Context, actor Actor, q ListQuery) (ListP
 // ErasureDueAt is when a closed account's data will be erased (P7): the
 // end of its restore window (P8). Zero for accounts that are not closed.
 func (s *Service) ErasureDueAt(u User) time.Time {
-	if u.Status != StatusClosed || u.ClosedAt.IsZero() {
+	if u.Status != kernel.StatusClosed || u.ClosedAt.IsZero() {
 		return time.Time{}
 	}
 	return u.ClosedAt.Add(s.opts.RestoreWindow)

@@ -13,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
@@ -66,7 +67,7 @@ func TestListPageByNameReadsAPage(t *testing.T) {
 		wg.Go(func() {
 			for i := range work {
 				u := accounts.User{ID: fmt.Sprintf("u-%04d", i), OrganizationID: "org-big", Email: fmt.Sprintf("p%04d@example.fi", i),
-					FirstName: "Aino", LastName: fmt.Sprintf("Sukunimi%04d", (i*7919)%members), Role: accounts.RoleEditor, Status: accounts.StatusActive}
+					FirstName: "Aino", LastName: fmt.Sprintf("Sukunimi%04d", (i*7919)%members), Role: kernel.RoleEditor, Status: kernel.StatusActive}
 				if err := store.AddMember(t.Context(), u); err != nil {
 					errs <- err
 				}
@@ -83,7 +84,7 @@ func TestListPageByNameReadsAPage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	admin := accounts.User{ID: "admin-1", Role: accounts.RoleAdmin, Status: accounts.StatusActive, OrganizationID: "org-adm"}
+	admin := accounts.User{ID: "admin-1", Role: kernel.RoleAdmin, Status: kernel.StatusActive, OrganizationID: "org-adm"}
 	for _, tc := range []struct {
 		name string
 		q    accounts.ListQuery

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 )
 
@@ -233,13 +234,13 @@ func asciiAtext(c byte) bool {
 // kept. ErrNotFound when none has one, and for a refused address.
 func (s *Service) userIDByEmail(ctx context.Context, raw string) (string, error) {
 	if _, ok := CanonicalEmail(raw); !ok {
-		return "", ErrNotFound
+		return "", kernel.ErrNotFound
 	}
 	found := ""
 	for _, key := range EmailLookupKeys(raw) {
 		id, err := s.store.UserIDByEmail(ctx, key)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, kernel.ErrNotFound):
 		case err != nil:
 			return "", err
 		case found == "":
@@ -247,7 +248,7 @@ func (s *Service) userIDByEmail(ctx context.Context, raw string) (string, error)
 		}
 	}
 	if found == "" {
-		return "", ErrNotFound
+		return "", kernel.ErrNotFound
 	}
 	return found, nil
 }
@@ -262,7 +263,7 @@ func (s *Service) legacyClaimTaken(ctx context.Context, raw string) error {
 	}
 	_, err := s.store.UserIDByEmail(ctx, keys[1])
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, kernel.ErrNotFound):
 		return nil
 	case err != nil:
 		return err

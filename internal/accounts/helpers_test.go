@@ -12,6 +12,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
@@ -163,11 +164,11 @@ func (e *testEnv) rebuild(peppers passwords.Peppers, params passwords.Params) {
 	e.svc = accounts.NewService(e.store, e.hasher, passwords.DefaultPolicy(), e.relay, e.clock.Now, e.ids.New, e.opts)
 }
 
-var testMeta = accounts.Meta{RequestID: "req-1"}
+var testMeta = kernel.Meta{RequestID: "req-1"}
 
 // inviteInput is a valid invitation of an editor in org-1.
 func inviteInput(email string) accounts.InviteInput {
-	return accounts.InviteInput{Email: email, FirstName: "Maija", LastName: "Meikäläinen", OrganizationID: "org-1", Role: accounts.RoleEditor, Locale: "fi"}
+	return accounts.InviteInput{Email: email, FirstName: "Maija", LastName: "Meikäläinen", OrganizationID: "org-1", Role: kernel.RoleEditor, Locale: "fi"}
 }
 
 // invite creates an invited account for email.
@@ -241,11 +242,11 @@ func (e *testEnv) user(userID string) accounts.User {
 
 // setStatus changes an account's status behind the service's back, as the
 // lifecycle sweep or an admin's removal would.
-func (e *testEnv) setStatus(userID string, s accounts.Status) {
+func (e *testEnv) setStatus(userID string, s kernel.Status) {
 	e.t.Helper()
 	u := e.user(userID)
 	u.Status = s
-	if s == accounts.StatusClosed {
+	if s == kernel.StatusClosed {
 		u.ClosedAt = e.clock.Now()
 		u.ClosedReason = "removed"
 	}
@@ -303,16 +304,16 @@ func (e *testEnv) notificationsOf(userID string, kind notify.Kind) []notify.Mess
 }
 
 // fieldErrors returns the field and code of each field error in err, or
-// fails the test when err is not a *accounts.ValidationError.
-func fieldErrors(t *testing.T, err error) []accounts.FieldError {
+// fails the test when err is not a *kernel.ValidationError.
+func fieldErrors(t *testing.T, err error) []kernel.FieldError {
 	t.Helper()
-	var v *accounts.ValidationError
+	var v *kernel.ValidationError
 	if !errors.As(err, &v) {
-		t.Fatalf("error = %v, want *accounts.ValidationError", err)
+		t.Fatalf("error = %v, want *kernel.ValidationError", err)
 	}
-	out := make([]accounts.FieldError, 0, len(v.Fields))
+	out := make([]kernel.FieldError, 0, len(v.Fields))
 	for _, f := range v.Fields {
-		out = append(out, accounts.FieldError{Field: f.Field, Code: f.Code})
+		out = append(out, kernel.FieldError{Field: f.Field, Code: f.Code})
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 )
 
@@ -18,15 +19,15 @@ const (
 // cleanName trims a person's name and checks it: up to 100 characters
 // (at least one when required), no
 // control characters (a CR or LF could otherwise reach an email header).
-func cleanName(v *ValidationError, field, raw string, required bool) string {
+func cleanName(v *kernel.ValidationError, field, raw string, required bool) string {
 	s := norm.NFC.String(strings.TrimSpace(raw))
 	switch {
 	case s == "" && required:
-		v.add(field, "required", "")
+		v.Add(field, "required", "")
 	case utf8.RuneCountInString(s) > MaxNameLength:
-		v.add(field, "too_long", "")
+		v.Add(field, "too_long", "")
 	case notify.BreaksLine(s):
-		v.add(field, "invalid_characters", "")
+		v.Add(field, "invalid_characters", "")
 	}
 	return s
 }
@@ -51,7 +52,7 @@ func contextWords(u User) []string {
 
 // applyNames sets the given names on u (nil leaves a name as it is),
 // records problems in v and returns the names of the fields that changed.
-func applyNames(v *ValidationError, u *User, first, last *string) []string {
+func applyNames(v *kernel.ValidationError, u *User, first, last *string) []string {
 	var fields []string
 	if first != nil {
 		if n := cleanName(v, "firstName", *first, true); n != u.FirstName {

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // P1: the email is the username, compared in one canonical form.
@@ -53,7 +54,7 @@ func TestInviteValidation(t *testing.T) {
 	tests := []struct {
 		name string
 		edit func(*accounts.InviteInput)
-		want []accounts.FieldError
+		want []kernel.FieldError
 	}{
 		{
 			name: "every bad field is reported together",
@@ -65,7 +66,7 @@ func TestInviteValidation(t *testing.T) {
 				in.Role = "owner"
 				in.Locale = "de"
 			},
-			want: []accounts.FieldError{
+			want: []kernel.FieldError{
 				{Field: "email", Code: "invalid_email"},
 				{Field: "firstName", Code: "required"},
 				{Field: "lastName", Code: "invalid_characters"},
@@ -77,47 +78,47 @@ func TestInviteValidation(t *testing.T) {
 		{
 			name: "bad email is invalid_email",
 			edit: func(in *accounts.InviteInput) { in.Email = "bad@localhost" },
-			want: []accounts.FieldError{{Field: "email", Code: "invalid_email"}},
+			want: []kernel.FieldError{{Field: "email", Code: "invalid_email"}},
 		},
 		{
 			name: "empty names are required",
 			edit: func(in *accounts.InviteInput) { in.FirstName, in.LastName = "", " " },
-			want: []accounts.FieldError{{Field: "firstName", Code: "required"}, {Field: "lastName", Code: "required"}},
+			want: []kernel.FieldError{{Field: "firstName", Code: "required"}, {Field: "lastName", Code: "required"}},
 		},
 		{
 			name: "CR LF in a name is invalid_characters",
 			edit: func(in *accounts.InviteInput) { in.FirstName = "x\r\nBcc: a@b" },
-			want: []accounts.FieldError{{Field: "firstName", Code: "invalid_characters"}},
+			want: []kernel.FieldError{{Field: "firstName", Code: "invalid_characters"}},
 		},
 		{
 			name: "line separator in a name is invalid_characters",
 			edit: func(in *accounts.InviteInput) { in.LastName = "Meikä\u2028läinen" },
-			want: []accounts.FieldError{{Field: "lastName", Code: "invalid_characters"}},
+			want: []kernel.FieldError{{Field: "lastName", Code: "invalid_characters"}},
 		},
 		{
 			name: "name over 100 characters is too_long",
 			edit: func(in *accounts.InviteInput) { in.LastName = strings.Repeat("ä", accounts.MaxNameLength+1) },
-			want: []accounts.FieldError{{Field: "lastName", Code: "too_long"}},
+			want: []kernel.FieldError{{Field: "lastName", Code: "too_long"}},
 		},
 		{
 			name: "unknown role is invalid_role",
 			edit: func(in *accounts.InviteInput) { in.Role = "superuser" },
-			want: []accounts.FieldError{{Field: "role", Code: "invalid_role"}},
+			want: []kernel.FieldError{{Field: "role", Code: "invalid_role"}},
 		},
 		{
 			name: "empty role is invalid_role",
 			edit: func(in *accounts.InviteInput) { in.Role = "" },
-			want: []accounts.FieldError{{Field: "role", Code: "invalid_role"}},
+			want: []kernel.FieldError{{Field: "role", Code: "invalid_role"}},
 		},
 		{
 			name: "unknown locale is invalid_locale",
 			edit: func(in *accounts.InviteInput) { in.Locale = "de" },
-			want: []accounts.FieldError{{Field: "locale", Code: "invalid_locale"}},
+			want: []kernel.FieldError{{Field: "locale", Code: "invalid_locale"}},
 		},
 		{
 			name: "organisation id with a slash is invalid_id",
 			edit: func(in *accounts.InviteInput) { in.OrganizationID = "org/1" },
-			want: []accounts.FieldError{{Field: "organizationId", Code: "invalid_id"}},
+			want: []kernel.FieldError{{Field: "organizationId", Code: "invalid_id"}},
 		},
 	}
 	for i, tt := range tests {
@@ -134,7 +135,7 @@ func TestInviteValidation(t *testing.T) {
 			}
 			// Nothing was stored or claimed.
 			if canonical, ok := accounts.CanonicalEmail(in.Email); ok {
-				if _, err := env.store.UserIDByEmail(env.ctx, canonical); !errors.Is(err, accounts.ErrNotFound) {
+				if _, err := env.store.UserIDByEmail(env.ctx, canonical); !errors.Is(err, kernel.ErrNotFound) {
 					t.Errorf("email claimed by a refused invitation: %v", err)
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
@@ -15,7 +16,7 @@ type InviteInput struct {
 	FirstName      string
 	LastName       string
 	OrganizationID string
-	Role           Role
+	Role           kernel.Role
 	Locale         string
 
 	// namesOptional lets ops bootstrap the first admin by email alone; the
@@ -25,28 +26,28 @@ type InviteInput struct {
 
 // validate checks and cleans an invitation; every problem is reported.
 func (in InviteInput) validate() (InviteInput, error) {
-	v := &ValidationError{}
+	v := &kernel.ValidationError{}
 	email, err := ParseEmail(in.Email)
 	var refused *EmailError
 	if errors.As(err, &refused) {
-		v.add("email", refused.Code, "")
+		v.Add("email", refused.Code, "")
 	}
 	in.Email = email.Display
 	in.FirstName = cleanName(v, "firstName", in.FirstName, !in.namesOptional)
 	in.LastName = cleanName(v, "lastName", in.LastName, !in.namesOptional)
 	if !validID(in.OrganizationID) {
-		v.add("organizationId", "invalid_id", "")
+		v.Add("organizationId", "invalid_id", "")
 	}
 	if !in.Role.Valid() {
-		v.add("role", "invalid_role", "")
+		v.Add("role", "invalid_role", "")
 	}
 	if in.Locale == "" {
 		in.Locale = Locales[0]
 	}
 	if !validLocale(in.Locale) {
-		v.add("locale", "invalid_locale", "")
+		v.Add("locale", "invalid_locale", "")
 	}
-	return in, v.orNil()
+	return in, v.Err()
 }
 
 // Invite creates an account in state invited and queues its invitation
@@ -54,7 +55,7 @@ func (in InviteInput) validate() (InviteInput, error) {
 // is the inviter, empty when ops bootstrap the first admin. Permission to
 // invite is the caller's to check. ErrEmailTaken when the email belongs to
 // another account; *ValidationError for bad input.
-func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m Meta) (User, error) {
+func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m kernel.Meta) (User, error) {
 	in, err := in.validate()
 	if err != nil {
 		return User{}, err
@@ -70,11 +71,11 @@ func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m 
 		LastName:       in.LastName,
 		OrganizationID: in.OrganizationID,
 		Role:           in.Role,
-		Status:         StatusInvited,
+		Status:         kernel.StatusInvited,
 		Locale:         in.Locale,
 		CreatedAt:      now,
 		InvitedAt:      now,
-		NeverAdmin:     in.Role != RoleAdmin,
+		NeverAdmin:     in.Role != kernel.RoleAdmin,
 	}
 	ev := s.event(audit.ActionInvitationCreated, actorID, u, m)
 	ev.Fields = []string{"email", "firstName", "lastName", "organizationId", "role", "locale"}
@@ -100,7 +101,7 @@ func (s *Service) Invite(ctx context.Context, actorID string, in InviteInput, m 
 // admin is active. Run again for the same email while that admin is still
 // invited, it re-sends the invitation (a new link; the old one dies) — the
 // way out when the first email was lost.
-func (s *Service) BootstrapAdmin(ctx context.Context, in InviteInput, m Meta) (User, error) {
+func (s *Service) BootstrapAdmin(ctx context.Context, in InviteInput, m kernel.Meta) (User, error) {
 	admins, _, err := s.store.ActiveAdmins(ctx)
 	if err != nil {
 		return User{}, err
@@ -108,7 +109,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context, in InviteInput, m Meta) (U
 	if len(admins) > 0 {
 		return User{}, ErrAdminExists
 	}
-	in.Role = RoleAdmin
+	in.Role = kernel.RoleAdmin
 	in.namesOptional = true
 	u, err := s.Invite(ctx, "", in, m)
 	if !errors.Is(err, ErrEmailTaken) {
@@ -122,7 +123,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context, in InviteInput, m Meta) (U
 	if err != nil {
 		return User{}, err
 	}
-	if agg.User.Status != StatusInvited || agg.User.Role != RoleAdmin {
+	if agg.User.Status != kernel.StatusInvited || agg.User.Role != kernel.RoleAdmin {
 		return User{}, ErrEmailTaken
 	}
 	u = agg.User

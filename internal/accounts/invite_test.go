@@ -9,6 +9,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 )
 
@@ -20,14 +21,14 @@ func TestInviteCreatesInvitedAccountWithItsEventAndEmail(t *testing.T) {
 	env := newEnv(t)
 	in := inviteInput("maija@example.fi")
 	in.Locale = "sv"
-	in.Role = accounts.RolePrimaryUser
+	in.Role = kernel.RolePrimaryUser
 	u, err := env.svc.Invite(env.ctx, "admin-1", in, testMeta)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := accounts.User{
 		ID: u.ID, Email: "maija@example.fi", FirstName: "Maija", LastName: "Meikäläinen",
-		OrganizationID: "org-1", Role: accounts.RolePrimaryUser, Status: accounts.StatusInvited, Locale: "sv",
+		OrganizationID: "org-1", Role: kernel.RolePrimaryUser, Status: kernel.StatusInvited, Locale: "sv",
 		CreatedAt: t0, InvitedAt: t0, NeverAdmin: true,
 	}
 	if diff := cmp.Diff(want, u); diff != "" {
@@ -108,7 +109,7 @@ func TestBootstrapAdmin(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t)
 	// The role asked for is ignored: bootstrap makes an admin.
-	adminInput := accounts.InviteInput{Email: "Root@Example.FI", OrganizationID: "administration", Role: accounts.RoleExpert}
+	adminInput := accounts.InviteInput{Email: "Root@Example.FI", OrganizationID: "administration", Role: kernel.RoleExpert}
 
 	first, err := env.svc.BootstrapAdmin(env.ctx, adminInput, testMeta)
 	if err != nil {
@@ -117,14 +118,14 @@ func TestBootstrapAdmin(t *testing.T) {
 	t.Run("first admin is invited by email alone", func(t *testing.T) {
 		got := struct {
 			Email, OrganizationID, Locale string
-			Role                          accounts.Role
-			Status                        accounts.Status
+			Role                          kernel.Role
+			Status                        kernel.Status
 		}{first.Email, first.OrganizationID, first.Locale, first.Role, first.Status}
 		want := struct {
 			Email, OrganizationID, Locale string
-			Role                          accounts.Role
-			Status                        accounts.Status
-		}{"Root@Example.FI", "administration", "fi", accounts.RoleAdmin, accounts.StatusInvited} // as typed
+			Role                          kernel.Role
+			Status                        kernel.Status
+		}{"Root@Example.FI", "administration", "fi", kernel.RoleAdmin, kernel.StatusInvited} // as typed
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("bootstrapped admin (-want +got):\n%s", diff)
 		}
@@ -133,7 +134,7 @@ func TestBootstrapAdmin(t *testing.T) {
 		}
 	})
 	t.Run("stored role is admin", func(t *testing.T) {
-		if got := env.user(first.ID).Role; got != accounts.RoleAdmin {
+		if got := env.user(first.ID).Role; got != kernel.RoleAdmin {
 			t.Errorf("role = %q, want admin", got)
 		}
 	})
@@ -166,7 +167,7 @@ func TestBootstrapAdmin(t *testing.T) {
 		if !errors.Is(err, accounts.ErrEmailTaken) {
 			t.Fatalf("BootstrapAdmin = %v, want ErrEmailTaken", err)
 		}
-		if got := env.user(editor.ID).Role; got != accounts.RoleEditor {
+		if got := env.user(editor.ID).Role; got != kernel.RoleEditor {
 			t.Errorf("editor's role became %q", got)
 		}
 		if got := len(env.notificationsOf(editor.ID, notify.KindInvitation)); got != 1 {
@@ -175,7 +176,7 @@ func TestBootstrapAdmin(t *testing.T) {
 	})
 	t.Run("bad input is a validation error", func(t *testing.T) {
 		_, err := env.svc.BootstrapAdmin(env.ctx, accounts.InviteInput{Email: "root", OrganizationID: "administration"}, testMeta)
-		if diff := cmp.Diff([]accounts.FieldError{{Field: "email", Code: "invalid_email"}}, fieldErrors(t, err)); diff != "" {
+		if diff := cmp.Diff([]kernel.FieldError{{Field: "email", Code: "invalid_email"}}, fieldErrors(t, err)); diff != "" {
 			t.Errorf("field errors (-want +got):\n%s", diff)
 		}
 	})
@@ -189,7 +190,7 @@ func TestBootstrapAdmin(t *testing.T) {
 				t.Errorf("BootstrapAdmin(%q) = %v, want ErrAdminExists", email, err)
 			}
 		}
-		if _, err := env.store.UserIDByEmail(env.ctx, "second-admin@example.fi"); !errors.Is(err, accounts.ErrNotFound) {
+		if _, err := env.store.UserIDByEmail(env.ctx, "second-admin@example.fi"); !errors.Is(err, kernel.ErrNotFound) {
 			t.Errorf("refused bootstrap claimed the email: %v", err)
 		}
 		if got := len(env.notificationsOf(first.ID, notify.KindInvitation)); got != 2 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 )
 
@@ -107,7 +108,7 @@ func (s *Service) PlanFor(agg Aggregate, now time.Time) Plan {
 	switch {
 	case !u.ErasingSince.IsZero():
 		consider(StepErase, u.ErasingSince, 0) // finish an erasure a crash interrupted
-	case u.Status == StatusActive:
+	case u.Status == kernel.StatusActive:
 		nominal := s.nominalClose(u)
 		var pending []int // warnings not yet sent for this period of inactivity
 		for _, days := range s.opts.WarningDays {
@@ -129,9 +130,9 @@ func (s *Service) PlanFor(agg Aggregate, now time.Time) Plan {
 			}
 		}
 		consider(StepWarn, nominal.AddDate(0, 0, -first), level)
-	case u.Status == StatusClosed:
+	case u.Status == kernel.StatusClosed:
 		consider(StepErase, u.ClosedAt.Add(s.opts.RestoreWindow).Add(s.opts.SafetyMargin), 0)
-	case u.Status == StatusInvited:
+	case u.Status == kernel.StatusInvited:
 		consider(StepErase, s.invitationExpiry(u).Add(s.opts.RestoreWindow).Add(s.opts.SafetyMargin), 0)
 	}
 	earliest := func(t time.Time) {
@@ -171,7 +172,7 @@ type Outcome struct {
 // due day.
 func (s *Service) ApplyLifecycle(ctx context.Context, userID string, now time.Time, dryRun bool) (Outcome, error) {
 	agg, err := s.store.Aggregate(ctx, userID)
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrErased) {
+	if errors.Is(err, kernel.ErrNotFound) || errors.Is(err, ErrErased) {
 		if !dryRun {
 			return Outcome{UserID: userID}, s.refile(ctx, userID) // already gone: drop stale index entries
 		}
@@ -197,7 +198,7 @@ func (s *Service) ApplyLifecycle(ctx context.Context, userID string, now time.Ti
 		return out, nil
 	}
 	if cleanupDue && plan.Step != StepErase {
-		if err := s.cleanup(ctx, agg, now); err != nil && !errors.Is(err, ErrConflict) {
+		if err := s.cleanup(ctx, agg, now); err != nil && !errors.Is(err, kernel.ErrConflict) {
 			return Outcome{}, err
 		}
 		if stepDue {
@@ -213,7 +214,7 @@ func (s *Service) ApplyLifecycle(ctx context.Context, userID string, now time.Ti
 		}
 	}
 	if stepDue {
-		m := Meta{RequestID: "lifecycle-" + now.UTC().Format("20060102")}
+		m := kernel.Meta{RequestID: "lifecycle-" + now.UTC().Format("20060102")}
 		switch plan.Step {
 		case StepWarn:
 			err = s.warn(ctx, agg, plan, m)
@@ -227,7 +228,7 @@ func (s *Service) ApplyLifecycle(ctx context.Context, userID string, now time.Ti
 		case StepErase:
 			err = s.erase(ctx, agg, m)
 		}
-		if errors.Is(err, ErrConflict) {
+		if errors.Is(err, kernel.ErrConflict) {
 			// The account changed under us (a sign-in, an admin): the next
 			// sweep plans from its new state.
 			out.Done, err = false, nil
@@ -245,7 +246,7 @@ func (s *Service) ApplyLifecycle(ctx context.Context, userID string, now time.Ti
 	return out, nil
 }
 
-func (s *Service) warn(ctx context.Context, agg Aggregate, plan Plan, m Meta) error {
+func (s *Service) warn(ctx context.Context, agg Aggregate, plan Plan, m kernel.Meta) error {
 	u := agg.User
 	u.WarnedFor, u.WarnedDays, u.WarnedAt = s.nominalClose(u), plan.WarningDays, s.now().UTC()
 	ev := s.event(audit.ActionInactivityWarned, "", u, m)
@@ -291,11 +292,11 @@ func (s *Service) cleanup(ctx context.Context, agg Aggregate, now time.Time) err
 // entries. Audit events keep only the opaque id. Two phases: the account is
 // first marked as erasing (it can no longer sign in or be restored), then
 // removed; a crash between them is finished by the next sweep.
-func (s *Service) erase(ctx context.Context, agg Aggregate, m Meta) error {
+func (s *Service) erase(ctx context.Context, agg Aggregate, m kernel.Meta) error {
 	u := agg.User
 	if u.ErasingSince.IsZero() {
 		u.ErasingSince = s.now().UTC()
-		u.Status = StatusClosed
+		u.Status = kernel.StatusClosed
 		if err := s.store.Apply(ctx, Change{UserID: u.ID, User: &u, DeleteSessions: agg.Sessions, DeleteTokens: agg.Tokens}); err != nil {
 			return err
 		}

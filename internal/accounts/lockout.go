@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // The lockout (NIST SP 800-63B-4 §3.2.2). Wrong passwords inside
@@ -38,7 +39,7 @@ func lockedAt(u User, now time.Time) bool {
 // countFailure counts one wrong password against u at now (after
 // expireLock), locking the account when the failure reaches the threshold
 // or the ceiling, and returns the account.locked event when it does.
-func (s *Service) countFailure(u *User, now time.Time, m Meta) []audit.Event {
+func (s *Service) countFailure(u *User, now time.Time, m kernel.Meta) []audit.Event {
 	u.FailedSignIns++
 	if u.FailedSignIns >= hardLockFailures {
 		u.FailureTimes, u.LockedUntil, u.LockedForReset = nil, time.Time{}, true
@@ -79,7 +80,7 @@ func (s *Service) lockDuration(previous int) time.Duration {
 // expireLock ends a temporary lock that has run out, returning its
 // account.unlocked event (none when u was not locked that way), so every
 // lock in the audit trail has its end.
-func (s *Service) expireLock(u *User, now time.Time, m Meta) []audit.Event {
+func (s *Service) expireLock(u *User, now time.Time, m kernel.Meta) []audit.Event {
 	if u.LockedUntil.IsZero() || now.Before(u.LockedUntil) {
 		return nil
 	}
@@ -92,7 +93,7 @@ func (s *Service) expireLock(u *User, now time.Time, m Meta) []audit.Event {
 // clearLockout forgets every failure after a successful sign-in or a
 // password change, returning the account.unlocked event of a lock that had
 // run out.
-func (s *Service) clearLockout(u *User, now time.Time, m Meta) []audit.Event {
+func (s *Service) clearLockout(u *User, now time.Time, m kernel.Meta) []audit.Event {
 	events := s.expireLock(u, now, m)
 	u.FailedSignIns, u.FailureTimes, u.Lockouts = 0, nil, 0
 	return events
@@ -100,7 +101,7 @@ func (s *Service) clearLockout(u *User, now time.Time, m Meta) []audit.Event {
 
 // resetLockout lifts every lock, the one until a reset included, when a
 // password reset completes (REC-4), returning its account.unlocked event.
-func (s *Service) resetLockout(u *User, now time.Time, m Meta) []audit.Event {
+func (s *Service) resetLockout(u *User, now time.Time, m kernel.Meta) []audit.Event {
 	events := s.expireLock(u, now, m)
 	wasLocked := u.LockedForReset || !u.LockedUntil.IsZero()
 	u.FailedSignIns, u.FailureTimes, u.Lockouts, u.LockedUntil, u.LockedForReset = 0, nil, 0, time.Time{}, false

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 )
 
@@ -36,15 +37,15 @@ type Prepared struct {
 // gets only the notice of its closing. A link goes only to the status it
 // serves. A notice of something that happened (closed, restored, access
 // changed) still goes out when a later change overtook it before sending.
-var sendableTo = map[notify.Kind][]Status{
-	notify.KindInvitation:        {StatusInvited},
-	notify.KindPasswordReset:     {StatusActive},
-	notify.KindPasswordChanged:   {StatusActive},
-	notify.KindInactivityWarning: {StatusActive},
-	notify.KindAccountClosed:     {StatusClosed, StatusActive, StatusInvited},
-	notify.KindAccountRestored:   {StatusActive, StatusInvited},
-	notify.KindAccessChanged:     {StatusActive, StatusInvited},
-	notify.KindInvitedElsewhere:  {StatusActive, StatusInvited},
+var sendableTo = map[notify.Kind][]kernel.Status{
+	notify.KindInvitation:        {kernel.StatusInvited},
+	notify.KindPasswordReset:     {kernel.StatusActive},
+	notify.KindPasswordChanged:   {kernel.StatusActive},
+	notify.KindInactivityWarning: {kernel.StatusActive},
+	notify.KindAccountClosed:     {kernel.StatusClosed, kernel.StatusActive, kernel.StatusInvited},
+	notify.KindAccountRestored:   {kernel.StatusActive, kernel.StatusInvited},
+	notify.KindAccessChanged:     {kernel.StatusActive, kernel.StatusInvited},
+	notify.KindInvitedElsewhere:  {kernel.StatusActive, kernel.StatusInvited},
 }
 
 // NotificationSendTimeout bounds one send of a notification email (the
@@ -88,7 +89,7 @@ func (s *Service) queueLink(ch *Change, u User, n notify.Message) {
 }
 
 func (s *Service) linkIssued(u User, purpose Purpose, requestID string) audit.Event {
-	ev := s.event(audit.ActionLinkIssued, "", u, Meta{RequestID: requestID})
+	ev := s.event(audit.ActionLinkIssued, "", u, kernel.Meta{RequestID: requestID})
 	ev.Reason = string(purpose)
 	return ev
 }
@@ -107,11 +108,11 @@ func (s *Service) linkIssued(u User, purpose Purpose, requestID string) audit.Ev
 // the kind is not meant for: the email must not be sent.
 func (s *Service) PrepareNotification(ctx context.Context, userID string, kind notify.Kind, notificationID string) (Prepared, error) {
 	if !validID(userID) || !validID(notificationID) {
-		return Prepared{}, ErrNotFound // nothing from such a message reaches storage
+		return Prepared{}, kernel.ErrNotFound // nothing from such a message reaches storage
 	}
 	agg, err := s.store.Aggregate(ctx, userID)
 	if errors.Is(err, ErrErased) {
-		return Prepared{}, ErrNotFound
+		return Prepared{}, kernel.ErrNotFound
 	}
 	if err != nil {
 		return Prepared{}, err
@@ -141,7 +142,7 @@ func (s *Service) PrepareNotification(ctx context.Context, userID string, kind n
 		// An invitation held for an address that has its account elsewhere
 		// is nobody's mailbox: the address belongs to that account, so the
 		// record gets no link and no mail.
-		return Prepared{}, ErrNotFound
+		return Prepared{}, kernel.ErrNotFound
 	}
 	p := Prepared{Recipient: Recipient{UserID: u.ID, Email: u.Email, FirstName: u.FirstName, Locale: u.Locale}}
 	ch := Change{UserID: userID, Deliveries: []Delivery{claim}, DropDeliveries: drop}
@@ -160,7 +161,7 @@ func (s *Service) PrepareNotification(ctx context.Context, userID string, kind n
 		}
 	}
 	if err := s.apply(ctx, ch); err != nil {
-		if errors.Is(err, ErrConflict) {
+		if errors.Is(err, kernel.ErrConflict) {
 			return Prepared{}, fmt.Errorf("%w: %w", ErrNotificationClaimed, err)
 		}
 		return Prepared{}, err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 )
 
@@ -18,17 +19,17 @@ import (
 func TestPrepareNotificationReadsTheStoredAccountAndItsStatus(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t)
-	sendable := map[accounts.Status][]notify.Kind{
-		accounts.StatusInvited: {notify.KindInvitation, notify.KindAccountClosed, notify.KindAccountRestored, notify.KindAccessChanged,
+	sendable := map[kernel.Status][]notify.Kind{
+		kernel.StatusInvited: {notify.KindInvitation, notify.KindAccountClosed, notify.KindAccountRestored, notify.KindAccessChanged,
 			notify.KindInvitedElsewhere},
-		accounts.StatusActive: {notify.KindPasswordReset, notify.KindPasswordChanged, notify.KindInactivityWarning,
+		kernel.StatusActive: {notify.KindPasswordReset, notify.KindPasswordChanged, notify.KindInactivityWarning,
 			notify.KindAccountClosed, notify.KindAccountRestored, notify.KindAccessChanged, notify.KindInvitedElsewhere},
-		accounts.StatusClosed: {notify.KindAccountClosed},
+		kernel.StatusClosed: {notify.KindAccountClosed},
 	}
 	for status, kinds := range sendable {
 		email := fmt.Sprintf("prepare-%s@example.fi", status)
 		u := env.invite(email)
-		if status != accounts.StatusInvited {
+		if status != kernel.StatusInvited {
 			env.setStatus(u.ID, status)
 		}
 		for _, kind := range notify.Kinds {
@@ -40,7 +41,7 @@ func TestPrepareNotificationReadsTheStoredAccountAndItsStatus(t *testing.T) {
 			switch {
 			case want && err != nil:
 				t.Errorf("%s account, %s: %v, want it sent", status, kind, err)
-			case !want && !errors.Is(err, accounts.ErrNotFound):
+			case !want && !errors.Is(err, kernel.ErrNotFound):
 				t.Errorf("%s account, %s: %v, want ErrNotFound (not sent)", status, kind, err)
 			case want && p.Recipient.Email != email:
 				t.Errorf("%s account, %s: to %q, want the stored %q", status, kind, p.Recipient.Email, email)
@@ -66,7 +67,7 @@ func TestPrepareNotificationReadsTheStoredAccountAndItsStatus(t *testing.T) {
 		t.Fatalf("link.issued events = %+v", issued)
 	}
 	// An account that does not exist gets nothing.
-	if _, err := env.svc.PrepareNotification(env.ctx, "no-such-user", notify.KindPasswordChanged, "n-43"); !errors.Is(err, accounts.ErrNotFound) {
+	if _, err := env.svc.PrepareNotification(env.ctx, "no-such-user", notify.KindPasswordChanged, "n-43"); !errors.Is(err, kernel.ErrNotFound) {
 		t.Fatalf("unknown account: %v, want ErrNotFound", err)
 	}
 }

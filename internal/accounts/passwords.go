@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 )
@@ -36,8 +37,8 @@ func tokensOf(agg Aggregate, purpose Purpose) []Token {
 func (s *Service) hashNew(ctx context.Context, field, password string) (string, error) {
 	h, err := s.hasher.Hash(ctx, password)
 	if errors.Is(err, passwords.ErrTooLong) {
-		v := &ValidationError{}
-		v.add(field, "password_too_long", "")
+		v := &kernel.ValidationError{}
+		v.Add(field, "password_too_long", "")
 		return "", v
 	}
 	return h, err
@@ -47,9 +48,9 @@ func (s *Service) hashNew(ctx context.Context, field, password string) (string, 
 // account in the state the link serves) and the new password against the
 // policy, and returns the account with the new password hashed in.
 // ErrInvalidToken for any token problem, *ValidationError for the password.
-func (s *Service) redeem(ctx context.Context, userID, hash string, purpose Purpose, want Status, password string) (Aggregate, User, time.Time, error) {
+func (s *Service) redeem(ctx context.Context, userID, hash string, purpose Purpose, want kernel.Status, password string) (Aggregate, User, time.Time, error) {
 	agg, err := s.store.Aggregate(ctx, userID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, kernel.ErrNotFound) {
 		return Aggregate{}, User{}, time.Time{}, ErrInvalidToken
 	}
 	if err != nil {
@@ -74,10 +75,10 @@ func (s *Service) redeem(ctx context.Context, userID, hash string, purpose Purpo
 // version is recorded) and get a session. Role, organisation and email come
 // from the stored account, never from the request. ErrInvalidToken for a
 // used, replaced, expired or unknown link.
-func (s *Service) AcceptInvitation(ctx context.Context, token, password string, acceptPrivacyNotice bool, m Meta) (SignIn, error) {
+func (s *Service) AcceptInvitation(ctx context.Context, token, password string, acceptPrivacyNotice bool, m kernel.Meta) (SignIn, error) {
 	if !acceptPrivacyNotice {
-		v := &ValidationError{}
-		v.add("acceptPrivacyNotice", "required", "the privacy notice must be accepted")
+		v := &kernel.ValidationError{}
+		v.Add("acceptPrivacyNotice", "required", "the privacy notice must be accepted")
 		return SignIn{}, v
 	}
 	userID, hash, ok := parseToken(token)
@@ -86,11 +87,11 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string, 
 	}
 	var result SignIn
 	err := retryConflicts(func() error {
-		agg, u, now, err := s.redeem(ctx, userID, hash, PurposeInvitation, StatusInvited, password)
+		agg, u, now, err := s.redeem(ctx, userID, hash, PurposeInvitation, kernel.StatusInvited, password)
 		if err != nil {
 			return err
 		}
-		u.Status = StatusActive
+		u.Status = kernel.StatusActive
 		u.ActivatedAt = now
 		u.LastActiveAt = now
 		u.PrivacyNoticeVersion = s.opts.PrivacyNoticeVersion
@@ -117,7 +118,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string, 
 // emailed a notice. ErrWrongPassword when the current password is wrong
 // (counted towards the lockout, like a failed sign-in) and while the
 // account is locked.
-func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string, m Meta) error {
+func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string, m kernel.Meta) error {
 	return retryConflicts(func() error {
 		agg, err := s.store.Aggregate(ctx, p.Actor.ID)
 		if err != nil {
@@ -169,26 +170,26 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 // gets the same answer. It does not change the account. At most
 // resetRequestsPerHour emails go out per account and hour. Callers should
 // run it detached from the request so its duration reveals nothing either.
-func (s *Service) RequestPasswordReset(ctx context.Context, email string, m Meta) error {
+func (s *Service) RequestPasswordReset(ctx context.Context, email string, m kernel.Meta) error {
 	if _, ok := CanonicalEmail(email); !ok {
 		return nil
 	}
 	userID, err := s.userIDByEmail(ctx, email)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, kernel.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	agg, err := s.store.Aggregate(ctx, userID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, kernel.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	u := agg.User
-	if u.Status != StatusActive {
+	if u.Status != kernel.StatusActive {
 		return nil
 	}
 	now := s.now().UTC()
@@ -215,13 +216,13 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string, m Meta
 // CompletePasswordReset sets a new password through a reset link. It ends
 // every session, clears the lockout, does not sign the person in, and
 // emails a notice. ErrInvalidToken for a used, expired or unknown link.
-func (s *Service) CompletePasswordReset(ctx context.Context, token, password string, m Meta) error {
+func (s *Service) CompletePasswordReset(ctx context.Context, token, password string, m kernel.Meta) error {
 	userID, hash, ok := parseToken(token)
 	if !ok {
 		return ErrInvalidToken
 	}
 	return retryConflicts(func() error {
-		agg, u, _, err := s.redeem(ctx, userID, hash, PurposePasswordReset, StatusActive, password)
+		agg, u, _, err := s.redeem(ctx, userID, hash, PurposePasswordReset, kernel.StatusActive, password)
 		if err != nil {
 			return err
 		}
@@ -249,7 +250,7 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 func (s *Service) IssueLinkToken(ctx context.Context, userID string, purpose Purpose) (string, time.Duration, error) {
 	agg, err := s.store.Aggregate(ctx, userID)
 	if errors.Is(err, ErrErased) {
-		return "", 0, ErrNotFound
+		return "", 0, kernel.ErrNotFound
 	}
 	if err != nil {
 		return "", 0, err
@@ -260,12 +261,12 @@ func (s *Service) IssueLinkToken(ctx context.Context, userID string, purpose Pur
 // mintLink mints a link token for an account read as agg. requestID ties
 // the audit event to what asked for it.
 func (s *Service) mintLink(ctx context.Context, agg Aggregate, purpose Purpose, requestID string) (string, time.Duration, error) {
-	want := StatusInvited
+	want := kernel.StatusInvited
 	if purpose == PurposePasswordReset {
-		want = StatusActive
+		want = kernel.StatusActive
 	}
 	if agg.User.Status != want || !agg.User.ErasingSince.IsZero() || agg.User.InvitedElsewhere {
-		return "", 0, ErrNotFound
+		return "", 0, kernel.ErrNotFound
 	}
 	token, ttl, tok, err := s.newLink(agg.User, purpose, s.now().UTC())
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 )
@@ -35,10 +36,10 @@ func TestAcceptInvitation(t *testing.T) {
 		u := env.invite("notice@example.fi")
 		tok := env.linkToken(u.ID, accounts.PurposeInvitation)
 		_, err := env.svc.AcceptInvitation(env.ctx, tok, goodPassword, false, testMeta)
-		if diff := cmp.Diff([]accounts.FieldError{{Field: "acceptPrivacyNotice", Code: "required"}}, fieldErrors(t, err)); diff != "" {
+		if diff := cmp.Diff([]kernel.FieldError{{Field: "acceptPrivacyNotice", Code: "required"}}, fieldErrors(t, err)); diff != "" {
 			t.Errorf("field errors (-want +got):\n%s", diff)
 		}
-		if got := env.user(u.ID); got.Status != accounts.StatusInvited || got.PasswordHash != "" {
+		if got := env.user(u.ID); got.Status != kernel.StatusInvited || got.PasswordHash != "" {
 			t.Errorf("refused acceptance changed the account: status %q, hash set %v", got.Status, got.PasswordHash != "")
 		}
 		if _, err := env.svc.AcceptInvitation(env.ctx, tok, goodPassword, true, testMeta); err != nil {
@@ -50,7 +51,7 @@ func TestAcceptInvitation(t *testing.T) {
 	// organisation and email come from the stored account.
 	t.Run("sets the password, records the notice and signs in", func(t *testing.T) {
 		in := inviteInput("maija@example.fi")
-		in.Role, in.OrganizationID = accounts.RoleExpert, "org-7"
+		in.Role, in.OrganizationID = kernel.RoleExpert, "org-7"
 		invited, err := env.svc.Invite(env.ctx, "admin-1", in, testMeta)
 		if err != nil {
 			t.Fatal(err)
@@ -66,11 +67,11 @@ func TestAcceptInvitation(t *testing.T) {
 		got := agg.User
 		type view struct {
 			Email, OrganizationID, PrivacyNoticeVersion string
-			Role                                        accounts.Role
-			Status                                      accounts.Status
+			Role                                        kernel.Role
+			Status                                      kernel.Status
 			ActivatedAt, LastActiveAt, NoticeAcceptedAt time.Time
 		}
-		want := view{"maija@example.fi", "org-7", env.opts.PrivacyNoticeVersion, accounts.RoleExpert, accounts.StatusActive, now, now, now}
+		want := view{"maija@example.fi", "org-7", env.opts.PrivacyNoticeVersion, kernel.RoleExpert, kernel.StatusActive, now, now, now}
 		if diff := cmp.Diff(want, view{got.Email, got.OrganizationID, got.PrivacyNoticeVersion, got.Role, got.Status, got.ActivatedAt, got.LastActiveAt, got.PrivacyNoticeAcceptedAt}); diff != "" {
 			t.Errorf("stored account (-want +got):\n%s", diff)
 		}
@@ -83,7 +84,7 @@ func TestAcceptInvitation(t *testing.T) {
 		if got, want := signIn.ExpiresAt, now.Add(env.opts.SessionAbsoluteTimeout); !got.Equal(want) {
 			t.Errorf("ExpiresAt = %v, want %v", got, want)
 		}
-		if p := env.authenticate(signIn.Token); p.Actor.ID != invited.ID || p.Actor.Role != accounts.RoleExpert {
+		if p := env.authenticate(signIn.Token); p.Actor.ID != invited.ID || p.Actor.Role != kernel.RoleExpert {
 			t.Errorf("session is for %q as %q, want %q as expert", p.Actor.ID, p.Actor.Role, invited.ID)
 		}
 		accepted := env.eventsWith(invited.ID, audit.ActionInvitationAccepted)
@@ -107,7 +108,7 @@ func TestAcceptInvitation(t *testing.T) {
 		if _, err := env.svc.AcceptInvitation(env.ctx, tok, goodPassword, true, testMeta); !errors.Is(err, accounts.ErrInvalidToken) {
 			t.Errorf("AcceptInvitation = %v, want ErrInvalidToken", err)
 		}
-		if got := env.user(u.ID).Status; got != accounts.StatusInvited {
+		if got := env.user(u.ID).Status; got != kernel.StatusInvited {
 			t.Errorf("status = %q, want invited", got)
 		}
 	})
@@ -159,14 +160,14 @@ func TestAcceptInvitation(t *testing.T) {
 		for _, tt := range policyRejections {
 			t.Run(tt.name, func(t *testing.T) {
 				_, err := env.svc.AcceptInvitation(env.ctx, tok, tt.password, true, testMeta)
-				if diff := cmp.Diff([]accounts.FieldError{{Field: "password", Code: tt.code}}, fieldErrors(t, err)); diff != "" {
+				if diff := cmp.Diff([]kernel.FieldError{{Field: "password", Code: tt.code}}, fieldErrors(t, err)); diff != "" {
 					t.Errorf("field errors (-want +got):\n%s", diff)
 				}
 				// P10: the reason never repeats the password.
 				if js := mustJSON(t, err); strings.Contains(js, strings.TrimSpace(tt.password)) {
 					t.Errorf("error echoes the password: %s", js)
 				}
-				if got := env.user(u.ID); got.Status != accounts.StatusInvited || got.PasswordHash != "" {
+				if got := env.user(u.ID); got.Status != kernel.StatusInvited || got.PasswordHash != "" {
 					t.Errorf("account changed: status %q, hash set %v", got.Status, got.PasswordHash != "")
 				}
 			})
@@ -191,9 +192,9 @@ func TestIssueLinkToken(t *testing.T) {
 	}{
 		{"invitation for an invited account", invited.ID, accounts.PurposeInvitation, env.opts.InvitationTTL, nil},
 		{"reset for an active account", active.ID, accounts.PurposePasswordReset, env.opts.PasswordResetTTL, nil},
-		{"no invitation for an active account", active.ID, accounts.PurposeInvitation, 0, accounts.ErrNotFound},
-		{"no reset for an invited account", invited.ID, accounts.PurposePasswordReset, 0, accounts.ErrNotFound},
-		{"nothing for an unknown account", "id-99999999", accounts.PurposeInvitation, 0, accounts.ErrNotFound},
+		{"no invitation for an active account", active.ID, accounts.PurposeInvitation, 0, kernel.ErrNotFound},
+		{"no reset for an invited account", invited.ID, accounts.PurposePasswordReset, 0, kernel.ErrNotFound},
+		{"nothing for an unknown account", "id-99999999", accounts.PurposeInvitation, 0, kernel.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,7 +275,7 @@ func TestChangePassword(t *testing.T) {
 	t.Run("a new password the policy refuses", func(t *testing.T) {
 		_, in := env.activeUser("maija.policy@example.fi")
 		err := env.svc.ChangePassword(env.ctx, env.authenticate(in.Token), goodPassword, "short pass 1", testMeta)
-		if diff := cmp.Diff([]accounts.FieldError{{Field: "newPassword", Code: "password_too_short"}}, fieldErrors(t, err)); diff != "" {
+		if diff := cmp.Diff([]kernel.FieldError{{Field: "newPassword", Code: "password_too_short"}}, fieldErrors(t, err)); diff != "" {
 			t.Errorf("field errors (-want +got):\n%s", diff)
 		}
 		env.login("maija.policy@example.fi", goodPassword)
@@ -320,7 +321,7 @@ func TestRequestPasswordReset(t *testing.T) {
 	invited := env.invite("invited@example.fi")
 	active, _ := env.activeUser("active@example.fi")
 	closed, _ := env.activeUser("closed@example.fi")
-	env.setStatus(closed.ID, accounts.StatusClosed)
+	env.setStatus(closed.ID, kernel.StatusClosed)
 
 	// P10: the caller gets the same answer whoever the email belongs to.
 	t.Run("same answer for every email, an email only for the active account", func(t *testing.T) {
@@ -444,7 +445,7 @@ func TestCompletePasswordReset(t *testing.T) {
 		if err := env.svc.CompletePasswordReset(env.ctx, tok, otherPassword, testMeta); !errors.Is(err, accounts.ErrInvalidToken) {
 			t.Errorf("CompletePasswordReset with an invitation link = %v, want ErrInvalidToken", err)
 		}
-		if got := env.user(u.ID); got.Status != accounts.StatusInvited || got.PasswordHash != "" {
+		if got := env.user(u.ID); got.Status != kernel.StatusInvited || got.PasswordHash != "" {
 			t.Errorf("account changed: status %q, hash set %v", got.Status, got.PasswordHash != "")
 		}
 	})
@@ -452,7 +453,7 @@ func TestCompletePasswordReset(t *testing.T) {
 	t.Run("a closed account's link is refused", func(t *testing.T) {
 		u, _ := env.activeUser("gone@example.fi")
 		tok := env.linkToken(u.ID, accounts.PurposePasswordReset)
-		env.setStatus(u.ID, accounts.StatusClosed)
+		env.setStatus(u.ID, kernel.StatusClosed)
 		if err := env.svc.CompletePasswordReset(env.ctx, tok, otherPassword, testMeta); !errors.Is(err, accounts.ErrInvalidToken) {
 			t.Errorf("CompletePasswordReset = %v, want ErrInvalidToken", err)
 		}
@@ -463,7 +464,7 @@ func TestCompletePasswordReset(t *testing.T) {
 		tok := env.linkToken(u.ID, accounts.PurposePasswordReset)
 		for _, tt := range policyRejections {
 			err := env.svc.CompletePasswordReset(env.ctx, tok, tt.password, testMeta)
-			if diff := cmp.Diff([]accounts.FieldError{{Field: "password", Code: tt.code}}, fieldErrors(t, err)); diff != "" {
+			if diff := cmp.Diff([]kernel.FieldError{{Field: "password", Code: tt.code}}, fieldErrors(t, err)); diff != "" {
 				t.Errorf("%s: field errors (-want +got):\n%s", tt.name, diff)
 			}
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
@@ -83,7 +84,7 @@ func TestEventsHoldIDsOnly(t *testing.T) {
 	adminIn, err := svc.AcceptInvitation(ctx, mint(t, svc, admin.ID, accounts.PurposeInvitation), otherPassword, true, testMeta)
 	must(err)
 
-	u, err := svc.Invite(ctx, admin.ID, accounts.InviteInput{Email: email, FirstName: "Aurora", LastName: "Virtanen-Kallio", OrganizationID: "org-1", Role: accounts.RoleEditor, Locale: "fi"}, testMeta)
+	u, err := svc.Invite(ctx, admin.ID, accounts.InviteInput{Email: email, FirstName: "Aurora", LastName: "Virtanen-Kallio", OrganizationID: "org-1", Role: kernel.RoleEditor, Locale: "fi"}, testMeta)
 	must(err)
 	invitation := mint(t, svc, u.ID, accounts.PurposeInvitation)
 	_, err = svc.AcceptInvitation(ctx, invitation, goodPassword, false, testMeta)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // ProfilePatch is what a person may change about themselves (P14
@@ -17,7 +18,7 @@ type ProfilePatch struct {
 // UpdateProfile applies a patch to the caller's own account. ifMatch, when
 // not empty, is the PublicETag the caller last saw (ErrPreconditionFailed if
 // it moved on). *ValidationError for bad input.
-func (s *Service) UpdateProfile(ctx context.Context, p Principal, patch ProfilePatch, ifMatch string, m Meta) (User, error) {
+func (s *Service) UpdateProfile(ctx context.Context, p Principal, patch ProfilePatch, ifMatch string, m kernel.Meta) (User, error) {
 	var result User
 	err := retryConflicts(func() error {
 		agg, err := s.store.Aggregate(ctx, p.Actor.ID)
@@ -25,21 +26,21 @@ func (s *Service) UpdateProfile(ctx context.Context, p Principal, patch ProfileP
 			return err
 		}
 		u := agg.User
-		if ifMatch != "" && ifMatch != PublicETag(u.ETag) {
-			return ErrPreconditionFailed
+		if ifMatch != "" && ifMatch != kernel.PublicETag(u.ETag) {
+			return kernel.ErrPreconditionFailed
 		}
-		v := &ValidationError{}
+		v := &kernel.ValidationError{}
 		fields := applyNames(v, &u, patch.FirstName, patch.LastName)
 		if patch.Locale != nil {
 			switch {
 			case !validLocale(*patch.Locale):
-				v.add("locale", "invalid_locale", "")
+				v.Add("locale", "invalid_locale", "")
 			case *patch.Locale != u.Locale:
 				u.Locale = *patch.Locale
 				fields = append(fields, "locale")
 			}
 		}
-		if err := v.orNil(); err != nil {
+		if err := v.Err(); err != nil {
 			return err
 		}
 		if len(fields) == 0 {

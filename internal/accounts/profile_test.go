@@ -8,6 +8,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 func ptr(s string) *string { return &s }
@@ -25,7 +26,7 @@ func TestUpdateProfile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := env.svc.UpdateProfile(env.ctx, p, accounts.ProfilePatch{FirstName: ptr(" Maija-Liisa "), LastName: ptr("Meikäläinen")}, accounts.PublicETag(before.ETag), testMeta)
+		got, err := env.svc.UpdateProfile(env.ctx, p, accounts.ProfilePatch{FirstName: ptr(" Maija-Liisa "), LastName: ptr("Meikäläinen")}, kernel.PublicETag(before.ETag), testMeta)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,9 +53,9 @@ func TestUpdateProfile(t *testing.T) {
 			t.Fatal(err)
 		}
 		current := env.user(u.ID)
-		for _, ifMatch := range []string{accounts.PublicETag(stale), stale, current.ETag, "*", "garbage"} {
+		for _, ifMatch := range []string{kernel.PublicETag(stale), stale, current.ETag, "*", "garbage"} {
 			_, err := env.svc.UpdateProfile(env.ctx, p, accounts.ProfilePatch{LastName: ptr("Virtanen")}, ifMatch, testMeta)
-			if !errors.Is(err, accounts.ErrPreconditionFailed) {
+			if !errors.Is(err, kernel.ErrPreconditionFailed) {
 				t.Errorf("If-Match %q: %v, want ErrPreconditionFailed", ifMatch, err)
 			}
 		}
@@ -80,7 +81,7 @@ func TestUpdateProfile(t *testing.T) {
 	t.Run("a patch that changes nothing writes nothing", func(t *testing.T) {
 		before := env.user(u.ID)
 		events := len(env.eventsWith(u.ID, audit.ActionProfileUpdated))
-		got, err := env.svc.UpdateProfile(env.ctx, p, accounts.ProfilePatch{FirstName: ptr("Maija"), Locale: ptr("en")}, accounts.PublicETag(before.ETag), testMeta)
+		got, err := env.svc.UpdateProfile(env.ctx, p, accounts.ProfilePatch{FirstName: ptr("Maija"), Locale: ptr("en")}, kernel.PublicETag(before.ETag), testMeta)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +96,7 @@ func TestUpdateProfile(t *testing.T) {
 	t.Run("bad values are reported together", func(t *testing.T) {
 		before := env.user(u.ID)
 		_, err := env.svc.UpdateProfile(env.ctx, p, accounts.ProfilePatch{FirstName: ptr("  "), LastName: ptr("x\r\nBcc: a@b"), Locale: ptr("de")}, "", testMeta)
-		want := []accounts.FieldError{
+		want := []kernel.FieldError{
 			{Field: "firstName", Code: "required"},
 			{Field: "lastName", Code: "invalid_characters"},
 			{Field: "locale", Code: "invalid_locale"},

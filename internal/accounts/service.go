@@ -7,14 +7,17 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
-// Store keeps accounts. Implementations return ErrNotFound, ErrEmailTaken
-// and ErrConflict as documented, ErrUnavailable (wrapped) when storage is
-// briefly out of reach, and other errors as they are.
+// Store keeps accounts. Implementations return kernel.ErrNotFound,
+// ErrEmailTaken and kernel.ErrConflict as documented,
+// kernel.ErrUnavailable (wrapped) when storage is briefly out of reach, and
+// other errors as they are. The unqualified ErrNotFound, ErrConflict and
+// ErrInvalidCursor below are the kernel's.
 type Store interface {
 	// CreateUser stores a new account and claims its email under its
 	// canonical form (CanonicalEmail of User.Email), together with the
@@ -172,12 +175,6 @@ func NewService(store Store, hasher Hasher, policy PasswordPolicy, relay Relay, 
 	return &Service{store: store, hasher: hasher, policy: policy, relay: relay, now: now, newID: newID, opts: opts}
 }
 
-// Meta is what the edge knows about the request behind a call; it goes into
-// audit events.
-type Meta struct {
-	RequestID string
-}
-
 // SignIn is a new session handed to a person.
 type SignIn struct {
 	Token     string
@@ -185,31 +182,21 @@ type SignIn struct {
 	User      User
 }
 
-// Actor is what authorization knows about a signed-in caller: their
-// account's id, role, organisation and status, and nothing else (no name,
-// no email: audit events name the actor by id). Authentication takes it
-// from the session's snapshot (Session.Access) without reading the
-// account. That is sound because every change to one of these fields ends
-// all the account's sessions in the same transaction: a role change or a
-// move (UpdateUser), closing (close, by anyone or the lifecycle sweep),
-// the start of an erasure; restoring acts on a closed account, which has
-// no sessions; and a session is only made in a transaction that writes the account on
+// Actor is the account's access, as a session snapshots it. Authentication
+// takes it from the session's snapshot (Session.Access) without reading the
+// account. That is sound because every change to one of its fields ends all
+// the account's sessions in the same transaction: a role change or a move
+// (UpdateUser), closing (close, by anyone or the lifecycle sweep), the start
+// of an erasure; restoring acts on a closed account, which has no sessions;
+// and a session is only made in a transaction that writes the account on
 // the ETag its snapshot was taken from (sign-in, invitation accept).
-type Actor struct {
-	ID             string
-	OrganizationID string
-	Role           Role
-	Status         Status
+func (u User) Actor() kernel.Actor {
+	return kernel.Actor{ID: u.ID, OrganizationID: u.OrganizationID, Role: u.Role, Status: u.Status}
 }
 
-// Actor is the account's access, as a session snapshots it.
-func (u User) Actor() Actor {
-	return Actor{ID: u.ID, OrganizationID: u.OrganizationID, Role: u.Role, Status: u.Status}
-}
-
-// subject is the caller as the subject of an audit event about their own
+// subjectOf is the caller as the subject of an audit event about their own
 // session: the event keeps ids only.
-func (a Actor) subject() User {
+func subjectOf(a kernel.Actor) User {
 	return User{ID: a.ID, OrganizationID: a.OrganizationID}
 }
 
@@ -217,7 +204,7 @@ func (a Actor) subject() User {
 type Principal struct {
 	// Actor is the caller's access: a snapshot the session carries, or the
 	// account as read. Authorization decisions use it.
-	Actor       Actor
+	Actor       kernel.Actor
 	SessionHash string
 	// account is the caller's account as authentication read it, or as its
 	// own activity write left it: its data and its ETag are one stored
@@ -226,7 +213,7 @@ type Principal struct {
 	account *User
 }
 
-func (s *Service) event(action audit.Action, actorID string, subject User, m Meta) audit.Event {
+func (s *Service) event(action audit.Action, actorID string, subject User, m kernel.Meta) audit.Event {
 	return audit.Event{
 		ID:             s.newID(),
 		At:             s.now().UTC(),
@@ -366,8 +353,8 @@ func (s *Service) checkPassword(field, password string, u User) error {
 	}
 	var rej *passwords.Rejection
 	if errors.As(err, &rej) {
-		v := &ValidationError{}
-		v.add(field, "password_"+string(rej.Reason), rej.Error())
+		v := &kernel.ValidationError{}
+		v.Add(field, "password_"+string(rej.Reason), rej.Error())
 		return v
 	}
 	return err
@@ -378,7 +365,7 @@ func (s *Service) checkPassword(field, password string, u User) error {
 func retryConflicts(f func() error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		if err = f(); !errors.Is(err, ErrConflict) {
+		if err = f(); !errors.Is(err, kernel.ErrConflict) {
 			return err
 		}
 		// Requests that collided on one account (the same person signing

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // SessionInfo is one live session as its owner sees it: its id and its
@@ -75,9 +76,9 @@ func (s *Service) ListSessions(ctx context.Context, p Principal) ([]SessionInfo,
 // the session of this very request. ErrNotFound for an id that names no
 // live session of the caller: someone else's session is found nowhere,
 // because only the caller's own account is read.
-func (s *Service) EndSession(ctx context.Context, p Principal, sessionID string, m Meta) error {
+func (s *Service) EndSession(ctx context.Context, p Principal, sessionID string, m kernel.Meta) error {
 	if !validID(sessionID) {
-		return ErrNotFound
+		return kernel.ErrNotFound
 	}
 	return retryConflicts(func() error {
 		agg, err := s.store.Aggregate(ctx, p.Actor.ID)
@@ -95,7 +96,7 @@ func (s *Service) EndSession(ctx context.Context, p Principal, sessionID string,
 				Events:         []audit.Event{s.event(audit.ActionSessionEnded, p.Actor.ID, agg.User, m)},
 			})
 		}
-		return ErrNotFound
+		return kernel.ErrNotFound
 	})
 }
 
@@ -107,15 +108,15 @@ func (s *Service) EndSession(ctx context.Context, p Principal, sessionID string,
 // and the audit trail records who did it. ErrNotFound for an account the
 // actor may not see (P10), ErrForbidden for one they see but may not act
 // on.
-func (s *Service) EndUserSessions(ctx context.Context, actor Actor, id string, m Meta) error {
+func (s *Service) EndUserSessions(ctx context.Context, actor kernel.Actor, id string, m kernel.Meta) error {
 	return retryConflicts(func() error {
 		agg, err := s.visible(ctx, actor, id)
 		if err != nil {
 			return err
 		}
 		u := agg.User
-		if !Allows(actor, PermEndSessions, u.ID, u.OrganizationID) || (actor.ID != u.ID && !grantable(actor, u.Role)) {
-			return ErrForbidden
+		if !kernel.Allows(actor, kernel.PermEndSessions, u.ID, u.OrganizationID) || (actor.ID != u.ID && !grantable(actor, u.Role)) {
+			return kernel.ErrForbidden
 		}
 		// A session that ends meanwhile (logout, expiry clean-up) makes
 		// this a conflict, and the retry reads what is left.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
@@ -24,13 +25,13 @@ const (
 // the answer tells an attacker nothing (no enumeration, no timing oracle).
 // Repeated failures lock the account, for longer each time (lockout.go);
 // the counters live in storage so every instance shares them.
-func (s *Service) Login(ctx context.Context, email, password string, m Meta) (SignIn, error) {
+func (s *Service) Login(ctx context.Context, email, password string, m kernel.Meta) (SignIn, error) {
 	if _, ok := CanonicalEmail(email); !ok {
 		s.hasher.VerifyDummy(ctx, password)
 		return SignIn{}, ErrInvalidCredentials
 	}
 	userID, err := s.userIDByEmail(ctx, email)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, kernel.ErrNotFound) {
 		s.hasher.VerifyDummy(ctx, password)
 		if err := s.recordUnknownEmail(ctx, m); err != nil {
 			return SignIn{}, err
@@ -50,7 +51,7 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 	var matchedNeedsRehash bool
 	err = retryConflicts(func() error {
 		agg, err := s.store.Aggregate(ctx, userID)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, kernel.ErrNotFound) {
 			// The email claim outlived its account (erased mid-request).
 			s.hasher.VerifyDummy(ctx, password)
 			return ErrInvalidCredentials
@@ -60,13 +61,13 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 		}
 		u := agg.User
 		now := s.now().UTC()
-		if u.Status != StatusActive || lockedAt(u, now) {
+		if u.Status != kernel.StatusActive || lockedAt(u, now) {
 			if !verified {
 				s.hasher.VerifyDummy(ctx, password)
 			}
 			verified = true
 			reason := reasonNotActive
-			if u.Status == StatusActive {
+			if u.Status == kernel.StatusActive {
 				reason = reasonLocked
 			}
 			ev := s.event(audit.ActionSignInFailed, "", u, m)
@@ -146,7 +147,7 @@ func (s *Service) Login(ctx context.Context, email, password string, m Meta) (Si
 // recordFailedSignIn counts a wrong password (lockout.go) and records it
 // with extra events in the account's change. It always ends in
 // ErrInvalidCredentials unless the write itself fails.
-func (s *Service) recordFailedSignIn(ctx context.Context, u User, m Meta, extra ...audit.Event) error {
+func (s *Service) recordFailedSignIn(ctx context.Context, u User, m kernel.Meta, extra ...audit.Event) error {
 	now := s.now().UTC()
 	events := append(extra, s.expireLock(&u, now, m)...)
 	ev := s.event(audit.ActionSignInFailed, "", u, m)
@@ -164,7 +165,7 @@ func (s *Service) recordFailedSignIn(ctx context.Context, u User, m Meta, extra 
 // from its own id: one write on the request path, no partition that every
 // such sign-in shares, and the relay delivers it like any other event.
 // Nothing of the email is in it (P9, P10), not even which shard it maps to.
-func (s *Service) recordUnknownEmail(ctx context.Context, m Meta) error {
+func (s *Service) recordUnknownEmail(ctx context.Context, m kernel.Meta) error {
 	ev := s.event(audit.ActionSignInFailed, "", User{}, m)
 	ev.Reason = reasonUnknownEmail
 	ev.Shard = audit.ShardOf(ev.ID)
@@ -191,7 +192,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		return Principal{}, ErrUnauthenticated
 	}
 	sess, err := s.store.Session(ctx, userID, hash)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, kernel.ErrNotFound) {
 		return Principal{}, ErrUnauthenticated
 	}
 	if err != nil {
@@ -203,7 +204,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	}
 	if sess.Access == nil || now.Sub(sess.ActivityAt) >= s.opts.ActivityInterval {
 		u, err := s.store.User(ctx, userID)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, kernel.ErrNotFound) {
 			return Principal{}, ErrUnauthenticated
 		}
 		if err != nil {
@@ -212,7 +213,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		return s.authenticated(ctx, u, sess, hash, now)
 	}
 	access := *sess.Access
-	if access.ID != sess.UserID || access.Status != StatusActive {
+	if access.ID != sess.UserID || access.Status != kernel.StatusActive {
 		return Principal{}, ErrUnauthenticated
 	}
 	if now.Sub(sess.LastSeenAt) >= sessionTouchInterval {
@@ -221,7 +222,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		// A lost race only means another request touched it first, or
 		// the session ended meanwhile; this request was authenticated
 		// by what was stored when it came.
-		if err := s.store.RecordActivity(ctx, &next, nil); err != nil && !errors.Is(err, ErrConflict) {
+		if err := s.store.RecordActivity(ctx, &next, nil); err != nil && !errors.Is(err, kernel.ErrConflict) {
 			return Principal{}, err
 		}
 	}
@@ -237,7 +238,7 @@ func (s *Service) AuthenticateAccount(ctx context.Context, token string) (Princi
 		return Principal{}, ErrUnauthenticated
 	}
 	u, sess, err := s.store.UserWithSession(ctx, userID, hash)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, kernel.ErrNotFound) {
 		return Principal{}, ErrUnauthenticated
 	}
 	if err != nil {
@@ -268,7 +269,7 @@ func (s *Service) sessionValid(sess Session, userID, hash string, now time.Time)
 // conflict. So if the session is still there, unchanged, the account read
 // has the access that is stored.
 func (s *Service) authenticated(ctx context.Context, u User, sess Session, hash string, now time.Time) (Principal, error) {
-	if sess.UserID != u.ID || u.Status != StatusActive {
+	if sess.UserID != u.ID || u.Status != kernel.StatusActive {
 		return Principal{}, ErrUnauthenticated
 	}
 	var touchUser *User
@@ -297,7 +298,7 @@ func (s *Service) authenticated(ctx context.Context, u User, sess Session, hash 
 		// activity first, or changed the account; the request itself is
 		// authenticated either way, with the account as it was read.
 		err := s.store.RecordActivity(ctx, touchSession, touchUser)
-		if err != nil && !errors.Is(err, ErrConflict) {
+		if err != nil && !errors.Is(err, kernel.ErrConflict) {
 			return Principal{}, err
 		}
 		// Each write that went through left its row's new ETag; the
@@ -313,14 +314,14 @@ func (s *Service) authenticated(ctx context.Context, u User, sess Session, hash 
 
 // Logout ends the caller's session. A session another request ended in
 // the meantime is still a successful logout.
-func (s *Service) Logout(ctx context.Context, p Principal, m Meta) error {
-	events := []audit.Event{s.event(audit.ActionSignedOut, p.Actor.ID, p.Actor.subject(), m)}
+func (s *Service) Logout(ctx context.Context, p Principal, m kernel.Meta) error {
+	events := []audit.Event{s.event(audit.ActionSignedOut, p.Actor.ID, subjectOf(p.Actor), m)}
 	err := s.apply(ctx, Change{
 		UserID:         p.Actor.ID,
 		DeleteSessions: []Session{{UserID: p.Actor.ID, Hash: p.SessionHash}},
 		Events:         events,
 	})
-	if errors.Is(err, ErrConflict) {
+	if errors.Is(err, kernel.ErrConflict) {
 		return s.apply(ctx, Change{UserID: p.Actor.ID, Events: events})
 	}
 	return err
@@ -328,14 +329,14 @@ func (s *Service) Logout(ctx context.Context, p Principal, m Meta) error {
 
 // unverifiable is the event for a stored hash the hasher cannot check; ops
 // alert on its reason.
-func (s *Service) unverifiable(u User, m Meta) audit.Event {
+func (s *Service) unverifiable(u User, m kernel.Meta) audit.Event {
 	ev := s.event(audit.ActionSignInFailed, "", u, m)
 	ev.Reason = "unverifiable_hash"
 	return ev
 }
 
 // EndAllSessions signs the caller out everywhere, this session included.
-func (s *Service) EndAllSessions(ctx context.Context, p Principal, m Meta) error {
+func (s *Service) EndAllSessions(ctx context.Context, p Principal, m kernel.Meta) error {
 	return retryConflicts(func() error {
 		agg, err := s.store.Aggregate(ctx, p.Actor.ID)
 		if err != nil {
@@ -344,7 +345,7 @@ func (s *Service) EndAllSessions(ctx context.Context, p Principal, m Meta) error
 		return s.apply(ctx, Change{
 			UserID:         p.Actor.ID,
 			DeleteSessions: agg.Sessions,
-			Events:         []audit.Event{s.event(audit.ActionSessionsEnded, p.Actor.ID, p.Actor.subject(), m)},
+			Events:         []audit.Event{s.event(audit.ActionSessionsEnded, p.Actor.ID, subjectOf(p.Actor), m)},
 		})
 	})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 )
 
@@ -94,7 +95,7 @@ func TestLoginFailuresAreIndistinguishable(t *testing.T) {
 	carol, _ := env.activeUser("carol@example.fi")
 	env.lock("carol@example.fi")
 	dave, _ := env.activeUser("dave@example.fi")
-	env.setStatus(dave.ID, accounts.StatusClosed)
+	env.setStatus(dave.ID, kernel.StatusClosed)
 	tooLong := strings.Repeat("x", passwords.MaxBytes+1)
 
 	tests := []struct {
@@ -462,7 +463,7 @@ func TestAuthenticateRefusesMalformedAndTamperedTokens(t *testing.T) {
 func TestAuthenticateRefusesAccountsNoLongerActive(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t)
-	for _, status := range []accounts.Status{accounts.StatusClosed, accounts.StatusInvited} {
+	for _, status := range []kernel.Status{kernel.StatusClosed, kernel.StatusInvited} {
 		t.Run(string(status), func(t *testing.T) {
 			u, in := env.activeUser(string(status) + "@example.fi")
 			env.authenticate(in.Token)

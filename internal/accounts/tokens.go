@@ -66,10 +66,3 @@ func validID(id string) bool {
 // ValidID reports whether id has the shape of an id this system issues; the
 // HTTP edge uses it to answer 404 without a storage call.
 func ValidID(id string) bool { return validID(id) }
-
-// PublicETag is the entity tag clients see for a stored version: a digest
-// of the storage ETag, so storage internals never reach a client.
-func PublicETag(storageETag string) string {
-	sum := sha256.Sum256([]byte("etag|" + storageETag))
-	return base64.RawURLEncoding.EncodeToString(sum[:16])
-}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
@@ -132,7 +133,7 @@ func TestConcurrentUnknownEmailSignInsLoseNoEvent(t *testing.T) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			_, errs[i] = svc.Login(env.ctx, email(i), goodPassword, accounts.Meta{RequestID: fmt.Sprintf("req-%03d", i)})
+			_, errs[i] = svc.Login(env.ctx, email(i), goodPassword, kernel.Meta{RequestID: fmt.Sprintf("req-%03d", i)})
 		})
 	}
 	wg.Wait()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/delivery"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
@@ -60,7 +61,7 @@ func (f *claimFixture) invited(t *testing.T, email string) (accounts.User, notif
 		t.Fatal(err)
 	}
 	u, err := f.accounts.Invite(ctx, "", accounts.InviteInput{Email: email, FirstName: "Maija", LastName: "Meikäläinen",
-		OrganizationID: org, Role: accounts.RoleEditor, Locale: "fi"}, accounts.Meta{RequestID: "req-1"})
+		OrganizationID: org, Role: kernel.RoleEditor, Locale: "fi"}, kernel.Meta{RequestID: "req-1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 )
 
@@ -23,7 +24,7 @@ import (
 // account only. The claim is kept beside the account, so claiming, minting
 // and the account's read cost one read and one transaction. It returns
 // ErrAlreadySent when the message was sent, ErrClaimed when another
-// delivery is sending it right now (retry later), and accounts.ErrNotFound
+// delivery is sending it right now (retry later), and kernel.ErrNotFound
 // when there is nothing to send (nothing is claimed then).
 type Recipients interface {
 	PrepareNotification(ctx context.Context, userID string, kind notify.Kind, notificationID string) (accounts.Prepared, error)
@@ -91,7 +92,7 @@ func (c *Consumer) Handle(ctx context.Context, m notify.Message) error {
 	switch {
 	case errors.Is(err, ErrAlreadySent):
 		return nil
-	case errors.Is(err, accounts.ErrNotFound):
+	case errors.Is(err, kernel.ErrNotFound):
 		// Gone, being erased, or no longer in a state this kind is for
 		// (an invitation accepted before its email went out). Nothing was
 		// claimed: nothing to close.

@@ -18,6 +18,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/delivery"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
@@ -50,12 +51,12 @@ func newAccounts(t testing.TB, store *tablestore.Store) *accounts.Service {
 
 // userFor stores an account for the address in the given status and
 // returns its id.
-func userFor(t testing.TB, store *tablestore.Store, to string, status accounts.Status) string {
+func userFor(t testing.TB, store *tablestore.Store, to string, status kernel.Status) string {
 	t.Helper()
 	now := time.Now().UTC()
 	u := accounts.User{ID: uuid.NewString(), Email: to, FirstName: "Maija", LastName: "Meikäläinen", OrganizationID: "org-delivery",
-		Role: accounts.RoleEditor, Status: status, Locale: "fi", CreatedAt: now, InvitedAt: now}
-	if status == accounts.StatusActive {
+		Role: kernel.RoleEditor, Status: status, Locale: "fi", CreatedAt: now, InvitedAt: now}
+	if status == kernel.StatusActive {
 		u.ActivatedAt = now
 	}
 	if err := store.CreateUser(context.Background(), u, accounts.Change{UserID: u.ID}); err != nil {
@@ -110,7 +111,7 @@ func newConsumer(t *testing.T, store *tablestore.Store, sender notify.Sender) *d
 
 // invitation is an invitation email for a new invited account of to.
 func invitation(t *testing.T, store *tablestore.Store, to string) notify.Message {
-	return notify.Message{ID: uuid.NewString(), Kind: notify.KindInvitation, UserID: userFor(t, store, to, accounts.StatusInvited), CreatedAt: time.Now()}
+	return notify.Message{ID: uuid.NewString(), Kind: notify.KindInvitation, UserID: userFor(t, store, to, kernel.StatusInvited), CreatedAt: time.Now()}
 }
 
 // The queue delivers at least once; the person gets the email once,
@@ -346,7 +347,7 @@ func BenchmarkConsumerPath(b *testing.B) {
 	lb, _ := notify.NewLinkBuilder("https://palvelumanuaali.fi")
 	r, _ := notify.NewRenderer()
 	c := delivery.NewConsumer(store, store, newAccounts(b, store), lb, r, sender, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
-	user := userFor(b, store, "bench@example.fi", accounts.StatusActive)
+	user := userFor(b, store, "bench@example.fi", kernel.StatusActive)
 	prefix := testenv.UniqueName(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -373,7 +374,7 @@ func BenchmarkConsumerPathNoSMTP(b *testing.B) {
 	lb, _ := notify.NewLinkBuilder("https://palvelumanuaali.fi")
 	r, _ := notify.NewRenderer()
 	c := delivery.NewConsumer(store, store, newAccounts(b, store), lb, r, &scripted{}, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
-	user := userFor(b, store, "bench@example.fi", accounts.StatusActive)
+	user := userFor(b, store, "bench@example.fi", kernel.StatusActive)
 	prefix := testenv.UniqueName(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/lifecycle"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
@@ -39,7 +40,7 @@ type env struct {
 	clock   *testenv.Clock
 	svc     *accounts.Service
 	sweeper *lifecycle.Sweeper
-	admin   accounts.Actor
+	admin   kernel.Actor
 }
 
 func options() accounts.Options {
@@ -65,7 +66,7 @@ func newEnv(t *testing.T, storeOpts ...tablestore.Option) *env {
 	e := &env{t: t, ctx: context.Background(), prefix: prefix, store: store, clock: testenv.NewClock(t0)}
 	e.svc = e.service(store)
 	e.sweeper = lifecycle.New(store, e.svc, store, func(time.Time) time.Duration { return 0 })
-	e.admin = accounts.Actor{ID: "admin-1", Role: accounts.RoleAdmin, Status: accounts.StatusActive, OrganizationID: "org-1"}
+	e.admin = kernel.Actor{ID: "admin-1", Role: kernel.RoleAdmin, Status: kernel.StatusActive, OrganizationID: "org-1"}
 	return e
 }
 
@@ -84,7 +85,7 @@ func (e *env) person(name string, invitedOnly bool) (accounts.User, string) {
 	e.t.Helper()
 	email := fmt.Sprintf("%s-%s@example.fi", name, e.prefix)
 	u, err := e.svc.Invite(e.ctx, "", accounts.InviteInput{Email: email, FirstName: "Etu" + name, LastName: "Suku" + name,
-		OrganizationID: "org-1", Role: accounts.RoleEditor}, accounts.Meta{})
+		OrganizationID: "org-1", Role: kernel.RoleEditor}, kernel.Meta{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func (e *env) person(name string, invitedOnly bool) (accounts.User, string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	si, err := e.svc.AcceptInvitation(e.ctx, tok, password, true, accounts.Meta{})
+	si, err := e.svc.AcceptInvitation(e.ctx, tok, password, true, kernel.Meta{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func (e *env) user(id string) (accounts.User, error) {
 func (e *env) notifications(id string, kind notify.Kind) int {
 	e.t.Helper()
 	items, err := e.store.OutboxItems(e.ctx, relay.OwnerFromKey(id))
-	if err != nil && !errors.Is(err, accounts.ErrNotFound) {
+	if err != nil && !errors.Is(err, kernel.ErrNotFound) {
 		e.t.Fatal(err)
 	}
 	n := 0
@@ -181,7 +182,7 @@ func TestInactiveAccountIsWarnedClosedAndErased(t *testing.T) {
 		t.Fatalf("at closing time + margin: %+v", sum)
 	}
 	got, _ := e.user(u.ID)
-	if got.Status != accounts.StatusClosed || got.ClosedReason != accounts.ClosedInactivity {
+	if got.Status != kernel.StatusClosed || got.ClosedReason != accounts.ClosedInactivity {
 		t.Fatalf("after closing: %s %s", got.Status, got.ClosedReason)
 	}
 	if _, err := e.svc.Authenticate(e.ctx, token); !errors.Is(err, accounts.ErrUnauthenticated) {
@@ -215,14 +216,14 @@ func TestActivityAfterAWarningPreventsClosing(t *testing.T) {
 	}
 	// The session from t0 expired long ago: the person signs in again.
 	e.clock.Set(closeAt.AddDate(0, 0, -5))
-	if _, err := e.svc.Login(e.ctx, u.Email, password, accounts.Meta{}); err != nil {
+	if _, err := e.svc.Login(e.ctx, u.Email, password, kernel.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	_ = token
 	if sum := e.sweepAt(closeAt.Add(48 * time.Hour)); sum.Closed != 0 {
 		t.Fatalf("closed although active: %+v", sum)
 	}
-	if got, _ := e.user(u.ID); got.Status != accounts.StatusActive {
+	if got, _ := e.user(u.ID); got.Status != kernel.StatusActive {
 		t.Fatalf("status %s", got.Status)
 	}
 }
@@ -249,23 +250,23 @@ func TestNeverAcceptedInvitationIsErased(t *testing.T) {
 func TestRestoreWorksUntilErasure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	admin := accounts.Actor{ID: "admin-1", Role: accounts.RoleAdmin, Status: accounts.StatusActive, OrganizationID: "org-adm"}
+	admin := kernel.Actor{ID: "admin-1", Role: kernel.RoleAdmin, Status: kernel.StatusActive, OrganizationID: "org-adm"}
 	a, _ := e.person("restored", false)
 	b, _ := e.person("toolate", false)
 	for _, id := range []string{a.ID, b.ID} {
-		if err := e.svc.CloseUser(e.ctx, admin, id, accounts.Meta{}); err != nil {
+		if err := e.svc.CloseUser(e.ctx, admin, id, kernel.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.clock.Set(t0.Add(30*24*time.Hour - time.Second))
-	if _, err := e.svc.RestoreUser(e.ctx, admin, a.ID, accounts.Meta{}); err != nil {
+	if _, err := e.svc.RestoreUser(e.ctx, admin, a.ID, kernel.Meta{}); err != nil {
 		t.Fatalf("restore one second before the window ends: %v", err)
 	}
 	e.sweepAt(t0.Add(30 * 24 * time.Hour).Add(2 * time.Hour))
-	if _, err := e.svc.RestoreUser(e.ctx, admin, b.ID, accounts.Meta{}); !errors.Is(err, accounts.ErrRestoreWindow) {
+	if _, err := e.svc.RestoreUser(e.ctx, admin, b.ID, kernel.Meta{}); !errors.Is(err, accounts.ErrRestoreWindow) {
 		t.Fatalf("restore after erasure: %v, want ErrRestoreWindow", err)
 	}
-	if got, _ := e.user(a.ID); got.Status != accounts.StatusActive {
+	if got, _ := e.user(a.ID); got.Status != kernel.StatusActive {
 		t.Fatalf("restored account: %s", got.Status)
 	}
 }
@@ -281,9 +282,9 @@ func TestErasureLeavesNothingButIDs(t *testing.T) {
 	secrets := []string{u.Email, "Etuforgotten", "Sukuforgotten", stored.User.PasswordHash, stored.Sessions[0].Hash, strings.SplitN(token, ".", 2)[1]}
 	// Leave traces everywhere: a reset request, a failed sign-in, a
 	// delivered audit trail.
-	_ = e.svc.RequestPasswordReset(e.ctx, u.Email, accounts.Meta{})
-	_, _ = e.svc.Login(e.ctx, u.Email, "wrong password entirely", accounts.Meta{})
-	if err := e.svc.CloseUser(e.ctx, e.admin, u.ID, accounts.Meta{}); err != nil {
+	_ = e.svc.RequestPasswordReset(e.ctx, u.Email, kernel.Meta{})
+	_, _ = e.svc.Login(e.ctx, u.Email, "wrong password entirely", kernel.Meta{})
+	if err := e.svc.CloseUser(e.ctx, e.admin, u.ID, kernel.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	e.sweepAt(t0.Add(31 * 24 * time.Hour))
@@ -349,10 +350,10 @@ func TestStorageFailureMidSweepIsFinishedByTheNextRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u.Status != accounts.StatusActive && u.Status != accounts.StatusClosed {
+		if u.Status != kernel.StatusActive && u.Status != kernel.StatusClosed {
 			t.Fatalf("%s in a half state %q", id, u.Status)
 		}
-		if u.Status == accounts.StatusClosed && (u.ClosedReason != accounts.ClosedInactivity || u.ClosedAt.IsZero()) {
+		if u.Status == kernel.StatusClosed && (u.ClosedReason != accounts.ClosedInactivity || u.ClosedAt.IsZero()) {
 			t.Fatalf("%s closed without its reason or time", id)
 		}
 	}
@@ -362,7 +363,7 @@ func TestStorageFailureMidSweepIsFinishedByTheNextRun(t *testing.T) {
 		e.sweepAt(at)
 	}
 	for _, id := range ids {
-		if u, _ := e.user(id); u.Status != accounts.StatusClosed {
+		if u, _ := e.user(id); u.Status != kernel.StatusClosed {
 			t.Fatalf("%s not closed after the follow-up runs: %s", id, u.Status)
 		}
 	}
@@ -383,7 +384,7 @@ func TestSignInDuringTheSweepWins(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			if _, err := e.service(other).Login(context.Background(), target, password, accounts.Meta{}); err != nil {
+			if _, err := e.service(other).Login(context.Background(), target, password, kernel.Meta{}); err != nil {
 				return nil, err
 			}
 		}
@@ -401,7 +402,7 @@ func TestSignInDuringTheSweepWins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := e.user(u.ID); got.Status != accounts.StatusActive || sum.Closed != 0 {
+	if got, _ := e.user(u.ID); got.Status != kernel.StatusActive || sum.Closed != 0 {
 		t.Fatalf("status %s after a racing sign-in (summary %+v)", got.Status, sum)
 	}
 }
@@ -485,7 +486,7 @@ func TestErasureInterruptedAtAnyPointIsFinished(t *testing.T) {
 		fault := &testenv.CutAfter{}
 		e := newEnv(t, tablestore.WithPolicy(fault))
 		u, _ := e.person(fmt.Sprintf("cut%d", cut), false)
-		if err := e.svc.CloseUser(e.ctx, e.admin, u.ID, accounts.Meta{}); err != nil {
+		if err := e.svc.CloseUser(e.ctx, e.admin, u.ID, kernel.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		at := t0.Add(31 * 24 * time.Hour)
@@ -536,12 +537,12 @@ func TestAnEarlyEntryIsMovedByTheSweepNotActedOn(t *testing.T) {
 	if got := e.filedFor(u.ID); !got.Equal(firstWarning) {
 		t.Fatalf("after the visit, filed for %v, want the first warning's day %v", got, firstWarning)
 	}
-	if got, err := e.user(u.ID); err != nil || got.Status != accounts.StatusActive {
+	if got, err := e.user(u.ID); err != nil || got.Status != kernel.StatusActive {
 		t.Fatalf("account after the visit: %v, %v", got.Status, err)
 	}
-	admin := accounts.Actor{ID: "admin-1", Role: accounts.RoleAdmin, Status: accounts.StatusActive, OrganizationID: "org-adm"}
+	admin := kernel.Actor{ID: "admin-1", Role: kernel.RoleAdmin, Status: kernel.StatusActive, OrganizationID: "org-adm"}
 	e.clock.Set(early.AddDate(0, 0, 1))
-	if err := e.svc.CloseUser(e.ctx, admin, u.ID, accounts.Meta{}); err != nil {
+	if err := e.svc.CloseUser(e.ctx, admin, u.ID, kernel.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	erasure := e.clock.Now().Add(30*24*time.Hour + time.Hour).UTC().Truncate(24 * time.Hour)

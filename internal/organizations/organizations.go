@@ -60,7 +60,7 @@ type Store interface {
 	// Organization reads one. ErrNotFound when missing.
 	Organization(ctx context.Context, id string) (Organization, error)
 	// UpdateOrganization replaces o if its ETag still matches
-	// (accounts.ErrConflict otherwise).
+	// (kernel.ErrConflict otherwise).
 	UpdateOrganization(ctx context.Context, o Organization, events []audit.Event) error
 	// DeleteOrganization removes o if its ETag still matches.
 	DeleteOrganization(ctx context.Context, o Organization, events []audit.Event) error

@@ -11,6 +11,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
@@ -60,8 +61,8 @@ type Patch struct {
 }
 
 // Get returns an organisation the actor may see; ErrNotFound otherwise.
-func (s *Service) Get(ctx context.Context, actor accounts.Actor, id string) (Organization, error) {
-	if !accounts.ValidID(id) || !accounts.Allows(actor, accounts.PermSeeOrganization, "", id) {
+func (s *Service) Get(ctx context.Context, actor kernel.Actor, id string) (Organization, error) {
+	if !accounts.ValidID(id) || !kernel.Allows(actor, kernel.PermSeeOrganization, "", id) {
 		return Organization{}, ErrNotFound
 	}
 	return s.store.Organization(ctx, id)
@@ -70,18 +71,18 @@ func (s *Service) Get(ctx context.Context, actor accounts.Actor, id string) (Org
 // List pages through the organisations the actor may see: all for admins,
 // their own for everyone else. The cursor is the last id of the page
 // before ("" for the first page); next is "" on the last page.
-func (s *Service) List(ctx context.Context, actor accounts.Actor, cursor string, limit int) (orgs []Organization, next string, err error) {
+func (s *Service) List(ctx context.Context, actor kernel.Actor, cursor string, limit int) (orgs []Organization, next string, err error) {
 	if limit == 0 {
 		limit = DefaultPageSize
 	}
 	if limit < 1 || limit > MaxPageSize {
-		v := &accounts.ValidationError{Fields: []accounts.FieldError{{Field: "limit", Code: "out_of_range"}}}
+		v := &kernel.ValidationError{Fields: []kernel.FieldError{{Field: "limit", Code: "out_of_range"}}}
 		return nil, "", v
 	}
 	if cursor != "" && !accounts.ValidID(cursor) {
-		return nil, "", accounts.ErrInvalidCursor
+		return nil, "", kernel.ErrInvalidCursor
 	}
-	if accounts.Matrix[accounts.PermSeeOrganization][actor.Role] != accounts.ScopeAll {
+	if kernel.Matrix[kernel.PermSeeOrganization][actor.Role] != kernel.ScopeAll {
 		if cursor != "" {
 			return nil, "", nil
 		}
@@ -102,19 +103,19 @@ func (s *Service) List(ctx context.Context, actor accounts.Actor, cursor string,
 	return orgs, next, nil
 }
 
-// Create adds an organisation (admins only: accounts.ErrForbidden).
-// *accounts.ValidationError for bad input.
-func (s *Service) Create(ctx context.Context, actor accounts.Actor, in Input, m accounts.Meta) (Organization, error) {
-	if !accounts.Allows(actor, accounts.PermManageOrgs, "", "") {
-		return Organization{}, accounts.ErrForbidden
+// Create adds an organisation (admins only: kernel.ErrForbidden).
+// *kernel.ValidationError for bad input.
+func (s *Service) Create(ctx context.Context, actor kernel.Actor, in Input, m kernel.Meta) (Organization, error) {
+	if !kernel.Allows(actor, kernel.PermManageOrgs, "", "") {
+		return Organization{}, kernel.ErrForbidden
 	}
 	o := Organization{ID: s.newID(), Name: in.Name, Type: in.Type, BusinessID: in.BusinessID,
 		MunicipalityCode: in.MunicipalityCode, ContactEmail: in.ContactEmail, CreatedAt: s.now().UTC()}
-	v := &accounts.ValidationError{}
+	v := &kernel.ValidationError{}
 	switch o.Type {
 	case TypeMunicipality, TypeServiceProvider, TypeAdministration:
 	default:
-		v.Fields = append(v.Fields, accounts.FieldError{Field: "type", Code: "invalid_type"})
+		v.Fields = append(v.Fields, kernel.FieldError{Field: "type", Code: "invalid_type"})
 	}
 	o = validate(v, o)
 	if len(v.Fields) > 0 {
@@ -130,20 +131,20 @@ func (s *Service) Create(ctx context.Context, actor accounts.Actor, in Input, m 
 }
 
 // Update changes an organisation's information: admins any, a primary
-// user their own (accounts.ErrForbidden otherwise; ErrNotFound for one the
+// user their own (kernel.ErrForbidden otherwise; ErrNotFound for one the
 // actor may not see). ifMatch is the ETag the caller saw
-// (accounts.ErrPreconditionFailed when it moved on).
-func (s *Service) Update(ctx context.Context, actor accounts.Actor, id string, p Patch, ifMatch string, m accounts.Meta) (Organization, error) {
+// (kernel.ErrPreconditionFailed when it moved on).
+func (s *Service) Update(ctx context.Context, actor kernel.Actor, id string, p Patch, ifMatch string, m kernel.Meta) (Organization, error) {
 	for attempt := 0; ; attempt++ {
 		o, err := s.Get(ctx, actor, id)
 		if err != nil {
 			return Organization{}, err
 		}
-		if !accounts.Allows(actor, accounts.PermEditOrg, "", o.ID) {
-			return Organization{}, accounts.ErrForbidden
+		if !kernel.Allows(actor, kernel.PermEditOrg, "", o.ID) {
+			return Organization{}, kernel.ErrForbidden
 		}
-		if ifMatch != "" && ifMatch != accounts.PublicETag(o.ETag) {
-			return Organization{}, accounts.ErrPreconditionFailed
+		if ifMatch != "" && ifMatch != kernel.PublicETag(o.ETag) {
+			return Organization{}, kernel.ErrPreconditionFailed
 		}
 		before := o
 		if p.Name != nil {
@@ -158,7 +159,7 @@ func (s *Service) Update(ctx context.Context, actor accounts.Actor, id string, p
 		if p.ContactEmail != nil {
 			o.ContactEmail = *p.ContactEmail
 		}
-		v := &accounts.ValidationError{}
+		v := &kernel.ValidationError{}
 		o = validate(v, o)
 		if len(v.Fields) > 0 {
 			return Organization{}, v
@@ -170,9 +171,9 @@ func (s *Service) Update(ctx context.Context, actor accounts.Actor, id string, p
 		ev := s.event(audit.ActionOrganizationUpdated, actor, o.ID, m)
 		ev.Fields = fields
 		err = s.store.UpdateOrganization(ctx, o, []audit.Event{ev})
-		if errors.Is(err, accounts.ErrConflict) {
+		if errors.Is(err, kernel.ErrConflict) {
 			if ifMatch != "" {
-				return Organization{}, accounts.ErrPreconditionFailed
+				return Organization{}, kernel.ErrPreconditionFailed
 			}
 			if attempt < 2 {
 				continue
@@ -189,13 +190,13 @@ func (s *Service) Update(ctx context.Context, actor accounts.Actor, id string, p
 // Delete removes an organisation that has no users (ErrNotEmpty
 // otherwise; the service administration is never empty of purpose and is
 // refused the same way). Admins only.
-func (s *Service) Delete(ctx context.Context, actor accounts.Actor, id string, m accounts.Meta) error {
+func (s *Service) Delete(ctx context.Context, actor kernel.Actor, id string, m kernel.Meta) error {
 	o, err := s.Get(ctx, actor, id)
 	if err != nil {
 		return err
 	}
-	if !accounts.Allows(actor, accounts.PermManageOrgs, "", o.ID) {
-		return accounts.ErrForbidden
+	if !kernel.Allows(actor, kernel.PermManageOrgs, "", o.ID) {
+		return kernel.ErrForbidden
 	}
 	if o.ID == AdministrationID {
 		return ErrNotEmpty
@@ -214,7 +215,7 @@ func (s *Service) Delete(ctx context.Context, actor accounts.Actor, id string, m
 	return nil
 }
 
-func (s *Service) event(action audit.Action, actor accounts.Actor, orgID string, m accounts.Meta) audit.Event {
+func (s *Service) event(action audit.Action, actor kernel.Actor, orgID string, m kernel.Meta) audit.Event {
 	return audit.Event{ID: s.newID(), At: s.now().UTC(), Action: action, ActorID: actor.ID,
 		OrganizationID: orgID, RequestID: m.RequestID}
 }
@@ -248,8 +249,8 @@ func ValidBusinessID(id string) bool {
 }
 
 // validate cleans o and records every problem in v.
-func validate(v *accounts.ValidationError, o Organization) Organization {
-	add := func(field, code string) { v.Fields = append(v.Fields, accounts.FieldError{Field: field, Code: code}) }
+func validate(v *kernel.ValidationError, o Organization) Organization {
+	add := func(field, code string) { v.Fields = append(v.Fields, kernel.FieldError{Field: field, Code: code}) }
 	o.Name.FI = cleanText(add, "name.fi", o.Name.FI, true)
 	o.Name.SV = cleanText(add, "name.sv", o.Name.SV, false)
 	o.Name.EN = cleanText(add, "name.en", o.Name.EN, false)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
@@ -52,7 +52,7 @@ func (f *fakeStore) Organization(_ context.Context, id string) (Organization, er
 
 func (f *fakeStore) UpdateOrganization(_ context.Context, o Organization, events []audit.Event) error {
 	if cur, ok := f.orgs[o.ID]; !ok || cur.ETag != o.ETag {
-		return accounts.ErrConflict
+		return kernel.ErrConflict
 	}
 	o.ETag = f.nextETag()
 	f.orgs[o.ID] = o
@@ -62,7 +62,7 @@ func (f *fakeStore) UpdateOrganization(_ context.Context, o Organization, events
 
 func (f *fakeStore) DeleteOrganization(_ context.Context, o Organization, events []audit.Event) error {
 	if cur, ok := f.orgs[o.ID]; !ok || cur.ETag != o.ETag {
-		return accounts.ErrConflict
+		return kernel.ErrConflict
 	}
 	delete(f.orgs, o.ID)
 	f.events[o.ID] = append(f.events[o.ID], events...)
@@ -81,7 +81,7 @@ func (r *fakeRelay) Changed(o relay.Owner) { r.changed = append(r.changed, o) }
 
 var (
 	now   = time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
-	admin = accounts.Actor{ID: "admin-1", OrganizationID: AdministrationID, Role: accounts.RoleAdmin, Status: accounts.StatusActive}
+	admin = kernel.Actor{ID: "admin-1", OrganizationID: AdministrationID, Role: kernel.RoleAdmin, Status: kernel.StatusActive}
 )
 
 func newTestService(t *testing.T) (*Service, *fakeStore, *fakeRelay) {
@@ -92,14 +92,14 @@ func newTestService(t *testing.T) (*Service, *fakeStore, *fakeRelay) {
 	return NewService(store, rel, func() time.Time { return now }, newID), store, rel
 }
 
-func actor(role accounts.Role, org string) accounts.Actor {
-	return accounts.Actor{ID: "actor-1", OrganizationID: org, Role: role, Status: accounts.StatusActive}
+func actor(role kernel.Role, org string) kernel.Actor {
+	return kernel.Actor{ID: "actor-1", OrganizationID: org, Role: role, Status: kernel.StatusActive}
 }
 
 // fieldCodes is "field=code" for each field error of err, nil when err is
 // not a validation error.
 func fieldCodes(err error) []string {
-	var v *accounts.ValidationError
+	var v *kernel.ValidationError
 	if !errors.As(err, &v) {
 		return nil
 	}
@@ -144,7 +144,7 @@ func TestCreateRefusesEachInvalidFieldByName(t *testing.T) {
 			s, store, rel := newTestService(t)
 			in := validInput()
 			tt.edit(&in)
-			_, err := s.Create(context.Background(), admin, in, accounts.Meta{})
+			_, err := s.Create(context.Background(), admin, in, kernel.Meta{})
 			got := fieldCodes(err)
 			if tt.want == nil {
 				// The email's code belongs to accounts.ParseEmail; only its field is ours.
@@ -169,7 +169,7 @@ func TestCreateRecordsTheEventInTheOrganisationsOutbox(t *testing.T) {
 	s, store, rel := newTestService(t)
 	in := validInput()
 	in.Name.FI = "  Espoo  "
-	o, err := s.Create(context.Background(), admin, in, accounts.Meta{RequestID: "req-1"})
+	o, err := s.Create(context.Background(), admin, in, kernel.Meta{RequestID: "req-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,18 +194,18 @@ func TestPermissionsPerRole(t *testing.T) {
 	t.Parallel()
 	const own, other = "org-own", "org-other"
 	inactive := admin
-	inactive.Status = accounts.StatusClosed
+	inactive.Status = kernel.StatusClosed
 	tests := []struct {
 		name                      string
-		actor                     accounts.Actor
+		actor                     kernel.Actor
 		create, editOwn, editElse error
 		deleteOwn                 error
 	}{
 		{"admin", admin, nil, nil, nil, nil},
-		{"primary user", actor(accounts.RolePrimaryUser, own), accounts.ErrForbidden, nil, ErrNotFound, accounts.ErrForbidden},
-		{"editor", actor(accounts.RoleEditor, own), accounts.ErrForbidden, accounts.ErrForbidden, ErrNotFound, accounts.ErrForbidden},
-		{"expert", actor(accounts.RoleExpert, own), accounts.ErrForbidden, accounts.ErrForbidden, ErrNotFound, accounts.ErrForbidden},
-		{"closed admin", inactive, accounts.ErrForbidden, ErrNotFound, ErrNotFound, ErrNotFound},
+		{"primary user", actor(kernel.RolePrimaryUser, own), kernel.ErrForbidden, nil, ErrNotFound, kernel.ErrForbidden},
+		{"editor", actor(kernel.RoleEditor, own), kernel.ErrForbidden, kernel.ErrForbidden, ErrNotFound, kernel.ErrForbidden},
+		{"expert", actor(kernel.RoleExpert, own), kernel.ErrForbidden, kernel.ErrForbidden, ErrNotFound, kernel.ErrForbidden},
+		{"closed admin", inactive, kernel.ErrForbidden, ErrNotFound, ErrNotFound, ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,18 +217,18 @@ func TestPermissionsPerRole(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err := s.Create(ctx, tt.actor, validInput(), accounts.Meta{})
+			_, err := s.Create(ctx, tt.actor, validInput(), kernel.Meta{})
 			if !errors.Is(err, tt.create) {
 				t.Errorf("create: %v, want %v", err, tt.create)
 			}
 			name := Name{FI: "Uusi nimi"}
-			if _, err := s.Update(ctx, tt.actor, own, Patch{Name: &name}, "", accounts.Meta{}); !errors.Is(err, tt.editOwn) {
+			if _, err := s.Update(ctx, tt.actor, own, Patch{Name: &name}, "", kernel.Meta{}); !errors.Is(err, tt.editOwn) {
 				t.Errorf("edit own: %v, want %v", err, tt.editOwn)
 			}
-			if _, err := s.Update(ctx, tt.actor, other, Patch{Name: &name}, "", accounts.Meta{}); !errors.Is(err, tt.editElse) {
+			if _, err := s.Update(ctx, tt.actor, other, Patch{Name: &name}, "", kernel.Meta{}); !errors.Is(err, tt.editElse) {
 				t.Errorf("edit another: %v, want %v", err, tt.editElse)
 			}
-			if err := s.Delete(ctx, tt.actor, own, accounts.Meta{}); !errors.Is(err, tt.deleteOwn) {
+			if err := s.Delete(ctx, tt.actor, own, kernel.Meta{}); !errors.Is(err, tt.deleteOwn) {
 				t.Errorf("delete own: %v, want %v", err, tt.deleteOwn)
 			}
 		})
@@ -242,24 +242,24 @@ func TestUpdateHonoursIfMatch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, store, _ := newTestService(t)
-	o, err := s.Create(ctx, admin, validInput(), accounts.Meta{})
+	o, err := s.Create(ctx, admin, validInput(), kernel.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stale := accounts.PublicETag(o.ETag)
+	stale := kernel.PublicETag(o.ETag)
 	first := Name{FI: "Esbo"}
-	o, err = s.Update(ctx, admin, o.ID, Patch{Name: &first}, stale, accounts.Meta{})
+	o, err = s.Update(ctx, admin, o.ID, Patch{Name: &first}, stale, kernel.Meta{})
 	if err != nil {
 		t.Fatalf("update with the current ETag: %v", err)
 	}
 	second := Name{FI: "Toinen"}
-	if _, err := s.Update(ctx, admin, o.ID, Patch{Name: &second}, stale, accounts.Meta{}); !errors.Is(err, accounts.ErrPreconditionFailed) {
+	if _, err := s.Update(ctx, admin, o.ID, Patch{Name: &second}, stale, kernel.Meta{}); !errors.Is(err, kernel.ErrPreconditionFailed) {
 		t.Fatalf("update with a stale ETag: %v, want ErrPreconditionFailed", err)
 	}
 	if got := store.orgs[o.ID].Name.FI; got != "Esbo" {
 		t.Fatalf("name after the refused update = %q, want Esbo", got)
 	}
-	if _, err := s.Update(ctx, admin, o.ID, Patch{Name: &second}, "", accounts.Meta{}); err != nil {
+	if _, err := s.Update(ctx, admin, o.ID, Patch{Name: &second}, "", kernel.Meta{}); err != nil {
 		t.Fatalf("update without an ETag: %v", err)
 	}
 }
@@ -270,19 +270,19 @@ func TestUpdateRecordsChangedFieldsOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, store, rel := newTestService(t)
-	o, err := s.Create(ctx, admin, validInput(), accounts.Meta{})
+	o, err := s.Create(ctx, admin, validInput(), kernel.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	same, email := o.Name, "  kirjaamo@espoo.fi "
-	if _, err := s.Update(ctx, admin, o.ID, Patch{Name: &same, ContactEmail: &email}, "", accounts.Meta{}); err != nil {
+	if _, err := s.Update(ctx, admin, o.ID, Patch{Name: &same, ContactEmail: &email}, "", kernel.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(store.events[o.ID]); n != 1 || len(rel.changed) != 1 {
 		t.Fatalf("a no-op update left %d events and %d relay calls, want the creation's only", n, len(rel.changed))
 	}
 	code := ""
-	if _, err := s.Update(ctx, admin, o.ID, Patch{MunicipalityCode: &code}, "", accounts.Meta{RequestID: "req-2"}); err != nil {
+	if _, err := s.Update(ctx, admin, o.ID, Patch{MunicipalityCode: &code}, "", kernel.Meta{RequestID: "req-2"}); err != nil {
 		t.Fatal(err)
 	}
 	got := store.events[o.ID][len(store.events[o.ID])-1]
@@ -293,7 +293,7 @@ func TestUpdateRecordsChangedFieldsOnly(t *testing.T) {
 		t.Errorf("fields (-want +got):\n%s", diff)
 	}
 	bad := "12"
-	if _, err := s.Update(ctx, admin, o.ID, Patch{MunicipalityCode: &bad}, "", accounts.Meta{}); fieldCodes(err) == nil {
+	if _, err := s.Update(ctx, admin, o.ID, Patch{MunicipalityCode: &bad}, "", kernel.Meta{}); fieldCodes(err) == nil {
 		t.Errorf("update with a bad municipality code: %v, want a validation error", err)
 	}
 }
@@ -308,15 +308,15 @@ func TestDeleteRefusesAdministrationAndOrganisationsWithMembers(t *testing.T) {
 	if _, err := EnsureAdministration(ctx, store, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Delete(ctx, admin, AdministrationID, accounts.Meta{}); !errors.Is(err, ErrNotEmpty) {
+	if err := s.Delete(ctx, admin, AdministrationID, kernel.Meta{}); !errors.Is(err, ErrNotEmpty) {
 		t.Errorf("delete the administration: %v, want ErrNotEmpty", err)
 	}
-	full, err := s.Create(ctx, admin, validInput(), accounts.Meta{})
+	full, err := s.Create(ctx, admin, validInput(), kernel.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	store.members[full.ID] = true
-	if err := s.Delete(ctx, admin, full.ID, accounts.Meta{}); !errors.Is(err, ErrNotEmpty) {
+	if err := s.Delete(ctx, admin, full.ID, kernel.Meta{}); !errors.Is(err, ErrNotEmpty) {
 		t.Errorf("delete one with members: %v, want ErrNotEmpty", err)
 	}
 	if _, ok := store.orgs[AdministrationID]; !ok {
@@ -327,7 +327,7 @@ func TestDeleteRefusesAdministrationAndOrganisationsWithMembers(t *testing.T) {
 	}
 	store.members[full.ID] = false
 	rel.changed = nil
-	if err := s.Delete(ctx, admin, full.ID, accounts.Meta{RequestID: "req-9"}); err != nil {
+	if err := s.Delete(ctx, admin, full.ID, kernel.Meta{RequestID: "req-9"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := store.orgs[full.ID]; ok {

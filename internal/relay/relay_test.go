@@ -12,6 +12,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
@@ -69,7 +70,7 @@ func setup(t *testing.T, ahead time.Duration) (*tablestore.Store, *queue, *relay
 func invite(t *testing.T, store *tablestore.Store, id string) {
 	t.Helper()
 	u := accounts.User{ID: id, Email: id + "@example.fi", FirstName: "A", LastName: "B", OrganizationID: "org-1",
-		Role: accounts.RoleEditor, Status: accounts.StatusInvited, Locale: "fi", CreatedAt: t0}
+		Role: kernel.RoleEditor, Status: kernel.StatusInvited, Locale: "fi", CreatedAt: t0}
 	ch := accounts.Change{UserID: id,
 		Events:        []audit.Event{{ID: id + "-ev", At: t0, Action: audit.ActionInvitationCreated, SubjectID: id, OrganizationID: "org-1"}},
 		Notifications: []notify.Message{{ID: id + "-msg", Kind: notify.KindInvitation, UserID: id, CreatedAt: t0}},

@@ -15,8 +15,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 const rkAuditHead = "head"
@@ -110,7 +110,7 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) error {
 func (s *Store) appendChain(ctx context.Context, chain string, events []audit.Event) error {
 	for attempt := 0; ; attempt++ {
 		err := s.tryAppend(ctx, chain, events)
-		if !errors.Is(err, accounts.ErrConflict) || attempt >= 20 {
+		if !errors.Is(err, kernel.ErrConflict) || attempt >= 20 {
 			return err
 		}
 		// Contended chain: back off with jitter so appenders spread out.

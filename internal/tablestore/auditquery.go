@@ -11,8 +11,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // Audit indexes (table "auditidx") hold a copy of each event under the
@@ -85,7 +85,7 @@ func encodeAuditCursor(c auditCursor) string {
 
 // decodeAuditCursor reads a cursor Events handed out for the query with
 // this digest ("" is the first page). It returns
-// accounts.ErrInvalidCursor for anything else.
+// kernel.ErrInvalidCursor for anything else.
 func decodeAuditCursor(s, digest string) (auditCursor, error) {
 	var c auditCursor
 	if s == "" {
@@ -93,7 +93,7 @@ func decodeAuditCursor(s, digest string) (auditCursor, error) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) > maxCursorBytes || json.Unmarshal(b, &c) != nil || c.Query != digest {
-		return auditCursor{}, accounts.ErrInvalidCursor
+		return auditCursor{}, kernel.ErrInvalidCursor
 	}
 	return c, nil
 }
@@ -187,7 +187,7 @@ func (s *Store) Events(ctx context.Context, q audit.Query) (audit.Page, error) {
 		}
 	}
 	if !resumed {
-		return audit.Page{}, accounts.ErrInvalidCursor
+		return audit.Page{}, kernel.ErrInvalidCursor
 	}
 	return page, nil
 }

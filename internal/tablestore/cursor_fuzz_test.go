@@ -6,18 +6,18 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // FuzzAuditCursor feeds audit-listing cursors, which clients send back
 // as they please (API-1). Any cursor is either refused with
-// accounts.ErrInvalidCursor or one for exactly this query that encodes
+// kernel.ErrInvalidCursor or one for exactly this query that encodes
 // back to itself; a cursor Events made decodes to what it was made from.
 func FuzzAuditCursor(f *testing.F) {
 	f.Fuzz(func(t *testing.T, cursor, digest, partition, rowKey string) {
 		c, err := decodeAuditCursor(cursor, digest)
 		switch {
-		case err != nil && !errors.Is(err, accounts.ErrInvalidCursor):
+		case err != nil && !errors.Is(err, kernel.ErrInvalidCursor):
 			t.Fatalf("decodeAuditCursor(%q): %v, want ErrInvalidCursor", cursor, err)
 		case err == nil && cursor != "":
 			if c.Query != digest {

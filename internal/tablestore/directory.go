@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // The directory (table "members") is a copy of each account's listable
@@ -80,7 +81,7 @@ func (e memberEntity) user() accounts.User {
 	}
 	return accounts.User{
 		ID: id, OrganizationID: e.PartitionKey, Email: e.Email, FirstName: e.FirstName, LastName: e.LastName,
-		Role: accounts.Role(e.Role), Status: accounts.Status(e.Status), Locale: e.Locale, CreatedAt: parseTime(e.CreatedAt),
+		Role: kernel.Role(e.Role), Status: kernel.Status(e.Status), Locale: e.Locale, CreatedAt: parseTime(e.CreatedAt),
 		LastActiveAt: parseTime(e.LastActiveAt), ClosedAt: parseTime(e.ClosedAt), ClosedReason: e.ClosedReason,
 		Version: e.Version,
 	}
@@ -171,7 +172,7 @@ func (s *Store) savePointer(ctx context.Context, userID string, p pointer) (poin
 // ErrConflict when other syncs keep changing the pointer.
 func (s *Store) SyncDirectory(ctx context.Context, userID string) error {
 	_, err := s.SyncDirectoryOf(ctx, userID)
-	if errors.Is(err, accounts.ErrNotFound) {
+	if errors.Is(err, kernel.ErrNotFound) {
 		return nil
 	}
 	return err
@@ -189,14 +190,14 @@ func (s *Store) SyncDirectoryOf(ctx context.Context, userID string) (accounts.Us
 			return u, err
 		}
 	}
-	return accounts.User{}, fmt.Errorf("%w: directory pointer kept changing", accounts.ErrConflict)
+	return accounts.User{}, fmt.Errorf("%w: directory pointer kept changing", kernel.ErrConflict)
 }
 
 // syncDirectory is one round of SyncDirectoryOf.
 func (s *Store) syncDirectory(ctx context.Context, userID string) (accounts.User, error) {
 	u, err := s.syncDirectoryRound(ctx, userID)
 	if err == nil && u.ID == "" {
-		err = accounts.ErrNotFound
+		err = kernel.ErrNotFound
 	}
 	return u, err
 }
@@ -213,7 +214,7 @@ func (s *Store) SyncDirectoryFor(ctx context.Context, u accounts.User) error {
 		}
 		u = accounts.User{ID: u.ID} // a lost round reads the account afresh
 	}
-	return fmt.Errorf("%w: directory pointer kept changing", accounts.ErrConflict)
+	return fmt.Errorf("%w: directory pointer kept changing", kernel.ErrConflict)
 }
 
 func (s *Store) syncDirectoryRound(ctx context.Context, userID string) (accounts.User, error) {
@@ -396,7 +397,7 @@ func (s *Store) putMember(ctx context.Context, e memberEntity, mayExist bool) (w
 		}
 		return err == nil, err == nil, classify(err)
 	}
-	return false, false, fmt.Errorf("%w: directory entry kept changing", accounts.ErrConflict)
+	return false, false, fmt.Errorf("%w: directory entry kept changing", kernel.ErrConflict)
 }
 
 // deleteMemberIf deletes the entry at k when its version satisfies ok, on
@@ -427,7 +428,7 @@ func (s *Store) deleteMemberIf(ctx context.Context, k entryKey, ok func(version 
 		}
 		return classify(err)
 	}
-	return fmt.Errorf("%w: directory entry kept changing", accounts.ErrConflict)
+	return fmt.Errorf("%w: directory entry kept changing", kernel.ErrConflict)
 }
 
 // legacyEntries finds an account's entries from before the pointer, when
@@ -469,7 +470,7 @@ func (s *Store) removeFromDirectory(ctx context.Context, userID string) error {
 			return err
 		}
 	}
-	return fmt.Errorf("%w: directory pointer kept changing", accounts.ErrConflict)
+	return fmt.Errorf("%w: directory pointer kept changing", kernel.ErrConflict)
 }
 
 // HasMembers reports whether any account (in any state) belongs to the
@@ -627,7 +628,7 @@ func (s *Store) SetActiveAdmins(ctx context.Context, ids []string, etag string) 
 	}
 	switch statusOf(err) {
 	case http.StatusConflict, http.StatusPreconditionFailed, http.StatusNotFound:
-		return fmt.Errorf("%w: admin registry", accounts.ErrConflict)
+		return fmt.Errorf("%w: admin registry", kernel.ErrConflict)
 	}
 	return classify(err)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // P9, P10: after a settled rename or move the pointer names exactly the
@@ -64,7 +65,7 @@ func TestOlderVersionsDoNotOverwriteNewerEntries(t *testing.T) {
 	if err := s.CreateUser(ctx, created, accounts.Change{UserID: created.ID}); err != nil {
 		t.Fatal(err)
 	}
-	change(t, s, created.ID, func(u *accounts.User) { u.Role = accounts.RolePrimaryUser })
+	change(t, s, created.ID, func(u *accounts.User) { u.Role = kernel.RolePrimaryUser })
 	if err := s.SyncDirectory(ctx, created.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestOlderVersionsDoNotOverwriteNewerEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wrote || len(page.Users) != 1 || page.Users[0].Role != accounts.RolePrimaryUser {
+	if wrote || len(page.Users) != 1 || page.Users[0].Role != kernel.RolePrimaryUser {
 		t.Fatalf("an older write (wrote %v) left %+v, want the newer role", wrote, page.Users)
 	}
 

@@ -10,8 +10,7 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // storageError is a failed storage call as the rest of the code sees it,
@@ -21,10 +20,10 @@ import (
 // with the request URL, whose path holds the partition and row keys (an
 // email claim's key is the hash of an email), and it ends with the
 // response body. So the SDK error is not wrapped either; what callers
-// test for is: the domain's sentinel (accounts.ErrUnavailable or
-// accounts.ErrConflict) and a context's error.
+// test for is: the domain's sentinel (kernel.ErrUnavailable or
+// kernel.ErrConflict) and a context's error.
 type storageError struct {
-	sentinel error  // accounts.ErrUnavailable, accounts.ErrConflict or nil
+	sentinel error  // kernel.ErrUnavailable, kernel.ErrConflict or nil
 	method   string // GET, POST, …; "" when unknown
 	table    string // "" when unknown; "$batch" for a transaction
 	status   int    // 0 when storage did not answer
@@ -156,7 +155,7 @@ func statusOf(err error) int {
 }
 
 // classify turns an SDK error into a storageError the rest of the code
-// can reason about without SDK types: accounts.ErrUnavailable when a
+// can reason about without SDK types: kernel.ErrUnavailable when a
 // retry may succeed (no answer, a timeout, throttling, a server error),
 // and a context's own error when the caller gave up. Callers check
 // not-found and conflict first.
@@ -168,7 +167,7 @@ func classify(err error) error {
 	case errors.Is(err, context.Canceled):
 		return newStorageError(nil, err)
 	case code == 0, code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
-		return newStorageError(accounts.ErrUnavailable, err)
+		return newStorageError(kernel.ErrUnavailable, err)
 	default:
 		return newStorageError(nil, err)
 	}
@@ -184,7 +183,7 @@ func classifyTransaction(err error) error {
 	}
 	switch statusOf(err) {
 	case http.StatusAccepted, http.StatusPreconditionFailed, http.StatusNotFound, http.StatusConflict:
-		return newStorageError(accounts.ErrConflict, err)
+		return newStorageError(kernel.ErrConflict, err)
 	}
 	return classify(err)
 }

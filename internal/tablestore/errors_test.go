@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
 
@@ -65,18 +66,18 @@ func TestStorageErrorsCarrySafeFactsOnly(t *testing.T) {
 	}{
 		{"a busy server is unavailable", open(t, azurite, WithPolicy(answerWith{http.StatusServiceUnavailable, "ServerBusy"})), context.Background(),
 			func(ctx context.Context, s *Store) error { _, err := s.UserIDByEmail(ctx, email); return err },
-			[]error{accounts.ErrUnavailable}, "storage unavailable: table storage GET errsemails: status 503 ServerBusy"},
+			[]error{kernel.ErrUnavailable}, "storage unavailable: table storage GET errsemails: status 503 ServerBusy"},
 		{"a refused transaction is a conflict", open(t, azurite, WithPolicy(answerWith{http.StatusConflict, "EntityAlreadyExists"})), context.Background(),
 			func(ctx context.Context, s *Store) error {
 				return s.Apply(ctx, accounts.Change{UserID: "u-1", DeleteSessions: []accounts.Session{{Hash: key}}})
 			},
-			[]error{accounts.ErrConflict}, "changed by someone else: table storage POST $batch: status 409 EntityAlreadyExists"},
+			[]error{kernel.ErrConflict}, "changed by someone else: table storage POST $batch: status 409 EntityAlreadyExists"},
 		{"a code that is not a plain word is dropped", open(t, azurite, WithPolicy(answerWith{http.StatusBadRequest, key})), context.Background(),
 			func(ctx context.Context, s *Store) error { _, err := s.UserIDByEmail(ctx, email); return err },
 			nil, "table storage GET errsemails: status 400"},
 		{"no answer is unavailable", open(t, unreachable), context.Background(),
 			func(ctx context.Context, s *Store) error { _, err := s.UserIDByEmail(ctx, email); return err },
-			[]error{accounts.ErrUnavailable}, "storage unavailable: table storage GET errsemails: no answer (*net.OpError)"},
+			[]error{kernel.ErrUnavailable}, "storage unavailable: table storage GET errsemails: no answer (*net.OpError)"},
 		{"a canceled call stays canceled", open(t, azurite), canceled,
 			func(ctx context.Context, s *Store) error { _, err := s.UserIDByEmail(ctx, email); return err },
 			[]error{context.Canceled}, "table storage: no answer: context canceled"},

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
@@ -45,18 +46,18 @@ func TestAccountClaimedUnderTheOldFormStaysReachable(t *testing.T) {
 	// What the old code stored: the email and its claim in the old form.
 	const old = "straße@bücher.fi"
 	u := accounts.User{ID: "u-" + testenv.UniqueName(t), Email: old, FirstName: "Aino", LastName: "Korhonen", OrganizationID: "org-1",
-		Role: accounts.RoleEditor, Status: accounts.StatusActive, Locale: "fi", CreatedAt: clock.Now(), PasswordHash: hash}
+		Role: kernel.RoleEditor, Status: kernel.StatusActive, Locale: "fi", CreatedAt: clock.Now(), PasswordHash: hash}
 	if err := s.CreateUser(ctx, u, accounts.Change{UserID: u.ID}); err != nil {
 		t.Fatal(err)
 	}
 	canonical, _ := accounts.CanonicalEmail(old)
 	s.moveClaim(t, canonical, old)
 
-	in, err := svc.Login(ctx, "  Straße@Bücher.fi", password, accounts.Meta{RequestID: "r"})
+	in, err := svc.Login(ctx, "  Straße@Bücher.fi", password, kernel.Meta{RequestID: "r"})
 	if err != nil || in.User.ID != u.ID {
 		t.Fatalf("sign-in with the old spelling = %q, %v; want %q", in.User.ID, err, u.ID)
 	}
-	_, err = svc.Invite(ctx, "", accounts.InviteInput{Email: old, FirstName: "Toinen", LastName: "Henkilö", OrganizationID: "org-1", Role: accounts.RoleEditor}, accounts.Meta{RequestID: "r"})
+	_, err = svc.Invite(ctx, "", accounts.InviteInput{Email: old, FirstName: "Toinen", LastName: "Henkilö", OrganizationID: "org-1", Role: kernel.RoleEditor}, kernel.Meta{RequestID: "r"})
 	if !errors.Is(err, accounts.ErrEmailTaken) {
 		t.Fatalf("second account under the old spelling: %v, want ErrEmailTaken", err)
 	}
@@ -65,7 +66,7 @@ func TestAccountClaimedUnderTheOldFormStaysReachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range []string{old, canonical} {
-		if _, err := s.UserIDByEmail(ctx, key); !errors.Is(err, accounts.ErrNotFound) {
+		if _, err := s.UserIDByEmail(ctx, key); !errors.Is(err, kernel.ErrNotFound) {
 			t.Errorf("claim under %q after erasure: %v", key, err)
 		}
 	}

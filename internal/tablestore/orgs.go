@@ -11,8 +11,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
@@ -71,7 +71,7 @@ func (s *Store) commitOrg(ctx context.Context, orgID string, action aztables.Tra
 // CreateOrganization implements organizations.Store.
 func (s *Store) CreateOrganization(ctx context.Context, o organizations.Organization, events []audit.Event) error {
 	err := s.commitOrg(ctx, o.ID, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: mustJSON(toOrgEntity(o))}, events)
-	if errors.Is(err, accounts.ErrConflict) {
+	if errors.Is(err, kernel.ErrConflict) {
 		return organizations.ErrExists
 	}
 	return err

@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
 
 // rows lists "PartitionKey/RowKey" of every row of c that filter selects
@@ -100,7 +101,7 @@ func TestOrphanClaimIsTakenOverOnlyWhenOldAndAccountless(t *testing.T) {
 			if id != "u-owner" {
 				t.Fatalf("claim owner = %q, want it left to u-owner", id)
 			}
-			if _, err := s.User(ctx, u.ID); !errors.Is(err, accounts.ErrNotFound) {
+			if _, err := s.User(ctx, u.ID); !errors.Is(err, kernel.ErrNotFound) {
 				t.Fatalf("the refused account was written: %v", err)
 			}
 		})
@@ -137,7 +138,7 @@ func TestTwoCreatorsRacingForAnOrphanClaimOneWins(t *testing.T) {
 	if id, err := s.UserIDByEmail(ctx, accounts.ClaimAddress(a)); err != nil || id != winner {
 		t.Fatalf("claim owner = %q, %v; want %s", id, err, winner)
 	}
-	if _, err := s.User(ctx, loser); !errors.Is(err, accounts.ErrNotFound) {
+	if _, err := s.User(ctx, loser); !errors.Is(err, kernel.ErrNotFound) {
 		t.Fatalf("the loser's account: %v, want ErrNotFound", err)
 	}
 	if got := rows(t, s.users, "PartitionKey eq "+quote(loser)); len(got) != 0 {

@@ -12,8 +12,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
-	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
 
@@ -167,7 +167,7 @@ func (s *Store) Acknowledge(ctx context.Context, owner relay.Owner, items []rela
 			actions = append(actions, a)
 		}
 		_, err := table.SubmitTransaction(ctx, actions, nil)
-		if err = classifyTransaction(err); errors.Is(err, accounts.ErrConflict) {
+		if err = classifyTransaction(err); errors.Is(err, kernel.ErrConflict) {
 			err = s.acknowledgeEach(ctx, table, pk, batch)
 		}
 		if err != nil {

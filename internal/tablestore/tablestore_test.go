@@ -19,6 +19,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
@@ -46,7 +47,7 @@ var t0 = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
 
 func testUser(id, email string) accounts.User {
 	return accounts.User{ID: id, Email: email, FirstName: "Maija", LastName: "Meikäläinen", OrganizationID: "org-1",
-		Role: accounts.RoleEditor, Status: accounts.StatusInvited, Locale: "fi", CreatedAt: t0}
+		Role: kernel.RoleEditor, Status: kernel.StatusInvited, Locale: "fi", CreatedAt: t0}
 }
 
 func TestCreateUserClaimsEmailOnce(t *testing.T) {
@@ -65,7 +66,7 @@ func TestCreateUserClaimsEmailOnce(t *testing.T) {
 	if err != nil || id != "u-1" {
 		t.Fatalf("UserIDByEmail = %q, %v; want u-1", id, err)
 	}
-	if _, err := s.Aggregate(ctx, "u-2"); !errors.Is(err, accounts.ErrNotFound) {
+	if _, err := s.Aggregate(ctx, "u-2"); !errors.Is(err, kernel.ErrNotFound) {
 		t.Fatalf("loser account exists: %v", err)
 	}
 }
@@ -120,7 +121,7 @@ func TestApplyWithStaleETagIsConflictAndChangesNothing(t *testing.T) {
 	sess := accounts.Session{UserID: u.ID, Hash: "abc", CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	err := s.Apply(ctx, accounts.Change{UserID: u.ID, User: &stale, PutSessions: []accounts.Session{sess},
 		Events: []audit.Event{{ID: "e1", At: t0, Action: audit.ActionProfileUpdated}}})
-	if !errors.Is(err, accounts.ErrConflict) {
+	if !errors.Is(err, kernel.ErrConflict) {
 		t.Fatalf("stale write: got %v, want ErrConflict", err)
 	}
 	after, _ := s.Aggregate(ctx, u.ID)
@@ -155,13 +156,13 @@ func TestUserWithSessionReadsBothByKey(t *testing.T) {
 	if gotU.ID != u.ID || gotS.Hash != "h1" || gotS.ETag == "" || gotU.ETag != agg.User.ETag {
 		t.Fatalf("got %+v %+v", gotU, gotS)
 	}
-	if _, _, err := s.UserWithSession(ctx, u.ID, "other"); !errors.Is(err, accounts.ErrNotFound) {
+	if _, _, err := s.UserWithSession(ctx, u.ID, "other"); !errors.Is(err, kernel.ErrNotFound) {
 		t.Fatalf("unknown session: %v, want ErrNotFound", err)
 	}
-	if _, _, err := s.UserWithSession(ctx, "u-none", "h1"); !errors.Is(err, accounts.ErrNotFound) {
+	if _, _, err := s.UserWithSession(ctx, "u-none", "h1"); !errors.Is(err, kernel.ErrNotFound) {
 		t.Fatalf("unknown account: %v, want ErrNotFound", err)
 	}
-	if _, err := s.User(ctx, "u-none"); !errors.Is(err, accounts.ErrNotFound) {
+	if _, err := s.User(ctx, "u-none"); !errors.Is(err, kernel.ErrNotFound) {
 		t.Fatalf("User of an unknown account: %v, want ErrNotFound", err)
 	}
 }
@@ -203,10 +204,10 @@ func TestRecordActivityLeavesTheStoredETags(t *testing.T) {
 	if storedU.Version != readU.Version+1 || storedS.ID != "s-1" {
 		t.Errorf("version %d after %d, session id %q", storedU.Version, readU.Version, storedS.ID)
 	}
-	if err := s.RecordActivity(ctx, nil, &readU); !errors.Is(err, accounts.ErrConflict) {
+	if err := s.RecordActivity(ctx, nil, &readU); !errors.Is(err, kernel.ErrConflict) {
 		t.Errorf("stale account: %v, want ErrConflict", err)
 	}
-	if err := s.RecordActivity(ctx, &readS, nil); !errors.Is(err, accounts.ErrConflict) {
+	if err := s.RecordActivity(ctx, &readS, nil); !errors.Is(err, kernel.ErrConflict) {
 		t.Errorf("stale session: %v, want ErrConflict", err)
 	}
 }
@@ -573,13 +574,13 @@ func TestConcurrentAppendsToOneChainAreCommittedTogether(t *testing.T) {
 // registry, which is how a phantom left by a race is removed), and an
 // account stored before the flag is treated as unknown.
 func TestNeverAdminIsLostForGoodOnceAdmin(t *testing.T) {
-	u := accounts.User{ID: "u-1", Role: accounts.RoleEditor, NeverAdmin: true}
+	u := accounts.User{ID: "u-1", Role: kernel.RoleEditor, NeverAdmin: true}
 	if got := toUserEntity(u).user("").NeverAdmin; !got {
 		t.Fatal("an editor who was never an admin lost the flag")
 	}
-	u.Role = accounts.RoleAdmin
+	u.Role = kernel.RoleAdmin
 	u = toUserEntity(u).user("")
-	u.Role = accounts.RoleEditor
+	u.Role = kernel.RoleEditor
 	if toUserEntity(u).user("").NeverAdmin {
 		t.Fatal("a demoted admin is marked as never an admin")
 	}

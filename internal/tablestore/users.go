@@ -17,6 +17,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 )
@@ -134,14 +135,14 @@ func toUserEntity(u accounts.User) userEntity {
 		Version:   u.Version,
 		InvitedAt: formatTime(u.InvitedAt), WarnedFor: formatTime(u.WarnedFor), WarnedDays: u.WarnedDays,
 		WarnedAt: formatTime(u.WarnedAt), ErasingSince: formatTime(u.ErasingSince), InvitedElsewhere: u.InvitedElsewhere,
-		NeverAdmin: new(u.NeverAdmin && u.Role != accounts.RoleAdmin),
+		NeverAdmin: new(u.NeverAdmin && u.Role != kernel.RoleAdmin),
 	}
 }
 
 func (e userEntity) user(etag string) accounts.User {
 	return accounts.User{
 		ID: e.PartitionKey, Email: e.Email, FirstName: e.FirstName, LastName: e.LastName,
-		OrganizationID: e.OrganizationID, Role: accounts.Role(e.Role), Status: accounts.Status(e.Status), Locale: e.Locale,
+		OrganizationID: e.OrganizationID, Role: kernel.Role(e.Role), Status: kernel.Status(e.Status), Locale: e.Locale,
 		CreatedAt: parseTime(e.CreatedAt), ActivatedAt: parseTime(e.ActivatedAt),
 		LastActiveAt: parseTime(e.LastActiveAt), ClosedAt: parseTime(e.ClosedAt), ClosedReason: e.ClosedReason,
 		PasswordHash: e.PasswordHash, PrivacyNoticeVersion: e.PrivacyNoticeVersion,
@@ -188,8 +189,8 @@ func (e sessionEntity) session(etag string) accounts.Session {
 		ActivityAt: parseTime(e.ActivityAt), ETag: etag}
 	if e.AccessRole != "" {
 		// The access is the partition's account's: the id is the key.
-		s.Access = &accounts.Actor{ID: e.PartitionKey, OrganizationID: e.AccessOrganizationID,
-			Role: accounts.Role(e.AccessRole), Status: accounts.Status(e.AccessStatus)}
+		s.Access = &kernel.Actor{ID: e.PartitionKey, OrganizationID: e.AccessOrganizationID,
+			Role: kernel.Role(e.AccessRole), Status: kernel.Status(e.AccessStatus)}
 	}
 	return s
 }
@@ -317,7 +318,7 @@ func (s *Store) Aggregate(ctx context.Context, userID string) (accounts.Aggregat
 		if erased {
 			return accounts.Aggregate{}, accounts.ErrErased
 		}
-		return accounts.Aggregate{}, accounts.ErrNotFound
+		return accounts.Aggregate{}, kernel.ErrNotFound
 	}
 	return agg, nil
 }
@@ -328,7 +329,7 @@ func (s *Store) Aggregate(ctx context.Context, userID string) (accounts.Aggregat
 // secret).
 func (s *Store) UserWithSession(ctx context.Context, userID, sessionHash string) (accounts.User, accounts.Session, error) {
 	if userID == "" || sessionHash == "" {
-		return accounts.User{}, accounts.Session{}, accounts.ErrNotFound
+		return accounts.User{}, accounts.Session{}, kernel.ErrNotFound
 	}
 	var (
 		u    accounts.User
@@ -356,11 +357,11 @@ func (s *Store) UserWithSession(ctx context.Context, userID, sessionHash string)
 // Session implements accounts.Store: one point read of the session row.
 func (s *Store) Session(ctx context.Context, userID, sessionHash string) (accounts.Session, error) {
 	if userID == "" || sessionHash == "" {
-		return accounts.Session{}, accounts.ErrNotFound
+		return accounts.Session{}, kernel.ErrNotFound
 	}
 	resp, err := s.users.GetEntity(ctx, userID, rkSessionPrefix+sessionHash, nil)
 	if statusOf(err) == http.StatusNotFound {
-		return accounts.Session{}, accounts.ErrNotFound
+		return accounts.Session{}, kernel.ErrNotFound
 	}
 	if err != nil {
 		return accounts.Session{}, classify(err)
@@ -375,11 +376,11 @@ func (s *Store) Session(ctx context.Context, userID, sessionHash string) (accoun
 // User implements accounts.Store: one point read of the account row.
 func (s *Store) User(ctx context.Context, userID string) (accounts.User, error) {
 	if userID == "" {
-		return accounts.User{}, accounts.ErrNotFound
+		return accounts.User{}, kernel.ErrNotFound
 	}
 	resp, err := s.users.GetEntity(ctx, userID, rkUser, nil)
 	if statusOf(err) == http.StatusNotFound {
-		return accounts.User{}, accounts.ErrNotFound
+		return accounts.User{}, kernel.ErrNotFound
 	}
 	if err != nil {
 		return accounts.User{}, classify(err)
@@ -458,7 +459,7 @@ func (s *Store) listPartition(ctx context.Context, c *aztables.Client, filter st
 func (s *Store) UserIDByEmail(ctx context.Context, email string) (string, error) {
 	resp, err := s.emails.GetEntity(ctx, emailKey(email), rkEmail, nil)
 	if statusOf(err) == http.StatusNotFound {
-		return "", accounts.ErrNotFound
+		return "", kernel.ErrNotFound
 	}
 	if err != nil {
 		return "", classify(err)
