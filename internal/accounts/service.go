@@ -60,6 +60,11 @@ type Store interface {
 	// SyncDirectoryOf is SyncDirectory returning the account as it read
 	// it; ErrNotFound when the account is gone.
 	SyncDirectoryOf(ctx context.Context, userID string) (User, error)
+	// AfterDelivery hands f to the relay's delivery of the change just
+	// committed for the account, to run once its items went out (and the
+	// catch-up settles in full if it fails); false when no delivery will
+	// run it.
+	AfterDelivery(userID string, f func(context.Context) error) bool
 	// SyncDirectoryFor is SyncDirectory for the account version the caller
 	// has just committed (u with its new version): no read of the account.
 	SyncDirectoryFor(ctx context.Context, u User) error
@@ -279,6 +284,26 @@ func (s *Service) applySettled(ctx context.Context, before Aggregate, ch Change)
 	}
 	if s.settleCommitted(ctx, before, ch) == nil {
 		done()
+	}
+	return nil
+}
+
+// applyThenSettle commits a change whose derived state may wait for the
+// relay (no read-your-writes need), and has the relay's delivery settle
+// it from what the request knows, with none of Settle's reads; when the
+// delivery cannot take that, the relay settles as for any change.
+func (s *Service) applyThenSettle(ctx context.Context, before Aggregate, ch Change) error {
+	if err := s.store.Apply(ctx, ch); err != nil {
+		return err
+	}
+	o := relay.Account(ch.UserID)
+	switch {
+	case s.store.AfterDelivery(ch.UserID, func(ctx context.Context) error { return s.settleCommitted(ctx, before, ch) }):
+		s.relay.Settling(o)() // the delivery settles
+	case len(ch.Events) > 0 || len(ch.Notifications) > 0:
+		s.relay.Changed(o) // the relay settles as for any change
+	default:
+		_ = s.settleCommitted(ctx, before, ch) // no delivery: now, best effort
 	}
 	return nil
 }

@@ -133,7 +133,9 @@ func (s *Service) Login(ctx context.Context, email, password string, m kernel.Me
 		ch.Events = append(ch.Events, s.event(audit.ActionSignInSucceeded, u.ID, u, m))
 		apply := s.applyWithoutUpkeep
 		if activity {
-			apply = s.apply // the relay brings the directory entry up to date
+			// The directory's last activity follows with the relay's
+			// delivery, from what this sign-in read.
+			apply = func(ctx context.Context, ch Change) error { return s.applyThenSettle(ctx, agg, ch) }
 		}
 		if err := apply(ctx, ch); err != nil {
 			return err

@@ -76,6 +76,13 @@ func (c *committed) addUpkeep(o relay.Owner, f func(context.Context) error) bool
 	return true
 }
 
+// AfterDelivery implements accounts.Store: f runs in the relay's delivery
+// of the change just committed for the account, after its items went
+// out; false when no wake-up holds a place for it.
+func (s *Store) AfterDelivery(userID string, f func(context.Context) error) bool {
+	return s.committed.addUpkeep(relay.Account(userID), f)
+}
+
 // changeID names a change by its first outbox item (an event or
 // notification id: unique).
 func changeID(items []relay.Item) string {
