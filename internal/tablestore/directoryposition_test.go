@@ -134,3 +134,35 @@ func TestListMembersPositionContinuesThePage(t *testing.T) {
 		t.Errorf("listed one at a time (-want +got):\n%s", diff)
 	}
 }
+
+// FuzzDirectoryPosition feeds positions as a client may send them back
+// (API-1): each is refused with kernel.ErrInvalidCursor or names a key
+// with no quote that encodes back to itself; the position of any entry
+// the store writes decodes to that entry's key.
+func FuzzDirectoryPosition(f *testing.F) {
+	f.Add("org-1/GDGMAQBCCS-C5KMSRQ-u-1", "org-1", "Aalto", "Eero", "u-1")
+	f.Add("org-1' or true or '/u-1", "org-2", "O'Brien", "", "u-2")
+	f.Add(`{"p":"org-1","r":"u-1"}`, "org-1", strings.Repeat("ä", 300), "", "u-3")
+	f.Fuzz(func(t *testing.T, position, org, last, first, id string) {
+		k, err := decodePosition(accounts.DirectoryPosition(position))
+		switch {
+		case err != nil && !errors.Is(err, kernel.ErrInvalidCursor):
+			t.Fatalf("decodePosition(%q): %v, want ErrInvalidCursor", position, err)
+		case err == nil && position == "":
+			if k != (entryKey{}) {
+				t.Fatalf("no position decodes to %+v", k)
+			}
+		case err == nil && strings.ContainsAny(k.Org+k.Row, "'\x00"):
+			t.Fatalf("decodePosition(%q) let a quote through: %+v", position, k)
+		case err == nil && string(encodePosition(k)) != position:
+			t.Fatalf("decodePosition(%q) = %+v, which encodes to %q", position, k, encodePosition(k))
+		}
+		if !accounts.ValidID(org) || !accounts.ValidID(id) {
+			return
+		}
+		made := memberKey(accounts.User{ID: id, OrganizationID: org, LastName: last, FirstName: first})
+		if got, err := decodePosition(encodePosition(made)); err != nil || got != made {
+			t.Fatalf("made %+v, decoded %+v, %v", made, got, err)
+		}
+	})
+}
