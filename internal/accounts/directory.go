@@ -28,10 +28,10 @@ type DirectoryQuery struct {
 	Status           kernel.Status
 	LastActiveBefore time.Time
 	LastActiveAfter  time.Time
-	Match            func(User) bool // the text search, applied after storage filters; nil: none
-	After            DirectoryPosition
-	Limit            int // stop after this many matches (0: no limit)
-	ScanBudget       int // stop after reading this many entries (0: no limit)
+	Match            func(User) bool   // the text search, applied after storage filters; nil: none
+	After            DirectoryPosition // a page's Next; the store refuses others with ErrInvalidCursor
+	Limit            int               // stop after this many matches (0: no limit)
+	ScanBudget       int               // stop after reading this many entries (0: no limit)
 }
 
 // nameOrderBytes bounds each name's part of NameOrder, so the key fits
