@@ -16,11 +16,10 @@ import (
 )
 
 // DirectoryPosition is a place in the directory's order (organisation,
-// then name: see NameOrder); the next page starts after it.
-type DirectoryPosition struct {
-	PartitionKey string `json:"p,omitempty"`
-	RowKey       string `json:"r,omitempty"`
-}
+// then name: see NameOrder); the next page starts after it. It is opaque
+// here: only the store makes and reads it, and the store refuses one it
+// did not make with ErrInvalidCursor. Empty is the start.
+type DirectoryPosition string
 
 // DirectoryQuery asks the directory for accounts.
 type DirectoryQuery struct {
@@ -29,10 +28,10 @@ type DirectoryQuery struct {
 	Status           kernel.Status
 	LastActiveBefore time.Time
 	LastActiveAfter  time.Time
-	Match            func(User) bool // the text search, applied after storage filters; nil: none
-	After            DirectoryPosition
-	Limit            int // stop after this many matches (0: no limit)
-	ScanBudget       int // stop after reading this many entries (0: no limit)
+	Match            func(User) bool   // the text search, applied after storage filters; nil: none
+	After            DirectoryPosition // a page's Next; the store refuses others with ErrInvalidCursor
+	Limit            int               // stop after this many matches (0: no limit)
+	ScanBudget       int               // stop after reading this many entries (0: no limit)
 }
 
 // nameOrderBytes bounds each name's part of NameOrder, so the key fits
@@ -101,11 +100,13 @@ const (
 
 // listCursor is what a cursor carries: where the last page ended, and a
 // digest of the filters so a cursor cannot be replayed with other filters.
+// Streamed cursors from before the position was opaque carry an object in
+// "a"; they no longer decode and are refused, so the client starts over.
 type listCursor struct {
 	Filters string            `json:"f"`
 	Key     string            `json:"k,omitempty"` // sorted lists: the last sort key
 	ID      string            `json:"i,omitempty"` // sorted lists: the last id
-	After   DirectoryPosition `json:"a,omitzero"`  // streamed lists
+	After   DirectoryPosition `json:"a,omitempty"` // streamed lists: the store's position
 }
 
 func encodeCursor(c listCursor) string {
@@ -257,7 +258,7 @@ func (s *Service) listStreamed(ctx context.Context, q ListQuery, cur listCursor)
 		return ListPage{}, err
 	}
 	out := ListPage{Users: page.Users}
-	if page.Next.PartitionKey != "" {
+	if page.Next != "" {
 		out.NextCursor = encodeCursor(listCursor{Filters: cur.Filters, After: page.Next})
 	}
 	return out, nil
@@ -270,7 +271,7 @@ func (s *Service) listSorted(ctx context.Context, q ListQuery, cur listCursor) (
 	if err != nil {
 		return ListPage{}, err
 	}
-	if page.Next.PartitionKey != "" {
+	if page.Next != "" {
 		v := &kernel.ValidationError{}
 		v.Add("organizationId", "too_many_to_sort", "narrow the filters")
 		return ListPage{}, v

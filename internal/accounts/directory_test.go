@@ -2,7 +2,9 @@ package accounts_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -112,6 +114,44 @@ func TestListPageByNameReadsAPage(t *testing.T) {
 				t.Errorf("%s, page %d: %d storage calls reading %d rows, want at most 3 and %d", tc.name, page, calls, rows, q.Limit+1)
 			}
 			q.Cursor = got.NextCursor
+		}
+	}
+}
+
+// API-1: a client that rewrites the position inside a real cursor (the
+// filters still match) to smuggle a filter into storage gets
+// ErrInvalidCursor, never a page and never storage text.
+func TestListUsersRefusesAForgedPosition(t *testing.T) {
+	t.Parallel()
+	store, err := tablestore.NewFromConnectionString(testenv.AzuriteConnectionString(t), testenv.UniqueName(t), testenv.AuditKeys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.EnsureTables(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	svc := accounts.NewService(store, nil, nil, &testenv.Relay{}, testenv.NewClock(t0).Now, (&idSource{}).New, defaultOptions())
+	for i, last := range []string{"Aalto", "Berg"} {
+		u := accounts.User{ID: fmt.Sprintf("u-%d", i), OrganizationID: "org-forged", LastName: last, Role: kernel.RoleEditor, Status: kernel.StatusActive}
+		if err := store.AddMember(t.Context(), u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin := accounts.User{ID: "admin-1", Role: kernel.RoleAdmin, Status: kernel.StatusActive, OrganizationID: "org-adm"}
+	q := accounts.ListQuery{Limit: 1}
+	first, err := svc.ListUsers(t.Context(), admin.Actor(), q)
+	if err != nil || first.NextCursor == "" {
+		t.Fatalf("first page: %+v, %v", first, err)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(first.NextCursor)
+	if err != nil || !bytes.Contains(raw, []byte("org-forged")) {
+		t.Fatalf("the cursor %q does not hold the organisation: %v", raw, err)
+	}
+	for _, forged := range []string{"org-forged' or PartitionKey ne '", "org-forged' or RowKey gt '"} {
+		q.Cursor = base64.RawURLEncoding.EncodeToString(bytes.Replace(raw, []byte("org-forged"), []byte(forged), 1))
+		page, err := svc.ListUsers(t.Context(), admin.Actor(), q)
+		if !errors.Is(err, kernel.ErrInvalidCursor) || err.Error() != kernel.ErrInvalidCursor.Error() {
+			t.Errorf("forged %q: %d users, %v, want just ErrInvalidCursor", forged, len(page.Users), err)
 		}
 	}
 }

@@ -495,6 +495,54 @@ func (s *Store) HasMembers(ctx context.Context, orgID string) (bool, error) {
 // maxTop is the most rows Table Storage returns for one request.
 const maxTop = 1000
 
+// A directory position (accounts.DirectoryPosition) is an entry's key,
+// organisation id and row key joined by "/", a character no key may hold.
+// Clients round-trip it inside their list cursors, so decodePosition takes
+// only what encodePosition makes: an id, then a row key of memberRowKey's
+// shape (or a bare id, the key of an entry from before the name order).
+// Neither may hold a quote, so a forged position cannot change the shape
+// of the filter it goes into, even before quote.
+const positionSeparator = "/"
+
+func encodePosition(k entryKey) accounts.DirectoryPosition {
+	return accounts.DirectoryPosition(k.Org + positionSeparator + k.Row)
+}
+
+// decodePosition reads a position; the zero entryKey for none,
+// kernel.ErrInvalidCursor for one the store did not make.
+func decodePosition(p accounts.DirectoryPosition) (entryKey, error) {
+	if p == "" {
+		return entryKey{}, nil
+	}
+	org, row, ok := strings.Cut(string(p), positionSeparator)
+	if !ok || !accounts.ValidID(org) || !(accounts.ValidID(row) || nameOrderRowKey(row)) {
+		return entryKey{}, kernel.ErrInvalidCursor
+	}
+	return entryKey{Org: org, Row: row}, nil
+}
+
+// nameOrderRowKey reports whether row has memberRowKey's shape: the two
+// encoded name parts of accounts.NameOrder, then a user id, joined by "-".
+func nameOrderRowKey(row string) bool {
+	last, rest, ok1 := strings.Cut(row, "-")
+	first, id, ok2 := strings.Cut(rest, "-")
+	return ok1 && ok2 && nameOrderPart(last) && nameOrderPart(first) && accounts.ValidID(id)
+}
+
+// nameOrderPart reports whether s can be one part of accounts.NameOrder:
+// base32hex without padding, at most 240 bytes' worth.
+func nameOrderPart(s string) bool {
+	if len(s) > 384 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'A' && r <= 'V') {
+			return false
+		}
+	}
+	return true
+}
+
 // ListMembers implements accounts.Directory. It pages through the
 // directory in (organisation, name) order; orgID empty means every
 // organisation. Role, status and last-activity filters run in storage;
@@ -531,15 +579,18 @@ func (s *Store) ListMembers(ctx context.Context, q accounts.DirectoryQuery) (acc
 	}
 	var page accounts.DirectoryPage
 	scanned := 0
-	after := q.After
+	after, err := decodePosition(q.After)
+	if err != nil {
+		return accounts.DirectoryPage{}, err
+	}
 	for {
 		// Keyset paging: go on after the last entry seen. Built from our
 		// own keys, not the service's continuation tokens, so a cursor stays
 		// valid across processes and storage endpoints.
 		filter := slices.Clone(clauses)
-		if after.PartitionKey != "" {
+		if after.Org != "" {
 			filter = append(filter, fmt.Sprintf("((PartitionKey eq %s and RowKey gt %s) or PartitionKey gt %s)",
-				quote(after.PartitionKey), quote(after.RowKey), quote(after.PartitionKey)))
+				quote(after.Org), quote(after.Row), quote(after.Org)))
 		}
 		top32 := int32(top)
 		opts := &aztables.ListEntitiesOptions{Select: &sel, Top: &top32}
@@ -563,7 +614,7 @@ func (s *Store) ListMembers(ctx context.Context, q accounts.DirectoryQuery) (acc
 				}
 				read = true
 				scanned++
-				after = accounts.DirectoryPosition{PartitionKey: e.PartitionKey, RowKey: e.RowKey}
+				after = entryKey{Org: e.PartitionKey, Row: e.RowKey}
 				u := e.user()
 				if q.Match == nil || q.Match(u) {
 					page.Users = append(page.Users, u)
@@ -571,7 +622,7 @@ func (s *Store) ListMembers(ctx context.Context, q accounts.DirectoryQuery) (acc
 				full := q.Limit > 0 && len(page.Users) >= q.Limit
 				if full || (q.ScanBudget > 0 && scanned >= q.ScanBudget) {
 					if i+1 < len(resp.Entities) || pager.More() {
-						page.Next = after
+						page.Next = encodePosition(after)
 					}
 					return page, nil
 				}
