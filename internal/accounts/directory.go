@@ -35,8 +35,10 @@ type DirectoryQuery struct {
 }
 
 // nameOrderBytes bounds each name's part of NameOrder, so the key fits
-// the store's key size; names alike in their first 240 bytes sort by id.
-const nameOrderBytes = 240
+// Table Storage's key size, 1 KiB counted in UTF-16, that is 512
+// characters: two parts of 216 characters, the separators and a 64-byte
+// id make at most 498. Names alike in their first 135 bytes sort by id.
+const nameOrderBytes = 135
 
 // nameOrderEncoding writes bytes in an alphabet ("0"–"9", "A"–"V") whose
 // order is the order of the bytes it encodes and which holds none of the
