@@ -283,28 +283,6 @@ func (s *Service) applySettled(ctx context.Context, before Aggregate, ch Change)
 	return nil
 }
 
-// settleCommitted is Settle for a change just committed, without reading
-// what the request knows: the account is ch.User at its new version, and
-// the lifecycle entry moves only when the step comes earlier than the day
-// the account was filed under (before.FiledFor).
-func (s *Service) settleCommitted(ctx context.Context, before Aggregate, ch Change) error {
-	if ch.User == nil {
-		return s.Settle(ctx, ch.UserID)
-	}
-	u := *ch.User
-	u.Version++ // as the store committed it
-	if err := s.store.SyncDirectoryFor(ctx, u); err != nil {
-		return err
-	}
-	if due := s.PlanFor(Aggregate{User: u}, s.now()).Due(); !due.IsZero() &&
-		(before.FiledFor.IsZero() || due.UTC().Truncate(24*time.Hour).Before(before.FiledFor)) {
-		if err := s.store.FileNoLaterThan(ctx, u.ID, due); err != nil {
-			return err
-		}
-	}
-	return s.syncRegistry(ctx, u)
-}
-
 // newSession makes a session for u, the account as the change writes it
 // (on the ETag it was read with, so the session's snapshot of its access
 // is the stored one when the change commits), ending expired sessions
