@@ -201,15 +201,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor kernel.Actor, id string,
 		}
 
 		demoted := before.Role == kernel.RoleAdmin && u.Role != kernel.RoleAdmin && before.Status == kernel.StatusActive
-		if demoted {
-			if err := s.removeAdmin(ctx, u.ID); err != nil {
-				return err
-			}
-		}
-		if err := s.applySettled(ctx, agg, ch); err != nil { // settle joins a new admin to the registry
-			if demoted {
-				s.restoreAdmin(ctx, u.ID)
-			}
+		if err := s.applyLosingAdmin(ctx, agg, ch, demoted); err != nil { // settle joins a new admin to the registry
 			return err
 		}
 		fresh, err := s.store.Aggregate(ctx, u.ID)
@@ -312,18 +304,7 @@ func (s *Service) close(ctx context.Context, agg Aggregate, actorID, reason stri
 	ch := Change{UserID: u.ID, User: &u, DeleteSessions: agg.Sessions, DeleteTokens: agg.Tokens,
 		Events: []audit.Event{ev}, Notifications: []notify.Message{msg}}
 	wasAdmin := before.Role == kernel.RoleAdmin && before.Status == kernel.StatusActive
-	if wasAdmin {
-		if err := s.removeAdmin(ctx, u.ID); err != nil {
-			return err
-		}
-	}
-	if err := s.applySettled(ctx, agg, ch); err != nil {
-		if wasAdmin {
-			s.restoreAdmin(ctx, u.ID)
-		}
-		return err
-	}
-	return nil
+	return s.applyLosingAdmin(ctx, agg, ch, wasAdmin)
 }
 
 // CloseSelf is the signed-in person's erasure request (P14, DELETE /me).

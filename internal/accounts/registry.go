@@ -43,14 +43,32 @@ func (s *Service) addAdmin(ctx context.Context, id string) error {
 	})
 }
 
+// applyLosingAdmin commits ch with applySettled. When the change demotes
+// or closes an active admin (losing), the admin leaves the registry first
+// (ErrLastAdmin if they are the last one), and the registry is put back in
+// line with the account should the change fail to commit.
+func (s *Service) applyLosingAdmin(ctx context.Context, agg Aggregate, ch Change, losing bool) error {
+	if !losing {
+		return s.applySettled(ctx, agg, ch)
+	}
+	if err := s.removeAdmin(ctx, ch.UserID); err != nil {
+		return err
+	}
+	if err := s.applySettled(ctx, agg, ch); err != nil {
+		s.restoreAdmin(ctx, ch.UserID)
+		return err
+	}
+	return nil
+}
+
 // restoreAdmin puts the registry back in line with an account whose
 // demotion or closing failed to commit. The account as stored now
 // decides, not the attempt: the commit usually failed because another
 // change to the same account got there first, and if that change demoted
 // or closed them, adding them back would leave a phantom admin that lets
-// the last real one go. A failure here is repaired by settle.
+// the last real one go. A failure here is repaired by the account's next Settle.
 func (s *Service) restoreAdmin(ctx context.Context, id string) {
-	_ = s.Settle(context.WithoutCancel(ctx), id)
+	s.settleBestEffort(context.WithoutCancel(ctx), id)
 }
 
 // updateRegistry applies f to the registry on its ETag, retrying when

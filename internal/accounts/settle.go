@@ -54,8 +54,8 @@ func (s *Service) syncRegistry(ctx context.Context, u User) error {
 	return s.dropAdmin(ctx, u.ID)
 }
 
-// settle runs Settle on the request path; a failure is left to the relay.
-func (s *Service) settle(ctx context.Context, userID string) {
+// settleBestEffort runs Settle on the request path; a failure is left to the relay.
+func (s *Service) settleBestEffort(ctx context.Context, userID string) {
 	_ = s.Settle(ctx, userID)
 }
 

@@ -306,7 +306,7 @@ func (s *Service) authenticated(ctx context.Context, u User, sess Session, hash 
 		// read, which is a stored version too).
 		if touchUser != nil && touchUser.ETag != u.ETag {
 			u = *touchUser
-			s.settle(ctx, u.ID) // the directory's last activity, at most hourly
+			s.settleBestEffort(ctx, u.ID) // the directory's last activity, at most hourly
 		}
 	}
 	return Principal{Actor: access, SessionHash: hash, account: &u}, nil
