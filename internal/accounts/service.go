@@ -111,10 +111,11 @@ type Relay interface {
 	// right after; the request calls the returned func once its settle went
 	// through, so the delivery need not settle again.
 	Settling(o relay.Owner) (settled func())
-	// Record appends an event at once, logging and returning a failure:
-	// for an event that must be in the trail before the caller goes on
-	// (an erasure), never for one on the sign-in path.
-	Record(ctx context.Context, e audit.Event) error
+	// AppendNow appends an event to the audit trail synchronously, past
+	// the outbox, logging and returning a failure: for an event that must
+	// be in the trail before the caller goes on (an erasure), never for one
+	// on the sign-in path.
+	AppendNow(ctx context.Context, e audit.Event) error
 }
 
 // Options are the service's tunable periods and limits.
