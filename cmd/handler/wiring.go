@@ -242,7 +242,7 @@ func (a *app) sweep(ctx context.Context, now time.Time, dryRun bool, progress fu
 	sum, err := a.sweeper.Run(ctx, now, opts)
 	attrs := []any{"as_of", now.UTC().Format(time.RFC3339), "dry_run", dryRun, "warned", sum.Warned, "closed", sum.Closed,
 		"erased", sum.Erased, "cleaned", sum.Cleaned, "unchanged", sum.Unchanged, "failed", sum.Failed,
-		"audit_purged", sum.AuditPurged, "deliveries_purged", sum.ClaimsPurged, "complete", sum.Complete}
+		"audit_purged", sum.AuditPurged, "deliveries_purged", sum.DeliveriesPurged, "complete", sum.Complete}
 	switch {
 	case err != nil:
 		a.log.Error("lifecycle sweep failed", append(attrs, "error", err.Error())...)

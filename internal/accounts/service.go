@@ -80,9 +80,6 @@ type Store interface {
 	// than the step it leads to, and the sweep moves one it finds early
 	// (SyncLifecycle). A change that puts the step later writes nothing.
 	FileNoLaterThan(ctx context.Context, userID string, due time.Time) error
-	// FileNewAccount files an account created just now under its first due
-	// day. It has no earlier entry to replace, so nothing is read.
-	FileNewAccount(ctx context.Context, userID string, due time.Time) error
 	// EraseAccount removes every row held about an account: its partition,
 	// its email claims under every EmailLookupKeys form of email (those
 	// still its own), its directory and lifecycle entries. Safe to repeat.
