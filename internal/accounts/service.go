@@ -99,7 +99,8 @@ type PasswordPolicy interface {
 }
 
 // Relay delivers what changes leave behind: audit events to the audit
-// trail and notifications to the queue.
+// trail and notifications to the queue; an event that cannot wait for that
+// is appended at once (AppendNow).
 type Relay interface {
 	// Changed says an account's change left events or notifications in its
 	// outbox, so the relay can deliver them right away.
