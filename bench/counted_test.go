@@ -79,7 +79,9 @@ func (w *wakeLog) Settling(o relay.Owner) func() {
 
 func (w *wakeLog) keep(o relay.Owner) { w.mu.Lock(); w.ids = append(w.ids, o); w.mu.Unlock() }
 
-func (w *wakeLog) Record(ctx context.Context, e audit.Event) error { return w.trail.Record(ctx, e) }
+func (w *wakeLog) AppendNow(ctx context.Context, e audit.Event) error {
+	return w.trail.AppendNow(ctx, e)
+}
 
 func (w *wakeLog) take() []relay.Owner {
 	w.mu.Lock()

@@ -38,9 +38,9 @@ func (c *roundTrips) Do(req *policy.Request) (*http.Response, error) {
 
 type nopRelay struct{}
 
-func (nopRelay) Changed(relay.Owner)                       {}
-func (nopRelay) Settling(relay.Owner) func()               { return func() {} }
-func (nopRelay) Record(context.Context, audit.Event) error { return nil }
+func (nopRelay) Changed(relay.Owner)                          {}
+func (nopRelay) Settling(relay.Owner) func()                  { return func() {} }
+func (nopRelay) AppendNow(context.Context, audit.Event) error { return nil }
 
 type inline struct{}
 

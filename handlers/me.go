@@ -21,6 +21,9 @@ func (s *server) writeUser(w http.ResponseWriter, status int, u accounts.User) {
 	writeJSON(w, status, s.userJSON(u))
 }
 
+// pathID is the {id} of a route such as /users/{id} (routes.go).
+func pathID(r *http.Request) string { return mux.Vars(r)["id"] }
+
 // ifMatch returns the entity tag of an If-Match header, unquoted. "*"
 // matches any current version (RFC 9110 §13.1.1), so it sets no condition.
 func ifMatch(r *http.Request) string {

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
 )
@@ -88,7 +86,7 @@ func (s *server) handleCreateOrganization() http.Handler {
 
 func (s *server) handleGetOrganization() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		o, err := s.orgs.Get(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"])
+		o, err := s.orgs.Get(r.Context(), principal(r.Context()).Actor, pathID(r))
 		if err == nil {
 			writeOrg(w, http.StatusOK, o)
 		}
@@ -110,7 +108,7 @@ func (s *server) handlePatchOrganization() http.Handler {
 			n := organizations.Name(*req.Name)
 			p.Name = &n
 		}
-		o, err := s.orgs.Update(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], p, ifMatch(r), meta(r))
+		o, err := s.orgs.Update(r.Context(), principal(r.Context()).Actor, pathID(r), p, ifMatch(r), meta(r))
 		if err == nil {
 			writeOrg(w, http.StatusOK, o)
 		}
@@ -120,6 +118,6 @@ func (s *server) handlePatchOrganization() http.Handler {
 
 func (s *server) handleDeleteOrganization() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		return noContent(w, s.orgs.Delete(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], meta(r)))
+		return noContent(w, s.orgs.Delete(r.Context(), principal(r.Context()).Actor, pathID(r), meta(r)))
 	})
 }

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/kernel"
 )
@@ -115,7 +113,7 @@ func (s *server) handleInvite() http.Handler {
 
 func (s *server) handleGetUser() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		u, err := s.accounts.GetUser(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"])
+		u, err := s.accounts.GetUser(r.Context(), principal(r.Context()).Actor, pathID(r))
 		if err == nil {
 			s.writeUser(w, http.StatusOK, u)
 		}
@@ -140,7 +138,7 @@ func (s *server) handlePatchUser() http.Handler {
 			role := kernel.Role(*req.Role)
 			patch.Role = &role
 		}
-		u, err := s.accounts.UpdateUser(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], patch, ifMatch(r), meta(r))
+		u, err := s.accounts.UpdateUser(r.Context(), principal(r.Context()).Actor, pathID(r), patch, ifMatch(r), meta(r))
 		if err == nil {
 			s.writeUser(w, http.StatusOK, u)
 		}
@@ -150,13 +148,13 @@ func (s *server) handlePatchUser() http.Handler {
 
 func (s *server) handleCloseUser() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		return noContent(w, s.accounts.CloseUser(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], meta(r)))
+		return noContent(w, s.accounts.CloseUser(r.Context(), principal(r.Context()).Actor, pathID(r), meta(r)))
 	})
 }
 
 func (s *server) handleRestoreUser() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		u, err := s.accounts.RestoreUser(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], meta(r))
+		u, err := s.accounts.RestoreUser(r.Context(), principal(r.Context()).Actor, pathID(r), meta(r))
 		if err == nil {
 			s.writeUser(w, http.StatusOK, u)
 		}
@@ -166,13 +164,13 @@ func (s *server) handleRestoreUser() http.Handler {
 
 func (s *server) handleEndUserSessions() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		return noContent(w, s.accounts.EndUserSessions(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], meta(r)))
+		return noContent(w, s.accounts.EndUserSessions(r.Context(), principal(r.Context()).Actor, pathID(r), meta(r)))
 	})
 }
 
 func (s *server) handleResendInvitation() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.accounts.ResendInvitation(r.Context(), principal(r.Context()).Actor, mux.Vars(r)["id"], meta(r)); err != nil {
+		if err := s.accounts.ResendInvitation(r.Context(), principal(r.Context()).Actor, pathID(r), meta(r)); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusAccepted, acceptedJSON{Status: "accepted"})

@@ -75,7 +75,7 @@ func sweepCommand(ctx context.Context, args []string, getenv func(string) string
 // summaryLine is a sweep summary in one line, counts only.
 func summaryLine(s lifecycle.Summary) string {
 	line := fmt.Sprintf("warned %d, closed %d, erased %d, cleaned %d, unchanged %d, failed %d, audit events purged %d, delivery records purged %d",
-		s.Warned, s.Closed, s.Erased, s.Cleaned, s.Unchanged, s.Failed, s.AuditPurged, s.ClaimsPurged)
+		s.Warned, s.Closed, s.Erased, s.Cleaned, s.Unchanged, s.Failed, s.AuditPurged, s.DeliveriesPurged)
 	if !s.Complete {
 		line += " (incomplete: the next run carries on)"
 	}

@@ -44,15 +44,17 @@ type app struct {
 func newID() string { return uuid.NewString() }
 
 // deferredRelay stands in for the relay until it exists: the account and
-// organisation services wake it and record audit events through it, but
+// organisation services wake it and append audit events through it, but
 // the relay is built after them (its publisher may deliver straight to the
 // consumer, which needs the account service). It is set once, before any
 // request.
 type deferredRelay struct{ r *relay.Relay }
 
-func (d *deferredRelay) Changed(o relay.Owner)                           { d.r.Changed(o) }
-func (d *deferredRelay) Settling(o relay.Owner) func()                   { return d.r.Settling(o) }
-func (d *deferredRelay) Record(ctx context.Context, e audit.Event) error { return d.r.Record(ctx, e) }
+func (d *deferredRelay) Changed(o relay.Owner)         { d.r.Changed(o) }
+func (d *deferredRelay) Settling(o relay.Owner) func() { return d.r.Settling(o) }
+func (d *deferredRelay) AppendNow(ctx context.Context, e audit.Event) error {
+	return d.r.AppendNow(ctx, e)
+}
 
 // outsideParts replaces outside systems that have no local stand-in; the
 // zero value uses the real ones.
@@ -240,7 +242,7 @@ func (a *app) sweep(ctx context.Context, now time.Time, dryRun bool, progress fu
 	sum, err := a.sweeper.Run(ctx, now, opts)
 	attrs := []any{"as_of", now.UTC().Format(time.RFC3339), "dry_run", dryRun, "warned", sum.Warned, "closed", sum.Closed,
 		"erased", sum.Erased, "cleaned", sum.Cleaned, "unchanged", sum.Unchanged, "failed", sum.Failed,
-		"audit_purged", sum.AuditPurged, "deliveries_purged", sum.ClaimsPurged, "complete", sum.Complete}
+		"audit_purged", sum.AuditPurged, "deliveries_purged", sum.DeliveriesPurged, "complete", sum.Complete}
 	switch {
 	case err != nil:
 		a.log.Error("lifecycle sweep failed", append(attrs, "error", err.Error())...)

@@ -3,7 +3,6 @@ package accounts
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/audit"
@@ -202,15 +201,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor kernel.Actor, id string,
 		}
 
 		demoted := before.Role == kernel.RoleAdmin && u.Role != kernel.RoleAdmin && before.Status == kernel.StatusActive
-		if demoted {
-			if err := s.removeAdmin(ctx, u.ID); err != nil {
-				return err
-			}
-		}
-		if err := s.applySettled(ctx, agg, ch); err != nil { // settle joins a new admin to the registry
-			if demoted {
-				s.restoreAdmin(ctx, u.ID)
-			}
+		if err := s.applyLosingAdmin(ctx, agg, ch, demoted); err != nil { // settle joins a new admin to the registry
 			return err
 		}
 		fresh, err := s.store.Aggregate(ctx, u.ID)
@@ -313,18 +304,7 @@ func (s *Service) close(ctx context.Context, agg Aggregate, actorID, reason stri
 	ch := Change{UserID: u.ID, User: &u, DeleteSessions: agg.Sessions, DeleteTokens: agg.Tokens,
 		Events: []audit.Event{ev}, Notifications: []notify.Message{msg}}
 	wasAdmin := before.Role == kernel.RoleAdmin && before.Status == kernel.StatusActive
-	if wasAdmin {
-		if err := s.removeAdmin(ctx, u.ID); err != nil {
-			return err
-		}
-	}
-	if err := s.applySettled(ctx, agg, ch); err != nil {
-		if wasAdmin {
-			s.restoreAdmin(ctx, u.ID)
-		}
-		return err
-	}
-	return nil
+	return s.applyLosingAdmin(ctx, agg, ch, wasAdmin)
 }
 
 // CloseSelf is the signed-in person's erasure request (P14, DELETE /me).
@@ -423,171 +403,4 @@ func (s *Service) ResendInvitation(ctx context.Context, actor kernel.Actor, id s
 	ch := Change{UserID: u.ID, User: &u, Events: []audit.Event{ev}, Notifications: []notify.Message{notice}}
 	s.queueLink(&ch, u, notice)
 	return s.applySettled(ctx, agg, ch)
-}
-
-// Export is everything held about a person (P14), apart from their
-// organisation, which the caller adds.
-type Export struct {
-	At       time.Time
-	User     User
-	Sessions []Session
-	Events   []audit.Event
-}
-
-// maxExportEvents bounds the audit events one export carries.
-const maxExportEvents = 10_000
-
-// ExportSelf gathers the signed-in person's data: their account, their
-// sessions (times only) and every audit event where they are the actor or
-// the subject.
-func (s *Service) ExportSelf(ctx context.Context, p Principal) (Export, error) {
-	agg, err := s.store.Aggregate(ctx, p.Actor.ID)
-	if err != nil {
-		return Export{}, err
-	}
-	out := Export{At: s.now().UTC(), User: agg.User, Sessions: agg.Sessions}
-	q := audit.Query{UserID: p.Actor.ID, Limit: audit.MaxPageSize}
-	for len(out.Events) < maxExportEvents {
-		page, err := s.store.Events(ctx, q)
-		if err != nil {
-			return Export{}, err
-		}
-		out.Events = append(out.Events, page.Events...)
-		if page.Next == "" {
-			break
-		}
-		q.Cursor = page.Next
-	}
-	return out, nil
-}
-
-// ListAuditEvents lists audit events for admins (all) and primary users
-// (their organisation's only; asking for another is ErrForbidden).
-func (s *Service) ListAuditEvents(ctx context.Context, actor kernel.Actor, q audit.Query) (audit.Page, error) {
-	switch {
-	case kernel.Allows(actor, kernel.PermSeeAuditEvents, "", q.OrganizationID) && q.OrganizationID != "":
-	case kernel.Matrix[kernel.PermSeeAuditEvents][actor.Role] == kernel.ScopeAll && actor.Status == kernel.StatusActive:
-	case kernel.Matrix[kernel.PermSeeAuditEvents][actor.Role] == kernel.ScopeOwnOrg && actor.Status == kernel.StatusActive && q.OrganizationID == "":
-		q.OrganizationID = actor.OrganizationID
-	default:
-		return audit.Page{}, kernel.ErrForbidden
-	}
-	q.Now = s.now() // the service's clock, not the store's
-	return s.store.Events(ctx, q)
-}
-
-// Settle brings what is derived from an account in line with it: its
-// directory entry, its lifecycle entry and its place in the admin
-// registry. The relay calls it after delivering an account's outbox, so a
-// crash between a change and its derived writes is repaired by the next
-// catch-up. The lifecycle entry only ever moves earlier here (see
-// Store.FileNoLaterThan); the sweep moves it later (refile).
-func (s *Service) Settle(ctx context.Context, userID string) error {
-	return s.settleAccount(ctx, userID, s.store.FileNoLaterThan)
-}
-
-// refile is Settle for the sweep, which visited the account from its
-// lifecycle entry: the entry moves to the next step's day, later too.
-func (s *Service) refile(ctx context.Context, userID string) error {
-	return s.settleAccount(ctx, userID, s.store.SyncLifecycle)
-}
-
-func (s *Service) settleAccount(ctx context.Context, userID string, file func(ctx context.Context, userID string, due time.Time) error) error {
-	u, err := s.store.SyncDirectoryOf(ctx, userID)
-	if errors.Is(err, kernel.ErrNotFound) {
-		if err := s.store.SyncLifecycle(ctx, userID, time.Time{}); err != nil {
-			return err
-		}
-		return s.dropAdmin(ctx, userID)
-	}
-	if err != nil {
-		return err
-	}
-	// The step depends on the account row alone (PlanFor).
-	if err := file(ctx, userID, s.PlanFor(Aggregate{User: u}, s.now()).Due()); err != nil {
-		return err
-	}
-	return s.syncRegistry(ctx, u)
-}
-
-// syncRegistry puts an active admin on the admin registry and takes
-// anyone else off it; an account that never held the role is not read for.
-func (s *Service) syncRegistry(ctx context.Context, u User) error {
-	switch {
-	case u.Role == kernel.RoleAdmin && u.Status == kernel.StatusActive && u.ErasingSince.IsZero():
-		return s.addAdmin(ctx, u.ID)
-	case u.NeverAdmin:
-		return nil
-	}
-	return s.dropAdmin(ctx, u.ID)
-}
-
-// settle runs Settle on the request path; a failure is left to the relay.
-func (s *Service) settle(ctx context.Context, userID string) {
-	_ = s.Settle(ctx, userID)
-}
-
-// removeAdmin takes an admin off the registry unless they are the last
-// one (ErrLastAdmin). It runs before the change that demotes or closes
-// them, on the registry's ETag, so two such changes cannot both pass.
-func (s *Service) removeAdmin(ctx context.Context, id string) error {
-	return s.updateRegistry(ctx, func(ids []string) ([]string, error) {
-		if !slices.Contains(ids, id) {
-			return nil, nil
-		}
-		if len(ids) == 1 {
-			return nil, ErrLastAdmin
-		}
-		return slices.DeleteFunc(slices.Clone(ids), func(x string) bool { return x == id }), nil
-	})
-}
-
-// dropAdmin takes someone off the registry without the last-admin guard:
-// only for accounts that are no longer active admins.
-func (s *Service) dropAdmin(ctx context.Context, id string) error {
-	return s.updateRegistry(ctx, func(ids []string) ([]string, error) {
-		if !slices.Contains(ids, id) {
-			return nil, nil
-		}
-		return slices.DeleteFunc(slices.Clone(ids), func(x string) bool { return x == id }), nil
-	})
-}
-
-func (s *Service) addAdmin(ctx context.Context, id string) error {
-	return s.updateRegistry(ctx, func(ids []string) ([]string, error) {
-		if slices.Contains(ids, id) {
-			return nil, nil
-		}
-		return append(slices.Clone(ids), id), nil
-	})
-}
-
-// restoreAdmin puts the registry back in line with an account whose
-// demotion or closing failed to commit. The account as stored now
-// decides, not the attempt: the commit usually failed because another
-// change to the same account got there first, and if that change demoted
-// or closed them, adding them back would leave a phantom admin that lets
-// the last real one go. A failure here is repaired by settle.
-func (s *Service) restoreAdmin(ctx context.Context, id string) {
-	_ = s.Settle(context.WithoutCancel(ctx), id)
-}
-
-// updateRegistry applies f to the registry on its ETag, retrying when
-// another change got there first. f returns nil ids for "no change".
-func (s *Service) updateRegistry(ctx context.Context, f func([]string) ([]string, error)) error {
-	for attempt := 0; attempt < 20; attempt++ {
-		ids, etag, err := s.store.ActiveAdmins(ctx)
-		if err != nil {
-			return err
-		}
-		next, err := f(ids)
-		if err != nil || next == nil {
-			return err
-		}
-		err = s.store.SetActiveAdmins(ctx, next, etag)
-		if !errors.Is(err, kernel.ErrConflict) {
-			return err
-		}
-	}
-	return kernel.ErrConflict
 }

@@ -171,69 +171,42 @@ type Outcome struct {
 // do. It settles the account afterwards, which files it under its next
 // due day.
 func (s *Service) ApplyLifecycle(ctx context.Context, userID string, now time.Time, dryRun bool) (Outcome, error) {
+	out := Outcome{UserID: userID}
 	agg, err := s.store.Aggregate(ctx, userID)
 	if errors.Is(err, kernel.ErrNotFound) || errors.Is(err, ErrErased) {
-		if !dryRun {
-			return Outcome{UserID: userID}, s.refile(ctx, userID) // already gone: drop stale index entries
+		if dryRun {
+			return out, nil
 		}
-		return Outcome{UserID: userID}, nil
+		return out, s.refile(ctx, userID) // already gone: drop stale index entries
 	}
 	if err != nil {
 		return Outcome{}, err
 	}
 	plan := s.PlanFor(agg, now)
 	cleanupDue := !plan.CleanupAt.IsZero() && !now.Before(plan.CleanupAt)
-	stepDue := plan.Step != StepNone && !now.Before(plan.At)
-	out := Outcome{UserID: userID}
+	stepDue := plan.stepDue(now)
 	switch {
 	case stepDue:
 		out.Step, out.Done = plan.Step, true
 	case cleanupDue:
 		out.Step, out.Done = StepCleanup, true
 	}
-	if dryRun || !out.Done {
-		if !dryRun {
-			return out, s.refile(ctx, userID)
-		}
+	if dryRun {
 		return out, nil
 	}
+	if !out.Done {
+		return out, s.refile(ctx, userID)
+	}
 	if cleanupDue && plan.Step != StepErase {
-		if err := s.cleanup(ctx, agg, now); err != nil && !errors.Is(err, kernel.ErrConflict) {
+		if agg, plan, err = s.cleanupFirst(ctx, userID, agg, plan, now, stepDue); err != nil {
 			return Outcome{}, err
 		}
-		if stepDue {
-			if agg, err = s.store.Aggregate(ctx, userID); err != nil {
-				return Outcome{}, err
-			}
-			// Plan again from what is stored now: a sign-in in between moved
-			// the schedule, and the step must follow it.
-			plan = s.PlanFor(agg, now)
-			if stepDue = plan.Step != StepNone && !now.Before(plan.At); !stepDue {
-				out.Step = StepCleanup
-			}
+		if stepDue && !plan.stepDue(now) {
+			stepDue, out.Step = false, StepCleanup
 		}
 	}
 	if stepDue {
-		m := kernel.Meta{RequestID: "lifecycle-" + now.UTC().Format("20060102")}
-		switch plan.Step {
-		case StepWarn:
-			err = s.warn(ctx, agg, plan, m)
-		case StepClose:
-			err = s.close(ctx, agg, "", ClosedInactivity, m)
-			if errors.Is(err, ErrLastAdmin) {
-				// The last active admin is never closed automatically; the
-				// warnings have gone out and ops see it in the summary.
-				out.Done, err = false, nil
-			}
-		case StepErase:
-			err = s.erase(ctx, agg, m)
-		}
-		if errors.Is(err, kernel.ErrConflict) {
-			// The account changed under us (a sign-in, an admin): the next
-			// sweep plans from its new state.
-			out.Done, err = false, nil
-		}
-		if err != nil {
+		if out.Done, err = s.runStep(ctx, agg, plan, now); err != nil {
 			return Outcome{}, err
 		}
 		if plan.Step == StepErase && out.Done {
@@ -244,6 +217,58 @@ func (s *Service) ApplyLifecycle(ctx context.Context, userID string, now time.Ti
 		return Outcome{}, err
 	}
 	return out, nil
+}
+
+// stepDue reports whether the plan's step is due at now.
+func (p Plan) stepDue(now time.Time) bool {
+	return p.Step != StepNone && !now.Before(p.At)
+}
+
+// cleanupFirst runs a due cleanup before the step. When the step is due
+// too, it reads the account again and plans anew from what is stored now:
+// a sign-in in between moved the schedule, and the step must follow it.
+// A cleanup that lost a race is left to the next sweep.
+func (s *Service) cleanupFirst(ctx context.Context, userID string, agg Aggregate, plan Plan, now time.Time, stepDue bool) (Aggregate, Plan, error) {
+	if err := s.cleanup(ctx, agg, now); err != nil && !errors.Is(err, kernel.ErrConflict) {
+		return Aggregate{}, Plan{}, err
+	}
+	if !stepDue {
+		return agg, plan, nil
+	}
+	agg, err := s.store.Aggregate(ctx, userID)
+	if err != nil {
+		return Aggregate{}, Plan{}, err
+	}
+	return agg, s.PlanFor(agg, now), nil
+}
+
+// runStep runs the plan's due step on the account as read. done is false
+// when the step did not happen and the next sweep plans again: the account
+// changed under it, or it is the last active admin.
+func (s *Service) runStep(ctx context.Context, agg Aggregate, plan Plan, now time.Time) (done bool, err error) {
+	m := kernel.Meta{RequestID: "lifecycle-" + now.UTC().Format("20060102")}
+	switch plan.Step {
+	case StepWarn:
+		err = s.warn(ctx, agg, plan, m)
+	case StepClose:
+		err = s.close(ctx, agg, "", ClosedInactivity, m)
+		if errors.Is(err, ErrLastAdmin) {
+			// The last active admin is never closed automatically; the
+			// warnings have gone out and ops see it in the summary.
+			return false, nil
+		}
+	case StepErase:
+		err = s.erase(ctx, agg, m)
+	}
+	if errors.Is(err, kernel.ErrConflict) {
+		// The account changed under us (a sign-in, an admin): the next
+		// sweep plans from its new state.
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 func (s *Service) warn(ctx context.Context, agg Aggregate, plan Plan, m kernel.Meta) error {
@@ -307,7 +332,7 @@ func (s *Service) erase(ctx context.Context, agg Aggregate, m kernel.Meta) error
 	ev := s.event(audit.ActionUserErased, "", User{ID: u.ID, OrganizationID: u.OrganizationID}, m)
 	// Recorded before the data goes: without its event there is no erasure
 	// (the account stays due and the next sweep tries again).
-	if err := s.relay.Record(ctx, ev); err != nil {
+	if err := s.relay.AppendNow(ctx, ev); err != nil {
 		return err
 	}
 	return s.store.EraseAccount(ctx, u.ID, ClaimAddress(u))

@@ -85,9 +85,6 @@ type Store interface {
 	// than the step it leads to, and the sweep moves one it finds early
 	// (SyncLifecycle). A change that puts the step later writes nothing.
 	FileNoLaterThan(ctx context.Context, userID string, due time.Time) error
-	// FileNewAccount files an account created just now under its first due
-	// day. It has no earlier entry to replace, so nothing is read.
-	FileNewAccount(ctx context.Context, userID string, due time.Time) error
 	// EraseAccount removes every row held about an account: its partition,
 	// its email claims under every EmailLookupKeys form of email (those
 	// still its own), its directory and lifecycle entries. Safe to repeat.
@@ -107,7 +104,8 @@ type PasswordPolicy interface {
 }
 
 // Relay delivers what changes leave behind: audit events to the audit
-// trail and notifications to the queue.
+// trail and notifications to the queue; an event that cannot wait for that
+// is appended at once (AppendNow).
 type Relay interface {
 	// Changed says an account's change left events or notifications in its
 	// outbox, so the relay can deliver them right away.
@@ -116,10 +114,11 @@ type Relay interface {
 	// right after; the request calls the returned func once its settle went
 	// through, so the delivery need not settle again.
 	Settling(o relay.Owner) (settled func())
-	// Record appends an event at once, logging and returning a failure:
-	// for an event that must be in the trail before the caller goes on
-	// (an erasure), never for one on the sign-in path.
-	Record(ctx context.Context, e audit.Event) error
+	// AppendNow appends an event to the audit trail synchronously, past
+	// the outbox, logging and returning a failure: for an event that must
+	// be in the trail before the caller goes on (an erasure), never for one
+	// on the sign-in path.
+	AppendNow(ctx context.Context, e audit.Event) error
 }
 
 // Options are the service's tunable periods and limits.
@@ -306,28 +305,6 @@ func (s *Service) applyThenSettle(ctx context.Context, before Aggregate, ch Chan
 		_ = s.settleCommitted(ctx, before, ch) // no delivery: now, best effort
 	}
 	return nil
-}
-
-// settleCommitted is Settle for a change just committed, without reading
-// what the request knows: the account is ch.User at its new version, and
-// the lifecycle entry moves only when the step comes earlier than the day
-// the account was filed under (before.FiledFor).
-func (s *Service) settleCommitted(ctx context.Context, before Aggregate, ch Change) error {
-	if ch.User == nil {
-		return s.Settle(ctx, ch.UserID)
-	}
-	u := *ch.User
-	u.Version++ // as the store committed it
-	if err := s.store.SyncDirectoryFor(ctx, u); err != nil {
-		return err
-	}
-	if due := s.PlanFor(Aggregate{User: u}, s.now()).Due(); !due.IsZero() &&
-		(before.FiledFor.IsZero() || due.UTC().Truncate(24*time.Hour).Before(before.FiledFor)) {
-		if err := s.store.FileNoLaterThan(ctx, u.ID, due); err != nil {
-			return err
-		}
-	}
-	return s.syncRegistry(ctx, u)
 }
 
 // newSession makes a session for u, the account as the change writes it

@@ -42,13 +42,8 @@ func (s *Service) Login(ctx context.Context, email, password string, m kernel.Me
 		return SignIn{}, err
 	}
 
+	a := &loginAttempt{s: s, password: password, m: m}
 	var result SignIn
-	verified := false // verify once even if the write must be retried
-	// matched is the stored hash the password was found to match: a retry
-	// after a conflict re-reads the account but verifies again only when
-	// that hash changed, so concurrent sign-ins cost one hash each.
-	var matched string
-	var matchedNeedsRehash bool
 	err = retryConflicts(func() error {
 		agg, err := s.store.Aggregate(ctx, userID)
 		if errors.Is(err, kernel.ErrNotFound) {
@@ -59,91 +54,137 @@ func (s *Service) Login(ctx context.Context, email, password string, m kernel.Me
 		if err != nil {
 			return err
 		}
-		u := agg.User
-		now := s.now().UTC()
-		if u.Status != kernel.StatusActive || lockedAt(u, now) {
-			if !verified {
-				s.hasher.VerifyDummy(ctx, password)
-			}
-			verified = true
-			reason := reasonNotActive
-			if u.Status == kernel.StatusActive {
-				reason = reasonLocked
-			}
-			ev := s.event(audit.ActionSignInFailed, "", u, m)
-			ev.Reason = reason
-			if err := s.applyWithoutUpkeep(ctx, Change{UserID: u.ID, Events: []audit.Event{ev}}); err != nil {
-				return err
-			}
-			return ErrInvalidCredentials
-		}
-
-		needsRehash := matchedNeedsRehash
-		if matched == "" || matched != u.PasswordHash {
-			var ok bool
-			ok, needsRehash, err = s.hasher.Verify(ctx, password, u.PasswordHash)
-			verified = true
-			// A password longer than the hasher takes is a wrong password,
-			// answered and counted like any other. A stored hash that cannot
-			// be verified (its pepper version was removed too early, or it
-			// is damaged) is answered the same way, so the response reveals
-			// nothing; the person can still reset their password.
-			var unverifiable []audit.Event
-			switch {
-			case err == nil, errors.Is(err, passwords.ErrTooLong):
-			case errors.Is(err, passwords.ErrUnknownPepper), errors.Is(err, passwords.ErrMalformedHash):
-				// Verify stopped before hashing: spend the hash anyway
-				// so the answer takes as long as any other (AUTH-2).
-				s.hasher.VerifyDummy(ctx, password)
-				unverifiable = append(unverifiable, s.unverifiable(u, m))
-			default:
-				return err
-			}
-			if !ok {
-				return s.recordFailedSignIn(ctx, u, m, unverifiable...)
-			}
-			matched, matchedNeedsRehash = u.PasswordHash, needsRehash
-		}
-
-		ch := Change{UserID: u.ID}
-		if needsRehash {
-			// A raised work factor or a rotated pepper reaches each stored
-			// hash at that person's next sign-in.
-			if u.PasswordHash, err = s.hasher.Hash(ctx, password); err != nil {
-				return err
-			}
-		}
-		ch.Events = s.clearLockout(&u, now, m)
-		// Activity is recorded at most once an ActivityInterval, like any
-		// authenticated request's: only then does the directory entry (its
-		// last activity) change.
-		activity := now.Sub(u.LastActiveAt) >= s.opts.ActivityInterval
-		if activity {
-			u.LastActiveAt = now
-		}
-		token, sess, err := s.newSession(agg, u, &ch)
-		if err != nil {
-			return err
-		}
-		// The account is written with the ETag it was read with, always:
-		// a password change or reset that commits meanwhile ends every
-		// session it sees, and this write failing is what stops a session
-		// made with the old password from slipping in after it.
-		ch.User = &u
-		ch.Events = append(ch.Events, s.event(audit.ActionSignInSucceeded, u.ID, u, m))
-		apply := s.applyWithoutUpkeep
-		if activity {
-			// The directory's last activity follows with the relay's
-			// delivery, from what this sign-in read.
-			apply = func(ctx context.Context, ch Change) error { return s.applyThenSettle(ctx, agg, ch) }
-		}
-		if err := apply(ctx, ch); err != nil {
-			return err
-		}
-		result = SignIn{Token: token, ExpiresAt: sess.ExpiresAt, User: u}
-		return nil
+		result, err = a.try(ctx, agg)
+		return err
 	})
 	return result, err
+}
+
+// loginAttempt is one Login's state across the retries of its write, so
+// the password is hashed once per attempt however often the account must
+// be read again.
+type loginAttempt struct {
+	s        *Service
+	password string
+	m        kernel.Meta
+	// hashed is set once a password hash was spent (verify or dummy).
+	hashed bool
+	// matched is the stored hash the password was found to match: a retry
+	// after a conflict re-reads the account but verifies again only when
+	// that hash changed, so concurrent sign-ins cost one hash each.
+	// matchedNeedsRehash is what that verify said about it.
+	matched            string
+	matchedNeedsRehash bool
+}
+
+// try signs in to the account as read, or refuses with
+// ErrInvalidCredentials; ErrConflict when the write must be retried.
+func (a *loginAttempt) try(ctx context.Context, agg Aggregate) (SignIn, error) {
+	u := agg.User
+	now := a.s.now().UTC()
+	if u.Status != kernel.StatusActive || lockedAt(u, now) {
+		return SignIn{}, a.refuse(ctx, u)
+	}
+	needsRehash, err := a.verify(ctx, u)
+	if err != nil {
+		return SignIn{}, err
+	}
+	return a.signIn(ctx, agg, now, needsRehash)
+}
+
+// refuse records a sign-in to an account that is not active or is locked,
+// spending the attempt's password hash if it has not been spent yet.
+func (a *loginAttempt) refuse(ctx context.Context, u User) error {
+	if !a.hashed {
+		a.s.hasher.VerifyDummy(ctx, a.password)
+	}
+	a.hashed = true
+	reason := reasonNotActive
+	if u.Status == kernel.StatusActive {
+		reason = reasonLocked
+	}
+	ev := a.s.event(audit.ActionSignInFailed, "", u, a.m)
+	ev.Reason = reason
+	if err := a.s.applyWithoutUpkeep(ctx, Change{UserID: u.ID, Events: []audit.Event{ev}}); err != nil {
+		return err
+	}
+	return ErrInvalidCredentials
+}
+
+// verify checks the password against u's stored hash, unless an earlier
+// read of the account already matched that same hash, and reports whether
+// the hash needs renewing. A wrong password is counted and recorded
+// (recordFailedSignIn) and is ErrInvalidCredentials.
+func (a *loginAttempt) verify(ctx context.Context, u User) (needsRehash bool, err error) {
+	if a.matched != "" && a.matched == u.PasswordHash {
+		return a.matchedNeedsRehash, nil
+	}
+	ok, needsRehash, err := a.s.hasher.Verify(ctx, a.password, u.PasswordHash)
+	a.hashed = true
+	// A password longer than the hasher takes is a wrong password,
+	// answered and counted like any other. A stored hash that cannot
+	// be verified (its pepper version was removed too early, or it
+	// is damaged) is answered the same way, so the response reveals
+	// nothing; the person can still reset their password.
+	var unverifiable []audit.Event
+	switch {
+	case err == nil, errors.Is(err, passwords.ErrTooLong):
+	case errors.Is(err, passwords.ErrUnknownPepper), errors.Is(err, passwords.ErrMalformedHash):
+		// Verify stopped before hashing: spend the hash anyway
+		// so the answer takes as long as any other (AUTH-2).
+		a.s.hasher.VerifyDummy(ctx, a.password)
+		unverifiable = append(unverifiable, a.s.unverifiable(u, a.m))
+	default:
+		return false, err
+	}
+	if !ok {
+		return false, a.s.recordFailedSignIn(ctx, u, a.m, unverifiable...)
+	}
+	a.matched, a.matchedNeedsRehash = u.PasswordHash, needsRehash
+	return needsRehash, nil
+}
+
+// signIn commits the successful sign-in: a new session, the lockout
+// cleared, the hash renewed when needsRehash, the activity when due.
+func (a *loginAttempt) signIn(ctx context.Context, agg Aggregate, now time.Time, needsRehash bool) (SignIn, error) {
+	s, u := a.s, agg.User
+	ch := Change{UserID: u.ID}
+	if needsRehash {
+		// A raised work factor or a rotated pepper reaches each stored
+		// hash at that person's next sign-in.
+		var err error
+		if u.PasswordHash, err = s.hasher.Hash(ctx, a.password); err != nil {
+			return SignIn{}, err
+		}
+	}
+	ch.Events = s.clearLockout(&u, now, a.m)
+	// Activity is recorded at most once an ActivityInterval, like any
+	// authenticated request's: only then does the directory entry (its
+	// last activity) change.
+	activity := now.Sub(u.LastActiveAt) >= s.opts.ActivityInterval
+	if activity {
+		u.LastActiveAt = now
+	}
+	token, sess, err := s.newSession(agg, u, &ch)
+	if err != nil {
+		return SignIn{}, err
+	}
+	// The account is written with the ETag it was read with, always:
+	// a password change or reset that commits meanwhile ends every
+	// session it sees, and this write failing is what stops a session
+	// made with the old password from slipping in after it.
+	ch.User = &u
+	ch.Events = append(ch.Events, s.event(audit.ActionSignInSucceeded, u.ID, u, a.m))
+	apply := s.applyWithoutUpkeep
+	if activity {
+		// The directory's last activity follows with the relay's
+		// delivery, from what this sign-in read.
+		apply = func(ctx context.Context, ch Change) error { return s.applyThenSettle(ctx, agg, ch) }
+	}
+	if err := apply(ctx, ch); err != nil {
+		return SignIn{}, err
+	}
+	return SignIn{Token: token, ExpiresAt: sess.ExpiresAt, User: u}, nil
 }
 
 // recordFailedSignIn counts a wrong password (lockout.go) and records it
@@ -308,7 +349,7 @@ func (s *Service) authenticated(ctx context.Context, u User, sess Session, hash 
 		// read, which is a stored version too).
 		if touchUser != nil && touchUser.ETag != u.ETag {
 			u = *touchUser
-			s.settle(ctx, u.ID) // the directory's last activity, at most hourly
+			s.settleBestEffort(ctx, u.ID) // the directory's last activity, at most hourly
 		}
 	}
 	return Principal{Actor: access, SessionHash: hash, account: &u}, nil

@@ -31,9 +31,9 @@ import (
 // a change leaves behind.
 type silent struct{}
 
-func (silent) Changed(relay.Owner)                       {}
-func (silent) Settling(relay.Owner) func()               { return func() {} }
-func (silent) Record(context.Context, audit.Event) error { return nil }
+func (silent) Changed(relay.Owner)                          {}
+func (silent) Settling(relay.Owner) func()                  { return func() {} }
+func (silent) AppendNow(context.Context, audit.Event) error { return nil }
 
 // newAccounts is the account service the consumer reads recipients from,
 // over the real store: the claims are kept beside the accounts.

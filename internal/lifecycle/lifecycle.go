@@ -74,18 +74,18 @@ type Options struct {
 
 // Summary is what a sweep did (or, dry, would do).
 type Summary struct {
-	Now           time.Time
-	Warned        int
-	Closed        int
-	Erased        int
-	Cleaned       int
-	Unchanged     int
-	Failed        int
-	AuditPurged   int
-	ClaimsPurged  int
-	Complete      bool               // false when the budget ran out: the next run carries on
-	Planned       []accounts.Outcome // dry run: what would happen to whom, by id
-	FirstFailures []string           // up to ten ids whose step failed
+	Now              time.Time
+	Warned           int
+	Closed           int
+	Erased           int
+	Cleaned          int
+	Unchanged        int
+	Failed           int
+	AuditPurged      int
+	DeliveriesPurged int
+	Complete         bool               // false when the budget ran out: the next run carries on
+	Planned          []accounts.Outcome // dry run: what would happen to whom, by id
+	FirstFailures    []string           // up to ten ids whose step failed
 }
 
 // Sweeper runs sweeps.
@@ -161,7 +161,7 @@ func (s *Sweeper) Run(ctx context.Context, now time.Time, opts Options) (Summary
 		if err != nil {
 			return sum, fmt.Errorf("audit retention: %w", err)
 		}
-		if sum.ClaimsPurged, err = s.retention.PurgeDeliveriesBefore(ctx, now.Add(-opts.DeliveryRetention)); err != nil {
+		if sum.DeliveriesPurged, err = s.retention.PurgeDeliveriesBefore(ctx, now.Add(-opts.DeliveryRetention)); err != nil {
 			return sum, fmt.Errorf("delivery retention: %w", err)
 		}
 	}

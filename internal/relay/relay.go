@@ -244,11 +244,11 @@ func (r *Relay) settledByRequest(o Owner) bool {
 	return skip
 }
 
-// Record appends an event directly to the audit trail, for a caller that
-// must know it is there before going on (an erasure). A failure is logged
-// and returned. The sign-in path never calls it: its events go through an
+// AppendNow appends an event to the audit trail synchronously, past any
+// outbox, for a caller that must know it is there before going on (an
+// erasure). A failure is logged and returned. The sign-in path never calls it: its events go through an
 // outbox.
-func (r *Relay) Record(ctx context.Context, e audit.Event) error {
+func (r *Relay) AppendNow(ctx context.Context, e audit.Event) error {
 	if err := r.audit.Append(context.WithoutCancel(ctx), []audit.Event{e}); err != nil {
 		r.log.Error("audit append failed", "event", e.ID, "action", string(e.Action), "error", err.Error())
 		return err

@@ -191,15 +191,3 @@ func (s *Store) Events(ctx context.Context, q audit.Query) (audit.Page, error) {
 	}
 	return page, nil
 }
-
-// OrganizationExists implements accounts.Store.
-func (s *Store) OrganizationExists(ctx context.Context, id string) (bool, error) {
-	_, err := s.Organization(ctx, id)
-	switch {
-	case err == nil:
-		return true, nil
-	case isOrgNotFound(err):
-		return false, nil
-	}
-	return false, err
-}

@@ -650,7 +650,7 @@ type registryEntity struct {
 	Admins       string // space-separated user ids
 }
 
-// ActiveAdmins implements accounts.AdminRegistry.
+// ActiveAdmins implements accounts.Store.
 func (s *Store) ActiveAdmins(ctx context.Context) ([]string, string, error) {
 	resp, err := s.orgs.GetEntity(ctx, pkRegistry, rkAdmins, nil)
 	if statusOf(err) == http.StatusNotFound {
@@ -666,7 +666,7 @@ func (s *Store) ActiveAdmins(ctx context.Context) ([]string, string, error) {
 	return strings.Fields(e.Admins), string(resp.ETag), nil
 }
 
-// SetActiveAdmins implements accounts.AdminRegistry: etag "" creates the
+// SetActiveAdmins implements accounts.Store: etag "" creates the
 // registry, anything else must still match. ErrConflict otherwise.
 func (s *Store) SetActiveAdmins(ctx context.Context, ids []string, etag string) error {
 	e := registryEntity{PartitionKey: pkRegistry, RowKey: rkAdmins, Admins: strings.Join(ids, " ")}

@@ -43,11 +43,12 @@ type lifecyclePointer struct {
 
 const dayLayout = "2006-01-02"
 
-// FileNewAccount implements accounts.Store: an account created just now
-// has no lifecycle entry or pointer yet, so both are written without the
-// reads SyncLifecycle makes to find and replace an earlier one. Its
-// pointer is written only after the account row exists (the caller has
-// created it), as SyncLifecycle requires.
+// FileNewAccount files an account created just now under its first due
+// day (Change.FirstDue); CreateUser's upkeep calls it. Such an account has
+// no lifecycle entry or pointer yet, so both are written without the reads
+// SyncLifecycle makes to find and replace an earlier one. Its pointer is
+// written only after the account row exists (the caller has created it),
+// as SyncLifecycle requires.
 func (s *Store) FileNewAccount(ctx context.Context, userID string, due time.Time) error {
 	if due.IsZero() {
 		return nil

@@ -107,6 +107,18 @@ func (s *Store) Organization(ctx context.Context, id string) (organizations.Orga
 	return e.organization(string(resp.ETag)), nil
 }
 
+// OrganizationExists implements accounts.Store.
+func (s *Store) OrganizationExists(ctx context.Context, id string) (bool, error) {
+	_, err := s.Organization(ctx, id)
+	switch {
+	case err == nil:
+		return true, nil
+	case isOrgNotFound(err):
+		return false, nil
+	}
+	return false, err
+}
+
 // ListOrganizations implements organizations.Store.
 func (s *Store) ListOrganizations(ctx context.Context, after string, limit int) ([]organizations.Organization, error) {
 	filter := "RowKey eq " + quote(rkOrg)

@@ -648,7 +648,7 @@ func outboxAction(userID string, at time.Time, index int, id, kind string, paylo
 	})}
 }
 
-// auditOrNotification decodes an outbox row's payload.
+// decode decodes an outbox row's payload: an audit event or a notification.
 func (e outboxEntity) decode() (*audit.Event, *notify.Message, error) {
 	switch e.Kind {
 	case outboxKindEvent:

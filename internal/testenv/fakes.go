@@ -44,12 +44,12 @@ func (c *Clock) Set(t time.Time) {
 
 // Relay is a recording stand-in for the outbox relay (accounts.Relay): it
 // remembers which accounts were said to have outbox items and the events
-// recorded outside any account, and delivers nothing, so each account's
+// appended at once (AppendNow), and delivers nothing, so each account's
 // outbox keeps every item for the test to read.
 type Relay struct {
 	mu       sync.Mutex
 	changed  []string
-	recorded []audit.Event
+	appended []audit.Event
 }
 
 // Changed records that an outbox has items (by its owner's Key: an
@@ -63,11 +63,11 @@ func (r *Relay) Changed(o relay.Owner) {
 // Settling records that an outbox has items, like Changed.
 func (r *Relay) Settling(o relay.Owner) func() { r.Changed(o); return func() {} }
 
-// Record records an event that belongs to no account.
-func (r *Relay) Record(_ context.Context, e audit.Event) error {
+// AppendNow keeps an event the service appended to the trail at once.
+func (r *Relay) AppendNow(_ context.Context, e audit.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.recorded = append(r.recorded, e)
+	r.appended = append(r.appended, e)
 	return nil
 }
 
@@ -78,11 +78,11 @@ func (r *Relay) ChangedIDs() []string {
 	return slices.Clone(r.changed)
 }
 
-// Recorded returns the events recorded outside any account.
-func (r *Relay) Recorded() []audit.Event {
+// Appended returns the events given to AppendNow, in order.
+func (r *Relay) Appended() []audit.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return slices.Clone(r.recorded)
+	return slices.Clone(r.appended)
 }
 
 // SyncBuffer collects output (logs) written from several goroutines.
