@@ -543,13 +543,13 @@ func nameOrderPart(s string) bool {
 	return true
 }
 
-// ListMembers implements accounts.Directory. It pages through the
-// directory in (organisation, name) order; orgID empty means every
-// organisation. Role, status and last-activity filters run in storage;
+// ListMembers implements accounts.Store. It pages through the
+// directory in (organisation, name) order; an empty OrganizationID means
+// every organisation. Role, status and last-activity filters run in storage;
 // match (the text search) runs here. It asks for the rows the page needs
 // and one more (to know whether a next page exists); when the text search
 // drops rows it asks again after the last row read, for more at a time.
-// It reads until it has limit matches or has scanned scanBudget entries,
+// It reads until it has Limit matches or has scanned ScanBudget entries,
 // whichever comes first, and returns a continuation to go on from.
 func (s *Store) ListMembers(ctx context.Context, q accounts.DirectoryQuery) (accounts.DirectoryPage, error) {
 	var clauses []string
