@@ -76,6 +76,28 @@ var purposeNames = map[Purpose]Text{
 	PurposeOperation:    {"Tekninen kirjanpito (ei henkilötietoja)", "Teknisk bokföring (inga personuppgifter)", "Technical bookkeeping (no personal data)"},
 }
 
+// purposeShort and categoryShort name purposes and categories in the
+// record's tables.
+var purposeShort = map[Purpose]Text{
+	PurposeAccount:      {"käyttäjähallinta", "användaradministration", "user administration"},
+	PurposeSignIn:       {"tunnistautuminen", "autentisering", "authentication"},
+	PurposeAudit:        {"tapahtumaloki", "händelselogg", "audit trail"},
+	PurposeNotification: {"sähköpostit", "e-post", "emails"},
+	PurposeLifecycle:    {"elinkaari", "livscykel", "lifecycle"},
+	PurposeOperation:    {"tekninen", "teknisk", "technical"},
+}
+
+var categoryShort = map[Category]Text{
+	CategoryName:           {"nimi", "namn", "name"},
+	CategoryEmail:          {"sähköposti", "e-post", "email"},
+	CategoryOrganisation:   {"organisaatio", "organisation", "organisation"},
+	CategoryIdentifier:     {"tunniste", "id", "id"},
+	CategoryAccess:         {"rooli ja tila", "roll och status", "role and status"},
+	CategoryAuthentication: {"tunnistautuminen", "autentisering", "authentication"},
+	CategoryActivity:       {"aika tai tapahtuma", "tid eller händelse", "time or event"},
+	CategoryNone:           {"–", "–", "–"},
+}
+
 var basisNames = map[Basis]Text{
 	BasisPublicTask:      {"Yleisen edun mukainen tehtävä, GDPR 6 art. 1 e", "Uppgift av allmänt intresse, GDPR art. 6.1 e", "Task in the public interest, GDPR Art. 6(1)(e)"},
 	BasisLegalObligation: {"Lakisääteinen velvoite (käsittelyn turvallisuus, 32 art.), GDPR 6 art. 1 c", "Rättslig förpliktelse (säkerhet i behandlingen, art. 32), GDPR art. 6.1 c", "Legal obligation (security of processing, Art. 32), GDPR Art. 6(1)(c)"},
@@ -269,7 +291,7 @@ func (d Document) Markdown() string {
 			if f.Personal {
 				yes = h.yes
 			}
-			p("| %s | %s | %s | %s | %s |\n", f.Name, yes, categoryNames[f.Category].In(d.Lang), purposeNames[f.Purpose].In(d.Lang), f.SeenBy)
+			p("| %s | %s | %s | %s | %s |\n", f.Name, yes, categoryShort[f.Category].In(d.Lang), purposeShort[f.Purpose].In(d.Lang), f.SeenBy)
 		}
 		p("\n")
 	}
