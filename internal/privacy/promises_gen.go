@@ -86,6 +86,8 @@ var promiseTests = map[string][]string{
 	"P9": {
 		"cmd/handler: TestAdministrationJourney",
 		"cmd/handler: TestNewcomerJourney",
+		"cmd/handler: TestPrivacyPromisesListsEveryPromise",
+		"cmd/handler: TestPrivacyRecordGolden",
 		"handlers: TestAFullFlowDisclosesNothing",
 		"handlers: TestAuditEventsHoldIDsOnly",
 		"handlers: TestEndUserSessions",
