@@ -20,7 +20,7 @@ PACKAGE   := $(BUILD)/app.zip
 FUNCTIONS := $(wildcard functions/*/function.json)
 # zip keeps the execute bit; without it a small Go zipper does the same.
 ZIPPER   ?= $(shell command -v zip)
-# Against Azure: RG=<resource group> makes bootstrap-admin, sweep and audit-verify use the
+# Against Azure: RG=<resource group> makes bootstrap-admin, sweep, audit-verify and privacy-record use the
 # deployed app's settings (scripts/azure-env.sh) and your az login.
 AZURE_ENV = $(if $(RG),scripts/azure-env.sh '$(RG)')
 PARAMS   ?= infra/main.bicepparam
@@ -92,6 +92,10 @@ sweep: build ## one lifecycle sweep: make sweep [NOW=2027-05-22T02:00:00Z] [DRY_
 .PHONY: audit-verify
 audit-verify: build ## check every audit chain, print each broken one's first bad link: make audit-verify [LEGACY_UNTIL=2026-05] [RG=<group>: in Azure]
 	$(AZURE_ENV) scripts/with-local-env.sh $(BINARY) audit verify $(if $(LEGACY_UNTIL),-legacy-until '$(LEGACY_UNTIL)')
+
+.PHONY: privacy-record
+privacy-record: build ## print the record of processing (GDPR Art. 30): make privacy-record [RECORD_LANG=fi|sv|en|all] [FORMAT=md|json] [RG=<group>: a deployment's settings]
+	@$(AZURE_ENV) scripts/with-local-env.sh $(BINARY) privacy record -lang '$(or $(RECORD_LANG),all)' -format '$(or $(FORMAT),md)'
 
 .PHONY: check
 check: ## formatting and vet

@@ -140,6 +140,10 @@ param sesRegion string = ''
 @description('Optional SES configuration set.')
 param sesConfigurationSet string = ''
 
+@description('The record of processing: the controller (name and address) and the contact (data protection officer). Placeholders are printed while empty.')
+param privacyController string = ''
+param privacyContact string = ''
+
 @description('Key Vault secrets with the AWS access key id and secret access key the SES adapter uses (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, read by the AWS SDK), only when emailProvider is ses.')
 param sesAccessKeyIdSecretName string = 'ses-access-key-id'
 param sesSecretAccessKeySecretName string = 'ses-secret-access-key'
@@ -336,6 +340,8 @@ module functionApp 'modules/functionapp.bicep' = {
     smtpPasswordSecretName: smtpPasswordSecretName
     sesRegion: sesRegion
     sesConfigurationSet: sesConfigurationSet
+    privacyController: privacyController
+    privacyContact: privacyContact
     sesAccessKeyIdSecretName: sesAccessKeyIdSecretName
     sesSecretAccessKeySecretName: sesSecretAccessKeySecretName
     sessionIdleTimeout: sessionIdleTimeout

@@ -6,6 +6,8 @@
 //	handler bootstrap-admin    invite the first administrator
 //	handler sweep              run one lifecycle sweep (optionally as of a time, dry)
 //	handler audit verify       check every audit chain; exit non-zero if one is broken
+//	handler privacy record     print the record of processing (GDPR Art. 30)
+//	handler privacy promises   list P1–P14 with the tests that prove them
 //
 // Configuration comes from the environment only; see
 // local.settings.example.json.
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return sweepCommand(ctx, args, getenv, stdout, stderr)
 	case "audit":
 		return auditCommand(ctx, args, getenv, stdout, stderr, outsideParts{})
+	case "privacy":
+		return privacyCommand(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -59,4 +63,6 @@ const usage = `usage:
   handler [serve]
   handler bootstrap-admin -email <address> [-first <name>] [-last <name>] [-locale fi|sv|en]
   handler sweep [-now <RFC 3339 time>] [-dry-run]
-  handler audit verify [-legacy-until <YYYY-MM>]`
+  handler audit verify [-legacy-until <YYYY-MM>]
+  handler privacy record [-lang fi|sv|en|all] [-format md|json]
+  handler privacy promises`

@@ -44,6 +44,8 @@ param smtpUsername string
 param smtpPasswordSecretName string
 param sesRegion string
 param sesConfigurationSet string
+param privacyController string
+param privacyContact string
 param sesAccessKeyIdSecretName string
 param sesSecretAccessKeySecretName string
 
@@ -98,6 +100,10 @@ var baseSettings = [
   { name: 'NOTIFICATION_MAX_DELIVERIES', value: string(notificationMaxDeliveries) }
 
   { name: 'APP_BASE_URL', value: appBaseUrl }
+  // Where the data is stored, for the record of processing (handler privacy record).
+  { name: 'AZURE_REGION', value: location }
+  { name: 'PRIVACY_CONTROLLER', value: privacyController }
+  { name: 'PRIVACY_CONTACT', value: privacyContact }
 
   { name: 'EMAIL_PROVIDER', value: emailProvider }
   { name: 'EMAIL_FROM', value: emailFrom }

@@ -84,6 +84,17 @@ type Config struct {
 	// (Azure); standalone mode drains in-process instead.
 	OutboxDrainSchedule string
 	MaxBodyBytes        int64
+
+	// Privacy is what the record of processing names beside the code's
+	// declaration (internal/privacy); empty values print as placeholders.
+	Privacy PrivacyConfig
+}
+
+// PrivacyConfig are the record of processing's settings.
+type PrivacyConfig struct {
+	Controller string // PRIVACY_CONTROLLER
+	Contact    string // PRIVACY_CONTACT
+	Region     string // AZURE_REGION: where the data is stored
 }
 
 // ThrottleConfig are the request limits on sign-in, the password-reset
@@ -177,6 +188,9 @@ var Settings = []Setting{
 	{"THROTTLE_GLOBAL_BURST", "50", "of those, how many may come at once"},
 	{"THROTTLE_MAX_CLIENTS", "10000", "client addresses remembered per endpoint (least recently seen forgotten first)"},
 	{"MAX_BODY_BYTES", "65536", "largest accepted request body"},
+	{"PRIVACY_CONTROLLER", "", "the record of processing's controller (name and address); a placeholder is printed while unset"},
+	{"PRIVACY_CONTACT", "", "the record of processing's contact (data protection officer); a placeholder is printed while unset"},
+	{"AZURE_REGION", "", "the Azure region the data is stored in, for the record of processing (the deployment sets it)"},
 }
 
 // FunctionsPortVariable is the variable the Functions host sets on the
@@ -242,6 +256,7 @@ func Load(getenv func(string) string) (Config, error) {
 	p.loadAccounts(&c)
 	p.loadLifecycle(&c)
 	p.loadThrottle(&c)
+	c.Privacy = PrivacyConfig{Controller: p.str("PRIVACY_CONTROLLER"), Contact: p.str("PRIVACY_CONTACT"), Region: p.str("AZURE_REGION")}
 	if len(p.problems) > 0 {
 		return Config{}, &Error{Problems: p.problems}
 	}

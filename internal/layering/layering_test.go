@@ -28,6 +28,7 @@ var (
 	domain = []string{
 		"internal/accounts", "internal/organizations", "internal/audit", "internal/notify",
 		"internal/relay", "internal/lifecycle", "internal/delivery", "internal/passwords", "internal/schedule",
+		"internal/privacy",
 	}
 	// adapters are the outside systems, one package each, implementing the
 	// domain's interfaces: Table Storage, Service Bus, Key Vault, SES,
