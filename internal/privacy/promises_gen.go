@@ -135,6 +135,7 @@ var promiseTests = map[string][]string{
 		"internal/accounts: TestRequestPasswordReset",
 		"internal/delivery: TestAMessageIDCannotTouchAnotherRow",
 		"internal/tablestore: TestConcurrentChangesAndSyncsLeaveOneEntry",
+		"internal/tablestore: TestListMembersPositionStaysInsideTheQuery",
 		"internal/tablestore: TestPointerNamesTheOneEntryAfterARenameOrAMove",
 		"internal/tablestore: TestQuickSuccessiveChangesLeaveOneEntry",
 		"internal/tablestore: TestStorageErrorsCarrySafeFactsOnly",
