@@ -29,7 +29,7 @@ PARAMS   ?= infra/main.bicepparam
 FUZZ_TARGETS := ./handlers:FuzzDecodeBody ./handlers:FuzzUnwrap ./handlers:FuzzInvocation \
 	./internal/delivery:FuzzDecodeMessage ./internal/accounts:FuzzListCursor \
 	./internal/tablestore:FuzzAuditCursor ./internal/passwords:FuzzParsePHC ./internal/schedule:FuzzParse \
-	./internal/accounts:FuzzCanonicalEmail
+	./internal/accounts:FuzzCanonicalEmail ./internal/tablestore:FuzzDirectoryPosition
 FUZZTIME ?= 1m
 
 .PHONY: help
