@@ -697,6 +697,13 @@ func foundationContractCases(f contractFixture) []contractCase {
 		{"health is ok", "/api/health", http.StatusOK, func(t *testing.T) request {
 			return request{method: "GET", path: "/api/health"}
 		}, nil},
+		{"the document as JSON", "/api/openapi.json", http.StatusOK, func(t *testing.T) request {
+			return request{method: "GET", path: "/api/openapi.json"}
+		}, nil},
+		// The YAML's 200 is compared byte for byte in document_test.go.
+		{"the document as YAML, revalidated", "/api/openapi.yaml", http.StatusNotModified, func(t *testing.T) request {
+			return request{method: "GET", path: "/api/openapi.yaml", header: map[string]string{"If-None-Match": "*"}}
+		}, nil},
 
 		{"login signs in", "/api/auth/login", http.StatusOK, func(t *testing.T) request {
 			return request{method: "POST", path: "/api/auth/login", body: map[string]string{"email": f.editor.email, "password": strongPassword}}
