@@ -103,8 +103,31 @@ check: ## formatting and vet
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
 
+# Redocly CLI sends usage data unless told not to.
+REDOCLY := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true tools/node_modules/.bin/redocly
+
+.PHONY: api-lint
+api-lint: tools ## lint api/openapi.yaml with Redocly CLI, the rules in api/redocly.yaml
+	$(REDOCLY) lint api/openapi.yaml --config api/redocly.yaml --format=stylish
+
+TS_CLIENT := clients/typescript
+OPENAPI_TS := tools/node_modules/.bin/openapi-typescript
+
+.PHONY: api-types
+api-types: tools ## regenerate clients/typescript/schema.d.ts from api/openapi.yaml (commit the result)
+	$(OPENAPI_TS) api/openapi.yaml -o $(TS_CLIENT)/schema.d.ts
+
+.PHONY: api-client
+api-client: tools ## the committed TypeScript types match the document, and the client and its example type-check
+	mkdir -p $(BUILD)
+	$(OPENAPI_TS) api/openapi.yaml -o $(BUILD)/schema.d.ts
+	@cmp -s $(BUILD)/schema.d.ts $(TS_CLIENT)/schema.d.ts || { \
+	  diff -u $(TS_CLIENT)/schema.d.ts $(BUILD)/schema.d.ts | head -40 >&2 || true; \
+	  echo "$(TS_CLIENT)/schema.d.ts is not what api/openapi.yaml generates: run make api-types and commit it" >&2; exit 1; }
+	tools/node_modules/.bin/tsc -p $(TS_CLIENT)/tsconfig.json
+
 .PHONY: test
-test: tools check package infra-check ## the whole suite (starts its own Azurite and MailDev), then fuzz-smoke
+test: tools check package infra-check api-lint api-client ## the whole suite (starts its own Azurite and MailDev), then fuzz-smoke
 	$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz-smoke
 

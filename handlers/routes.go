@@ -23,6 +23,8 @@ type route struct {
 func (s *server) table() []route {
 	return []route{
 		{http.MethodGet, "/api/health", true, s.handleHealth()},
+		{http.MethodGet, "/api/openapi.yaml", true, s.handleDocument(false)},
+		{http.MethodGet, "/api/openapi.json", true, s.handleDocument(true)},
 
 		{http.MethodPost, "/api/auth/login", true, s.throttled(s.hashing(s.handleLogin()))},
 		{http.MethodPost, "/api/auth/logout", false, s.handleLogout()},

@@ -14,6 +14,8 @@ import (
 // purpose, in review.
 var publicRoutes = []string{
 	"GET /api/health",
+	"GET /api/openapi.yaml", // the contract: no personal data
+	"GET /api/openapi.json",
 	"POST /api/auth/login",
 	"POST /api/auth/invitations/accept",
 	"POST /api/auth/password-resets",

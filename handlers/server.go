@@ -74,11 +74,12 @@ type server struct {
 	orgs     *organizations.Service
 	detach   Detacher
 	health   HealthCheck
+	docs     documents
 }
 
 // NewServer returns the HTTP handler for the whole API.
 func NewServer(log *slog.Logger, opts Options, svc Services, detach Detacher, health HealthCheck) http.Handler {
-	s := &server{log: log, opts: opts, svc: svc, accounts: svc.Accounts, orgs: svc.Organizations, detach: detach, health: health}
+	s := &server{log: log, opts: opts, svc: svc, accounts: svc.Accounts, orgs: svc.Organizations, detach: detach, health: health, docs: newDocuments(log)}
 	return observe(log, secure(cors(opts.CORSOrigins, opts.PlatformCORS, s.routes())))
 }
 

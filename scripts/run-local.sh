@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole system on this machine: Azurite (Table Storage), MailDev (SMTP
 # catcher; web UI and REST API on http://localhost:1080) and the handler in
-# standalone mode on http://localhost:7071. Ctrl-C stops all three. Table
+# standalone mode on http://localhost:7071, and the API reference page
+# (api/openapi.yaml rendered by Redoc, scripts/api-reference.mjs) on
+# http://localhost:7072. Ctrl-C stops all four. Table
 # data persists in .run/azurite between runs; delete that folder to start over.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +19,7 @@ wait_for_port() {
   echo "run-local: $name did not open port $port" >&2
   return 1
 }
-for port in 10002 1025 1080 7071; do
+for port in 10002 1025 1080 7071 7072; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "run-local: port $port is already in use (is make run already running?)" >&2
     exit 1
@@ -28,9 +30,12 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true' EXIT INT TE
 "$bin/azurite-table" --disableTelemetry --silent --tableHost 127.0.0.1 --tablePort 10002 \
   --location "$root/.run/azurite" &
 "$bin/maildev" --ip 127.0.0.1 --smtp 1025 --web 1080 --silent &
+node "$root/scripts/api-reference.mjs" 7072 &
 wait_for_port Azurite 10002
 wait_for_port MailDev 1025
 wait_for_port "MailDev web" 1080
+wait_for_port "API reference" 7072
 echo "run-local: Azurite on :10002, MailDev on :1025 (UI http://localhost:1080), API on http://localhost:7071/api" >&2
+echo "run-local: API reference on http://localhost:7072; the document itself on http://localhost:7071/api/openapi.yaml (and .json)" >&2
 "$root/scripts/with-local-env.sh" "$root/build/handler" serve &
 wait -n

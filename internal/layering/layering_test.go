@@ -35,8 +35,9 @@ var (
 	// SMTP.
 	adapters = []string{"internal/tablestore", "internal/servicebus", "internal/keyvault", "internal/ses", "internal/smtp"}
 	// edge is HTTP: the routes, the problem+json mapping, the Functions
-	// invocation envelope.
-	edge = []string{"handlers"}
+	// invocation envelope, and the contract it serves (api embeds
+	// api/openapi.yaml).
+	edge = []string{"handlers", "api"}
 	// wiring reads the settings and puts the parts together: config and
 	// the binary. Only here do the layers meet.
 	wiring = []string{"internal/config", "cmd/handler"}
