@@ -34,6 +34,9 @@ param appInsightsConnectionString string
 
 param appBaseUrl string
 param corsAllowedOrigins string[]
+param webauthnRpId string
+param webauthnRpName string
+param webauthnOrigins string[]
 
 param emailProvider string
 param emailFrom string
@@ -98,6 +101,10 @@ var baseSettings = [
   { name: 'NOTIFICATION_MAX_DELIVERIES', value: string(notificationMaxDeliveries) }
 
   { name: 'APP_BASE_URL', value: appBaseUrl }
+  // Passkeys: empty id and origins follow APP_BASE_URL (internal/config).
+  { name: 'WEBAUTHN_RP_ID', value: webauthnRpId }
+  { name: 'WEBAUTHN_RP_NAME', value: webauthnRpName }
+  { name: 'WEBAUTHN_ORIGINS', value: join(webauthnOrigins, ',') }
 
   { name: 'EMAIL_PROVIDER', value: emailProvider }
   { name: 'EMAIL_FROM', value: emailFrom }

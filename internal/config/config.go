@@ -18,6 +18,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/lifecycle"
+	"github.com/palvelumanuaali/useradmin/internal/passkeys"
 	"github.com/palvelumanuaali/useradmin/internal/schedule"
 )
 
@@ -84,6 +85,10 @@ type Config struct {
 	// (Azure); standalone mode drains in-process instead.
 	OutboxDrainSchedule string
 	MaxBodyBytes        int64
+
+	// Passkeys is the WebAuthn relying party: its id, name and the
+	// frontend origins allowed to run the ceremonies.
+	Passkeys passkeys.Config
 }
 
 // ThrottleConfig are the request limits on sign-in, the password-reset
@@ -177,6 +182,9 @@ var Settings = []Setting{
 	{"THROTTLE_GLOBAL_BURST", "50", "of those, how many may come at once"},
 	{"THROTTLE_MAX_CLIENTS", "10000", "client addresses remembered per endpoint (least recently seen forgotten first)"},
 	{"MAX_BODY_BYTES", "65536", "largest accepted request body"},
+	{"WEBAUTHN_RP_ID", "localhost", "passkeys' relying party id: the frontend's domain or a registrable suffix of it (changing it later orphans every passkey); empty = APP_BASE_URL's host"},
+	{"WEBAUTHN_RP_NAME", "Palvelumanuaali", "the name authenticators show next to a passkey"},
+	{"WEBAUTHN_ORIGINS", "http://localhost:3000", "comma-separated frontend origins that run the passkey ceremonies (https; http only for localhost); empty = APP_BASE_URL's origin"},
 }
 
 // FunctionsPortVariable is the variable the Functions host sets on the
@@ -242,6 +250,7 @@ func Load(getenv func(string) string) (Config, error) {
 	p.loadAccounts(&c)
 	p.loadLifecycle(&c)
 	p.loadThrottle(&c)
+	p.loadPasskeys(&c)
 	if len(p.problems) > 0 {
 		return Config{}, &Error{Problems: p.problems}
 	}
@@ -423,6 +432,34 @@ func (p *parser) loadThrottle(c *Config) {
 		GlobalPerMinute: p.intDefault("THROTTLE_GLOBAL_PER_MINUTE", 300, 1, 1000000),
 		GlobalBurst:     p.intDefault("THROTTLE_GLOBAL_BURST", 50, 1, 100000),
 		MaxClients:      p.intDefault("THROTTLE_MAX_CLIENTS", 10000, 100, 1000000),
+	}
+}
+
+// loadPasskeys reads the WebAuthn relying party. Left empty, the id and
+// the origin are APP_BASE_URL's: the frontend runs the ceremonies.
+func (p *parser) loadPasskeys(c *Config) {
+	c.Passkeys = passkeys.Config{
+		RPID:    p.str("WEBAUTHN_RP_ID"),
+		RPName:  p.strDefault("WEBAUTHN_RP_NAME", "Palvelumanuaali"),
+		Origins: p.list("WEBAUTHN_ORIGINS"),
+	}
+	if u, err := url.Parse(c.AppBaseURL); err == nil && u.Host != "" {
+		if c.Passkeys.RPID == "" {
+			c.Passkeys.RPID = u.Hostname()
+		}
+		if len(c.Passkeys.Origins) == 0 {
+			c.Passkeys.Origins = []string{u.Scheme + "://" + u.Host}
+		}
+	}
+	if c.AppBaseURL == "" {
+		// Nothing to check the passkeys against; APP_BASE_URL's own
+		// problem says what to fix.
+		return
+	}
+	if err := c.Passkeys.Validate(); err != nil {
+		for _, problem := range strings.Split(err.Error(), "\n") {
+			p.fail("WEBAUTHN settings: " + problem)
+		}
 	}
 }
 
