@@ -50,6 +50,16 @@ param appBaseUrl string
 @minLength(1)
 param corsAllowedOrigins string[]
 
+@description('Passkeys\' relying party id (WEBAUTHN_RP_ID): the frontend\'s domain or a registrable suffix of it, e.g. example.fi. Every passkey is bound to it, so changing it later orphans them all. Empty: appBaseUrl\'s host.')
+param webauthnRpId string = ''
+
+@description('The name authenticators show next to a passkey (WEBAUTHN_RP_NAME).')
+@minLength(1)
+param webauthnRpName string = 'Palvelumanuaali'
+
+@description('Frontend origins that run the passkey ceremonies (WEBAUTHN_ORIGINS), each https://host[:port] on webauthnRpId. Empty: appBaseUrl\'s origin.')
+param webauthnOrigins string[] = []
+
 @description('Flex Consumption: the most instances the app scales out to.')
 @minValue(40)
 @maxValue(1000)
@@ -331,6 +341,9 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     appBaseUrl: appBaseUrl
     corsAllowedOrigins: corsAllowedOrigins
+    webauthnRpId: webauthnRpId
+    webauthnRpName: webauthnRpName
+    webauthnOrigins: webauthnOrigins
     emailProvider: emailProvider
     emailFrom: emailFrom
     smtpHost: smtpHost

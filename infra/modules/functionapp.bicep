@@ -34,6 +34,9 @@ param appInsightsConnectionString string
 
 param appBaseUrl string
 param corsAllowedOrigins string[]
+param webauthnRpId string
+param webauthnRpName string
+param webauthnOrigins string[]
 
 param emailProvider string
 param emailFrom string
@@ -104,6 +107,10 @@ var baseSettings = [
   { name: 'AZURE_REGION', value: location }
   { name: 'PRIVACY_CONTROLLER', value: privacyController }
   { name: 'PRIVACY_CONTACT', value: privacyContact }
+  // Passkeys: empty id and origins follow APP_BASE_URL (internal/config).
+  { name: 'WEBAUTHN_RP_ID', value: webauthnRpId }
+  { name: 'WEBAUTHN_RP_NAME', value: webauthnRpName }
+  { name: 'WEBAUTHN_ORIGINS', value: join(webauthnOrigins, ',') }
 
   { name: 'EMAIL_PROVIDER', value: emailProvider }
   { name: 'EMAIL_FROM', value: emailFrom }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/lifecycle"
+	"github.com/palvelumanuaali/useradmin/internal/passkeys"
 	"github.com/palvelumanuaali/useradmin/internal/schedule"
 )
 
@@ -88,6 +89,9 @@ type Config struct {
 	// Privacy is what the record of processing names beside the code's
 	// declaration (internal/privacy); empty values print as placeholders.
 	Privacy PrivacyConfig
+	// Passkeys is the WebAuthn relying party: its id, name and the
+	// frontend origins allowed to run the ceremonies.
+	Passkeys passkeys.Config
 }
 
 // PrivacyConfig are the record of processing's settings.
@@ -191,6 +195,9 @@ var Settings = []Setting{
 	{"PRIVACY_CONTROLLER", "", "the record of processing's controller (name and address); a placeholder is printed while unset"},
 	{"PRIVACY_CONTACT", "", "the record of processing's contact (data protection officer); a placeholder is printed while unset"},
 	{"AZURE_REGION", "", "the Azure region the data is stored in, for the record of processing (the deployment sets it)"},
+	{"WEBAUTHN_RP_ID", "localhost", "passkeys' relying party id: the frontend's domain or a registrable suffix of it (changing it later orphans every passkey); empty = APP_BASE_URL's host"},
+	{"WEBAUTHN_RP_NAME", "Palvelumanuaali", "the name authenticators show next to a passkey"},
+	{"WEBAUTHN_ORIGINS", "http://localhost:3000", "comma-separated frontend origins that run the passkey ceremonies (https; http only for localhost); empty = APP_BASE_URL's origin"},
 }
 
 // FunctionsPortVariable is the variable the Functions host sets on the
@@ -257,6 +264,7 @@ func Load(getenv func(string) string) (Config, error) {
 	p.loadLifecycle(&c)
 	p.loadThrottle(&c)
 	c.Privacy = PrivacyConfig{Controller: p.str("PRIVACY_CONTROLLER"), Contact: p.str("PRIVACY_CONTACT"), Region: p.str("AZURE_REGION")}
+	p.loadPasskeys(&c)
 	if len(p.problems) > 0 {
 		return Config{}, &Error{Problems: p.problems}
 	}
@@ -438,6 +446,34 @@ func (p *parser) loadThrottle(c *Config) {
 		GlobalPerMinute: p.intDefault("THROTTLE_GLOBAL_PER_MINUTE", 300, 1, 1000000),
 		GlobalBurst:     p.intDefault("THROTTLE_GLOBAL_BURST", 50, 1, 100000),
 		MaxClients:      p.intDefault("THROTTLE_MAX_CLIENTS", 10000, 100, 1000000),
+	}
+}
+
+// loadPasskeys reads the WebAuthn relying party. Left empty, the id and
+// the origin are APP_BASE_URL's: the frontend runs the ceremonies.
+func (p *parser) loadPasskeys(c *Config) {
+	c.Passkeys = passkeys.Config{
+		RPID:    p.str("WEBAUTHN_RP_ID"),
+		RPName:  p.strDefault("WEBAUTHN_RP_NAME", "Palvelumanuaali"),
+		Origins: p.list("WEBAUTHN_ORIGINS"),
+	}
+	if u, err := url.Parse(c.AppBaseURL); err == nil && u.Host != "" {
+		if c.Passkeys.RPID == "" {
+			c.Passkeys.RPID = u.Hostname()
+		}
+		if len(c.Passkeys.Origins) == 0 {
+			c.Passkeys.Origins = []string{u.Scheme + "://" + u.Host}
+		}
+	}
+	if c.AppBaseURL == "" {
+		// Nothing to check the passkeys against; APP_BASE_URL's own
+		// problem says what to fix.
+		return
+	}
+	if err := c.Passkeys.Validate(); err != nil {
+		for _, problem := range strings.Split(err.Error(), "\n") {
+			p.fail("WEBAUTHN settings: " + problem)
+		}
 	}
 }
 

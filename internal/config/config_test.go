@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/palvelumanuaali/useradmin/internal/config"
+	"github.com/palvelumanuaali/useradmin/internal/passkeys"
 	"github.com/palvelumanuaali/useradmin/internal/schedule"
 )
 
@@ -105,6 +106,7 @@ func TestExampleSettingsLoad(t *testing.T) {
 		{"activity interval", cfg.Accounts.ActivityInterval, time.Hour},
 		{"hash concurrency", cfg.HashConcurrency, 4},
 		{"max body bytes", cfg.MaxBodyBytes, int64(65536)},
+		{"passkeys", cfg.Passkeys, passkeys.Config{RPID: "localhost", RPName: "Palvelumanuaali", Origins: []string{"http://localhost:3000"}}},
 	}
 	for _, c := range checks {
 		if diff := cmp.Diff(c.want, c.got); diff != "" {
@@ -215,6 +217,9 @@ func TestLoadRefusesInvalidSettings(t *testing.T) {
 		"SMTP_HOST":                "smtp.example.fi",
 		"SMTP_PORT":                "587",
 		"SMTP_SECURITY":            "starttls",
+		// The passkeys follow APP_BASE_URL.
+		"WEBAUTHN_RP_ID":   "",
+		"WEBAUTHN_ORIGINS": "",
 	}
 	tests := []struct {
 		name   string
@@ -313,6 +318,14 @@ func TestLoadRefusesInvalidSettings(t *testing.T) {
 				"PASSWORD_PEPPER_CURRENT must name one of the versions in PASSWORD_PEPPERS"}},
 		{"a pepper entry without a version is refused", map[string]string{"PASSWORD_PEPPERS": "local1:" + testPepper + "," + testPepper},
 			[]string{"PASSWORD_PEPPERS: entry 2 is not version:base64key (version: letters, digits, dashes)"}},
+		// Passkeys are bound to the origin: a page elsewhere, or over plain
+		// http, could phish them.
+		{"an http passkey origin outside localhost is refused", merge(azure, map[string]string{"WEBAUTHN_ORIGINS": "http://palvelumanuaali.fi"}),
+			[]string{`WEBAUTHN settings: origin "http://palvelumanuaali.fi" must be https (http only for localhost)`}},
+		{"a passkey origin off the relying party id is refused", merge(azure, map[string]string{"WEBAUTHN_RP_ID": "palvelumanuaali.fi", "WEBAUTHN_ORIGINS": "https://palvelumanuaali.fi.evil.example"}),
+			[]string{`WEBAUTHN settings: origin "https://palvelumanuaali.fi.evil.example" is not on the relying party id "palvelumanuaali.fi" or a subdomain of it`}},
+		{"a public suffix as the relying party id is refused", merge(azure, map[string]string{"WEBAUTHN_RP_ID": "fi"}),
+			[]string{`WEBAUTHN settings: the relying party id "fi" is a public suffix: use the service's own domain`}},
 		{"Azure settings load", azure, nil},
 		{"Azure settings in Functions mode load", merge(azure, map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "41234"}), nil},
 	}
@@ -331,6 +344,21 @@ func TestLoadRefusesInvalidSettings(t *testing.T) {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestPasskeysFollowTheFrontend: left empty, the relying party is the
+// frontend's host and origin, the page that runs the ceremonies.
+func TestPasskeysFollowTheFrontend(t *testing.T) {
+	t.Parallel()
+	e := merge(localEnv(t), map[string]string{"APP_BASE_URL": "https://hallinta.example.fi/app", "WEBAUTHN_RP_ID": "", "WEBAUTHN_ORIGINS": ""})
+	cfg, err := config.Load(env(e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := passkeys.Config{RPID: "hallinta.example.fi", RPName: "Palvelumanuaali", Origins: []string{"https://hallinta.example.fi"}}
+	if diff := cmp.Diff(want, cfg.Passkeys); diff != "" {
+		t.Errorf("passkeys (-want +got):\n%s", diff)
 	}
 }
 

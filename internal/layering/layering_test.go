@@ -29,6 +29,7 @@ var (
 		"internal/accounts", "internal/organizations", "internal/audit", "internal/notify",
 		"internal/relay", "internal/lifecycle", "internal/delivery", "internal/passwords", "internal/schedule",
 		"internal/privacy",
+		"internal/passkeys",
 	}
 	// adapters are the outside systems, one package each, implementing the
 	// domain's interfaces: Table Storage, Service Bus, Key Vault, SES,
@@ -42,7 +43,7 @@ var (
 	// the binary. Only here do the layers meet.
 	wiring = []string{"internal/config", "cmd/handler"}
 	// support is test and tool code that production code never imports.
-	support = []string{"internal/testenv", "internal/notify/notifytest", "internal/layering", "bench", "scripts/zipapp"}
+	support = []string{"internal/testenv", "internal/notify/notifytest", "internal/passkeys/passkeystest", "internal/layering", "bench", "scripts/zipapp"}
 )
 
 // sdk reports whether an import is a cloud SDK.

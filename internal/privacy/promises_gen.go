@@ -97,6 +97,7 @@ var promiseTests = map[string][]string{
 		"internal/accounts: TestLoginFailuresAreIndistinguishable",
 		"internal/lifecycle: TestErasureLeavesNothingButIDs",
 		"internal/notify: TestCheckRefusesUnsendableEmailsPermanently",
+		"internal/passkeys: TestRegistrationOptions",
 		"internal/privacy: TestDeclarationIsWhole",
 		"internal/servicebus: TestMessageCarriesIDKindAndMinimalBody",
 		"internal/tablestore: TestAuditAppendAfterRetentionRemovedACachedChain",
