@@ -234,11 +234,11 @@ type Change struct {
 	PutChallenges       []Challenge
 	UpdateChallenges    []Challenge
 	DeleteChallenges    []Challenge
-	ResetLimit     *ResetLimit // inserted, or replaced if its ETag still matches
-	Deliveries     []Delivery  // each inserted, or replaced if its ETag still matches
-	DropDeliveries []Delivery  // records past their retention
-	Events         []audit.Event
-	Notifications  []notify.Message
+	ResetLimit          *ResetLimit // inserted, or replaced if its ETag still matches
+	Deliveries          []Delivery  // each inserted, or replaced if its ETag still matches
+	DropDeliveries      []Delivery  // records past their retention
+	Events              []audit.Event
+	Notifications       []notify.Message
 	// FirstDue, for CreateUser, is the new account's first lifecycle step:
 	// the store files it once the change is delivered.
 	FirstDue time.Time
