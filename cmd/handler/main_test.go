@@ -32,6 +32,8 @@ func testEnv(t testing.TB, mail testenv.Mailbox) map[string]string {
 	return map[string]string{
 		"AUDIT_KEYS":               auditKeys,
 		"AUDIT_KEY_CURRENT":        auditKeyCurrent,
+		"MFA_KEYS":                 "v1:dGVzdC1tZmEta2V5LXRlc3QtbWZhLWtleS10ZXN0LW1mYS1rZXk=",
+		"MFA_KEY_CURRENT":          "v1",
 		"TABLES_CONNECTION_STRING": testenv.AzuriteConnectionString(t),
 		"TABLE_PREFIX":             testenv.UniqueName(t),
 		"APP_BASE_URL":             "http://localhost:3000",
