@@ -178,6 +178,7 @@ func TestLoadWithNothingSetListsEveryProblemAtOnce(t *testing.T) {
 		"APP_BASE_URL must be set",
 		"KEY_VAULT_URL (Azure) or PASSWORD_PEPPERS (local) must be set",
 		"KEY_VAULT_URL (Azure) or AUDIT_KEYS (local) must be set",
+		"KEY_VAULT_URL (Azure) or MFA_KEYS (local) must be set",
 		"SMTP_HOST must be set when EMAIL_PROVIDER=smtp",
 		"EMAIL_FROM must be set",
 	}
