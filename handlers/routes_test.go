@@ -15,6 +15,7 @@ import (
 var publicRoutes = []string{
 	"GET /api/health",
 	"POST /api/auth/login",
+	"POST /api/auth/login/second-factor",
 	"POST /api/auth/invitations/accept",
 	"POST /api/auth/password-resets",
 	"POST /api/auth/password-resets/complete",
