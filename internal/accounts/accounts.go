@@ -5,8 +5,9 @@
 //
 // What is kept about a person is exactly what P9 allows: first and last
 // name, email, home organisation, plus what authentication needs (password
-// hash, role, status, timestamps, failed sign-in counter). No IP address,
-// no user agent.
+// hash, role, status, timestamps, failed sign-in counter, and the second
+// factor: each factor's type, name and times with its sealed secret, and
+// the keyed hashes of unused recovery codes). No IP address, no user agent.
 package accounts
 
 import (

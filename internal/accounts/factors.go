@@ -172,6 +172,13 @@ func (s *Service) proveFactor(agg Aggregate, p Proof, now time.Time) (Change, bo
 			}
 			if step, ok := matchTOTP(secret, p.TOTP, now, f.LastStep); ok {
 				f.LastStep, f.LastUsedAt = step, now
+				// A secret sealed under an older key version moves to the
+				// current one at its next use (the key's rotation).
+				if !strings.HasPrefix(f.Secret, s.opts.MFAKeys.Current+":") {
+					if resealed, err := s.opts.MFAKeys.seal(secret, f.UserID, f.ID); err == nil {
+						f.Secret = resealed
+					}
+				}
 				ch.UpdateFactors = []Factor{f}
 				return ch, true
 			}

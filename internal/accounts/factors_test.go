@@ -140,6 +140,9 @@ func TestSealedSecretSurvivesRotationAndOpensNowhereElse(t *testing.T) {
 	if _, err := env.svc.LoginSecondFactor(env.ctx, c.Challenge, accounts.Proof{TOTP: env.code(secret)}, testMeta); err != nil {
 		t.Fatalf("a factor sealed under the old version after rotation: %v", err)
 	}
+	if f := env.aggregate(u.ID).Factors[0]; !strings.HasPrefix(f.Secret, "m2:") {
+		t.Errorf("the secret was not resealed under the current version at its use: %q", f.Secret[:3])
+	}
 	// A sealed secret copied onto another factor row does not open.
 	agg := env.aggregate(u.ID)
 	f := agg.Factors[0]
