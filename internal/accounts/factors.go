@@ -609,15 +609,20 @@ func (s *Service) Reauthenticate(ctx context.Context, p Principal, password stri
 		if err != nil && !errors.Is(err, passwords.ErrTooLong) {
 			return err
 		}
-		ch := Change{UserID: u.ID}
-		if ok && len(confirmedFactors(agg)) > 0 {
-			ch, ok = s.proveFactor(agg, proof, now)
-		}
 		if !ok {
-			if err := s.recordFailedFactor(ctx, u, m, Change{UserID: u.ID}); !errors.Is(err, ErrInvalidCredentials) {
+			if err := s.recordFailedSignIn(ctx, u, m); !errors.Is(err, ErrInvalidCredentials) {
 				return err
 			}
 			return ErrWrongPassword
+		}
+		ch := Change{UserID: u.ID}
+		if len(confirmedFactors(agg)) > 0 {
+			if ch, ok = s.proveFactor(agg, proof, now); !ok {
+				if err := s.recordFailedFactor(ctx, u, m, Change{UserID: u.ID}); !errors.Is(err, ErrInvalidCredentials) {
+					return err
+				}
+				return ErrWrongPassword
+			}
 		}
 		i := slices.IndexFunc(agg.Sessions, func(x Session) bool { return sameHash(x.Hash, p.SessionHash) })
 		if i < 0 {
