@@ -33,8 +33,9 @@ func (s *stack) activate(t *testing.T, addr string, n int) string {
 }
 
 // enrolTOTP adds a confirmed authenticator app with the session token, as
-// the frontend does after an enrol-only sign-in, and returns its secret.
-func (s *stack) enrolTOTP(t *testing.T, token string) string {
+// the frontend does after an enrol-only sign-in, and returns its secret
+// and the recovery codes.
+func (s *stack) enrolTOTP(t *testing.T, token string) (string, []string) {
 	t.Helper()
 	r := s.do(t, "POST", "/api/me/authenticators/totp", token, map[string]any{"name": "phone"})
 	if r.status != http.StatusCreated {
@@ -49,10 +50,26 @@ func (s *stack) enrolTOTP(t *testing.T, token string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := s.do(t, "POST", "/api/me/authenticators/"+e.Authenticator.ID+"/confirm", token, map[string]any{"code": code}); r.status != http.StatusOK {
+	r = s.do(t, "POST", "/api/me/authenticators/"+e.Authenticator.ID+"/confirm", token, map[string]any{"code": code})
+	if r.status != http.StatusOK {
 		t.Fatalf("confirm TOTP: %d %s", r.status, r.body)
 	}
-	return e.Secret
+	var codes struct{ RecoveryCodes []string }
+	r.decode(t, &codes)
+	return e.Secret, codes.RecoveryCodes
+}
+
+// signInWithRecoveryCode signs in in two steps, the second with a
+// recovery code (no wait for the next TOTP step), and returns the answer.
+func (s *stack) signInWithRecoveryCode(t *testing.T, email, password, code string) response {
+	t.Helper()
+	r := s.do(t, "POST", "/api/auth/login", "", map[string]any{"email": email, "password": password})
+	var c struct{ SecondFactor struct{ Challenge string } }
+	r.decode(t, &c)
+	if r.status != http.StatusOK || c.SecondFactor.Challenge == "" {
+		return r
+	}
+	return s.do(t, "POST", "/api/auth/login/second-factor", "", map[string]any{"challenge": c.SecondFactor.Challenge, "recoveryCode": code})
 }
 
 type idJSON struct {

@@ -250,8 +250,11 @@ func TestNewcomerJourney(t *testing.T) {
 		t.Fatalf("second bootstrap: %v, want a refusal", err)
 	}
 
-	// P13: sign-in with the personal credentials.
-	r = s.do(t, "POST", "/api/auth/login", "", map[string]any{"email": strings.ToUpper(addr), "password": strongPassword})
+	// An admin adds an authenticator app before anything else (issue 13).
+	_, recoveryCodes := s.enrolTOTP(t, accepted.Token)
+
+	// P13: sign-in with the personal credentials, in two steps.
+	r = s.signInWithRecoveryCode(t, strings.ToUpper(addr), strongPassword, recoveryCodes[0])
 	if r.status != http.StatusOK {
 		t.Fatalf("login: %d %s", r.status, r.body)
 	}
@@ -298,7 +301,7 @@ func TestNewcomerJourney(t *testing.T) {
 	if r := s.do(t, "POST", "/api/auth/login", "", map[string]any{"email": addr, "password": strongPassword}); r.status != http.StatusUnauthorized {
 		t.Fatalf("old password after reset: %d, want 401", r.status)
 	}
-	r = s.do(t, "POST", "/api/auth/login", "", map[string]any{"email": addr, "password": newPassword})
+	r = s.signInWithRecoveryCode(t, addr, newPassword, recoveryCodes[1])
 	if r.status != http.StatusOK {
 		t.Fatalf("login with the new password: %d %s", r.status, r.body)
 	}

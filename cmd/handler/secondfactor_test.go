@@ -36,7 +36,7 @@ func TestSecondFactorJourney(t *testing.T) {
 	if r := s.do(t, "GET", "/api/users", si.Token, nil); r.status != http.StatusForbidden {
 		t.Fatalf("an enrol-only session lists users: %d", r.status)
 	}
-	secret := s.enrolTOTP(t, si.Token)
+	secret, _ := s.enrolTOTP(t, si.Token)
 
 	// Two steps; the code must be a later step's than the one that
 	// confirmed the factor.
