@@ -39,10 +39,39 @@ type signInJSON struct {
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	User      userJSON  `json:"user"`
+	// SecondFactorEnrolmentRequired marks an enrol-only session: it may
+	// only list and add second factors (and sign out).
+	SecondFactorEnrolmentRequired bool `json:"secondFactorEnrolmentRequired,omitempty"`
 }
 
 func (s *server) signInJSON(si accounts.SignIn) signInJSON {
-	return signInJSON{Token: si.Token, ExpiresAt: si.ExpiresAt, User: s.userJSON(si.User)}
+	return signInJSON{Token: si.Token, ExpiresAt: si.ExpiresAt, User: s.userJSON(si.User), SecondFactorEnrolmentRequired: si.EnrolOnly}
+}
+
+// secondFactorJSON is the password step's answer when a second step must
+// follow: no session yet.
+type secondFactorJSON struct {
+	SecondFactor struct {
+		Challenge string    `json:"challenge"`
+		ExpiresAt time.Time `json:"expiresAt"`
+		Methods   []string  `json:"methods"`
+	} `json:"secondFactor"`
+}
+
+// writeSignIn answers a sign-in: the session, or the second step's
+// challenge.
+func (s *server) writeSignIn(w http.ResponseWriter, si accounts.SignIn) {
+	if c := si.SecondFactor; c != nil {
+		var out secondFactorJSON
+		out.SecondFactor.Challenge, out.SecondFactor.ExpiresAt = c.Challenge, c.ExpiresAt
+		out.SecondFactor.Methods = []string{}
+		for _, m := range c.Methods {
+			out.SecondFactor.Methods = append(out.SecondFactor.Methods, string(m))
+		}
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.signInJSON(si))
 }
 
 type loginRequest struct {
@@ -54,7 +83,23 @@ func (s *server) handleLogin() http.Handler {
 	return withBody(s, func(w http.ResponseWriter, r *http.Request, req loginRequest) error {
 		si, err := s.accounts.Login(r.Context(), req.Email, req.Password, meta(r))
 		if err == nil {
-			writeJSON(w, http.StatusOK, s.signInJSON(si))
+			s.writeSignIn(w, si)
+		}
+		return err
+	})
+}
+
+type secondFactorRequest struct {
+	Challenge    string `json:"challenge"`
+	TOTP         string `json:"totp"`
+	RecoveryCode string `json:"recoveryCode"`
+}
+
+func (s *server) handleLoginSecondFactor() http.Handler {
+	return withBody(s, func(w http.ResponseWriter, r *http.Request, req secondFactorRequest) error {
+		si, err := s.accounts.LoginSecondFactor(r.Context(), req.Challenge, accounts.Proof{TOTP: req.TOTP, RecoveryCode: req.RecoveryCode}, meta(r))
+		if err == nil {
+			s.writeSignIn(w, si)
 		}
 		return err
 	})

@@ -74,6 +74,10 @@ var designMatrix = map[string]map[string]reach{
 	// people's, everyone their own, as with "remove (close) a user". A
 	// primary user never acts on an admin (the guard, as for roles).
 	"end a person's sessions": {roleAdmin: reachAll, rolePrimary: reachOwn, roleEditor: reachSelf, roleExpert: reachSelf},
+	// Removing a person's second factors (issue 13): admins anyone's,
+	// primary users their own organisation's people's but never an
+	// admin's; everyone manages their own under /api/me ("own account").
+	"reset a person's second factor": {roleAdmin: reachAll, rolePrimary: reachOwn},
 }
 
 // designGrants is "invite … any role" for admins and "never to/from admin"
@@ -128,6 +132,17 @@ type authzCase struct {
 	// nor end any of its targetSessions.
 	targetID, targetETag string
 	targetSessions       []string
+}
+
+// factor adds a confirmed TOTP factor to the caller (none for anonymous)
+// and returns its id.
+func (c *authzCase) factor(t *testing.T) string {
+	t.Helper()
+	if c.token == "" {
+		return "f-none"
+	}
+	id, _, _ := c.h.confirmedFactor(t, c.token)
+	return id
 }
 
 // user makes a fresh account aimed at by a case: the caller themselves,
@@ -296,6 +311,44 @@ func authzTable() []authzRow {
 				return request{method: "GET", path: "/api/me/export"}
 			}},
 
+		// The second factor under /api/me: each person's own. Sessions in
+		// this harness prove the password at sign-in, so the recent
+		// authentication holds.
+		{method: "GET", path: "/api/me/authenticators", action: "own account", targets: self, ok: http.StatusOK,
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				return request{method: "GET", path: "/api/me/authenticators"}
+			}},
+		{method: "POST", path: "/api/me/authenticators/totp", changes: true, action: "own account", targets: self, ok: http.StatusCreated,
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				return request{method: "POST", path: "/api/me/authenticators/totp", body: map[string]string{"name": "phone"}}
+			}},
+		{method: "POST", path: "/api/me/authenticators/{factorId}/confirm", changes: true, action: "own account", targets: self, ok: http.StatusOK,
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				id, code := "f-none", "000000"
+				if c.token != "" {
+					e := c.h.beginTOTP(t, c.token)
+					id, code = e.Authenticator.ID, c.h.totpCode(t, e.Secret)
+				}
+				return request{method: "POST", path: "/api/me/authenticators/" + id + "/confirm", body: map[string]string{"code": code}}
+			}},
+		{method: "PATCH", path: "/api/me/authenticators/{factorId}", changes: true, action: "own account", targets: self, ok: http.StatusOK,
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				return request{method: "PATCH", path: "/api/me/authenticators/" + c.factor(t), body: map[string]string{"name": "tablet"}}
+			}},
+		{method: "DELETE", path: "/api/me/authenticators/{factorId}", changes: true, action: "own account", targets: self, ok: http.StatusNoContent,
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				return request{method: "DELETE", path: "/api/me/authenticators/" + c.factor(t)}
+			}},
+		{method: "POST", path: "/api/me/recovery-codes", changes: true, action: "own account", targets: self, ok: http.StatusOK,
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				c.factor(t)
+				return request{method: "POST", path: "/api/me/recovery-codes"}
+			}},
+		{method: "POST", path: "/api/me/reauthenticate", changes: true, action: "own account", targets: self, ok: http.StatusNoContent,
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				return request{method: "POST", path: "/api/me/reauthenticate", body: map[string]string{"password": strongPassword}}
+			}},
+
 		{method: "GET", path: "/api/organizations", action: "see organisation", targets: []target{targetNone}, ok: http.StatusOK,
 			call: func(t *testing.T, c *authzCase, tg target) request {
 				return request{method: "GET", path: "/api/organizations"}
@@ -443,6 +496,16 @@ func authzTable() []authzRow {
 			guard: grantGuard(roleAdmin),
 			call: func(t *testing.T, c *authzCase, tg target) request {
 				return request{method: "DELETE", path: "/api/users/" + c.user(t, tg, kernel.RoleAdmin, kernel.StatusActive) + "/sessions"}
+			}},
+
+		{method: "DELETE", path: "/api/users/{id}/authenticators", variant: "of an editor", changes: true, action: "reset a person's second factor", sees: "see users", targets: users, ok: http.StatusNoContent,
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				return request{method: "DELETE", path: userPath(t, c, tg, "/authenticators", kernel.StatusActive)}
+			}},
+		{method: "DELETE", path: "/api/users/{id}/authenticators", variant: "of an admin", action: "reset a person's second factor", sees: "see users", targets: orgs, ok: http.StatusNoContent,
+			guard: grantGuard(roleAdmin),
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				return request{method: "DELETE", path: "/api/users/" + c.user(t, tg, kernel.RoleAdmin, kernel.StatusActive) + "/authenticators"}
 			}},
 
 		{method: "GET", path: "/api/audit-events", variant: "organizationId filter", action: "audit events", targets: orgs, ok: http.StatusOK,

@@ -95,6 +95,10 @@ type harnessOptions struct {
 	throttle *Throttle
 	// hasher replaces the cheap test hasher (4 at once, hashQueue waiting).
 	hasher *passwords.Hasher
+	// secondFactor requires a second factor of admins and primary users,
+	// as production does; without it nobody needs one (the MFA key is set
+	// either way, so anyone can add one).
+	secondFactor bool
 }
 
 // hashQueue is how many hashes may wait in the test hasher's line.
@@ -102,6 +106,13 @@ const hashQueue = 64
 
 // generousThrottle keeps the limits out of the way of other tests.
 var generousThrottle = Throttle{ClientPerMinute: 1 << 20, ClientBurst: 1 << 20, GlobalPerMinute: 1 << 20, GlobalBurst: 1 << 20, MaxClients: 1000}
+
+func secondFactorRoles(required bool) []kernel.Role {
+	if !required {
+		return nil
+	}
+	return []kernel.Role{kernel.RoleAdmin, kernel.RolePrimaryUser}
+}
 
 // newHarness starts the API on its own tables and returns its parts.
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -153,6 +164,8 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		ActivityInterval:       time.Hour,
 		PrivacyNoticeVersion:   "2026-01",
 		RestoreWindow:          30 * 24 * time.Hour,
+		SecondFactorRoles:      secondFactorRoles(o.secondFactor),
+		MFAKeys:                accounts.MFAKeys{Current: "k1", Versions: map[string][]byte{"k1": []byte("handlers-test-mfa-key-handlers-test-mfa-key")}},
 	})
 	h.orgs = organizations.NewService(h.store, orgsRelay, h.clock.Now, uuid.NewString)
 	maxBody := o.maxBodyBytes

@@ -137,7 +137,11 @@ type exportJSON struct {
 	Organization  *orgJSON      `json:"organization,omitempty"`
 	PrivacyNotice privacyJSON   `json:"privacyNotice"`
 	Sessions      []sessionJSON `json:"sessions"`
-	AuditEvents   []auditJSON   `json:"auditEvents"`
+	// Authenticators are the second factors: type, name and times, never
+	// a secret; RecoveryCodes is how many unused ones are held.
+	Authenticators []factorJSON `json:"authenticators"`
+	RecoveryCodes  int          `json:"recoveryCodes"`
+	AuditEvents    []auditJSON  `json:"auditEvents"`
 }
 
 type privacyJSON struct {
@@ -155,11 +159,16 @@ func (s *server) handleExport() http.Handler {
 			return err
 		}
 		out := exportJSON{
-			ExportedAt:    x.At,
-			User:          s.userJSON(x.User),
-			PrivacyNotice: privacyJSON{Version: x.User.PrivacyNoticeVersion, AcceptedAt: x.User.PrivacyNoticeAcceptedAt},
-			Sessions:      []sessionJSON{},
-			AuditEvents:   []auditJSON{},
+			ExportedAt:     x.At,
+			User:           s.userJSON(x.User),
+			PrivacyNotice:  privacyJSON{Version: x.User.PrivacyNoticeVersion, AcceptedAt: x.User.PrivacyNoticeAcceptedAt},
+			Sessions:       []sessionJSON{},
+			AuditEvents:    []auditJSON{},
+			Authenticators: []factorJSON{},
+			RecoveryCodes:  x.RecoveryCodes,
+		}
+		for _, f := range x.Factors {
+			out.Authenticators = append(out.Authenticators, toFactorJSON(f))
 		}
 		if o, err := s.orgs.Get(r.Context(), p.Actor, x.User.OrganizationID); err == nil {
 			j := toOrgJSON(o)

@@ -184,8 +184,9 @@ func cors(origins []string, platform bool, next http.Handler) http.Handler {
 type answersAccount struct{ http.Handler }
 
 // authenticated lets a request through only with a live session; the
-// principal it resolves is in the request context for the handler.
-func (s *server) authenticated(next http.Handler) http.Handler {
+// principal it resolves is in the request context for the handler. An
+// enrol-only session gets through only when enrol is set.
+func (s *server) authenticated(next http.Handler, enrol bool) http.Handler {
 	authenticate := s.accounts.Authenticate
 	if _, ok := next.(answersAccount); ok {
 		authenticate = s.accounts.AuthenticateAccount
@@ -203,6 +204,10 @@ func (s *server) authenticated(next http.Handler) http.Handler {
 		}
 		if logUser, ok := r.Context().Value(ctxLogUser).(*string); ok {
 			*logUser = p.Actor.ID
+		}
+		if p.Actor.EnrolOnly && !enrol {
+			writeError(w, r, s.log, accounts.ErrEnrolmentRequired)
+			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)))
 	})

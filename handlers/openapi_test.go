@@ -536,6 +536,7 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 	var cases []contractCase
 	cases = append(cases, foundationContractCases(f)...)
 	cases = append(cases, adminContractCases(f)...)
+	cases = append(cases, factorContractCases(f)...)
 	covered := map[string]bool{}
 	ran := 0
 	for _, tc := range cases {
@@ -969,6 +970,69 @@ func adminContractCases(f contractFixture) []contractCase {
 		}, nil},
 		{"listing audit events with a bad time is invalid_field", "/api/audit-events", http.StatusBadRequest, func(t *testing.T) request {
 			return request{method: "GET", path: "/api/audit-events?from=yesterday", token: f.adminToken}
+		}, nil},
+	}
+}
+
+// factorContractCases cover the second factor: each case has a person of
+// its own. The two-step sign-in's 200 is checked against the document in
+// TestTwoStepSignInThroughTheAPI (it needs a role that requires a factor).
+func factorContractCases(f contractFixture) []contractCase {
+	h := f.h
+	fresh := func(t *testing.T) string {
+		_, token := h.activeUser(t)
+		return token
+	}
+	return []contractCase{
+		{"a second step with an unknown challenge is refused", "/api/auth/login/second-factor", http.StatusUnauthorized, func(t *testing.T) request {
+			return request{method: "POST", path: "/api/auth/login/second-factor", body: map[string]string{"challenge": "x", "totp": "123456"}}
+		}, nil},
+		{"the caller's factors are listed", "/api/me/authenticators", http.StatusOK, func(t *testing.T) request {
+			token := fresh(t)
+			h.confirmedFactor(t, token)
+			return request{method: "GET", path: "/api/me/authenticators", token: token}
+		}, hasItems("items")},
+		{"adding an authenticator app starts", "/api/me/authenticators/totp", http.StatusCreated, func(t *testing.T) request {
+			return request{method: "POST", path: "/api/me/authenticators/totp", token: fresh(t), body: map[string]string{"name": "Työpuhelin"}}
+		}, nil},
+		{"adding an authenticator app is confirmed", "/api/me/authenticators/{factorId}/confirm", http.StatusOK, func(t *testing.T) request {
+			token := fresh(t)
+			e := h.beginTOTP(t, token)
+			return request{method: "POST", path: "/api/me/authenticators/" + e.Authenticator.ID + "/confirm", token: token,
+				body: map[string]string{"code": h.totpCode(t, e.Secret)}}
+		}, nil},
+		{"a wrong code does not confirm", "/api/me/authenticators/{factorId}/confirm", http.StatusBadRequest, func(t *testing.T) request {
+			token := fresh(t)
+			e := h.beginTOTP(t, token)
+			return request{method: "POST", path: "/api/me/authenticators/" + e.Authenticator.ID + "/confirm", token: token,
+				body: map[string]string{"code": "12345x"}}
+		}, nil},
+		{"a factor is renamed", "/api/me/authenticators/{factorId}", http.StatusOK, func(t *testing.T) request {
+			token := fresh(t)
+			id, _, _ := h.confirmedFactor(t, token)
+			return request{method: "PATCH", path: "/api/me/authenticators/" + id, token: token, body: map[string]string{"name": "Vanha puhelin"}}
+		}, nil},
+		{"a factor is removed", "/api/me/authenticators/{factorId}", http.StatusNoContent, func(t *testing.T) request {
+			token := fresh(t)
+			id, _, _ := h.confirmedFactor(t, token)
+			return request{method: "DELETE", path: "/api/me/authenticators/" + id, token: token}
+		}, nil},
+		{"recovery codes are replaced", "/api/me/recovery-codes", http.StatusOK, func(t *testing.T) request {
+			token := fresh(t)
+			h.confirmedFactor(t, token)
+			return request{method: "POST", path: "/api/me/recovery-codes", token: token}
+		}, hasItems("recoveryCodes")},
+		{"recovery codes need a factor", "/api/me/recovery-codes", http.StatusConflict, func(t *testing.T) request {
+			return request{method: "POST", path: "/api/me/recovery-codes", token: fresh(t)}
+		}, nil},
+		{"reauthentication with the password", "/api/me/reauthenticate", http.StatusNoContent, func(t *testing.T) request {
+			return request{method: "POST", path: "/api/me/reauthenticate", token: fresh(t), body: map[string]string{"password": strongPassword}}
+		}, nil},
+		{"reauthentication with a wrong password", "/api/me/reauthenticate", http.StatusForbidden, func(t *testing.T) request {
+			return request{method: "POST", path: "/api/me/reauthenticate", token: fresh(t), body: map[string]string{"password": "not the password at all"}}
+		}, nil},
+		{"an admin resets a person's factors", "/api/users/{id}/authenticators", http.StatusNoContent, func(t *testing.T) request {
+			return request{method: "DELETE", path: "/api/users/" + f.memberID + "/authenticators", token: f.adminToken}
 		}, nil},
 	}
 }

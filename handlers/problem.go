@@ -56,6 +56,10 @@ var errorStatus = []struct {
 	{accounts.ErrNotClosed, http.StatusConflict, "not_closed"},
 	{accounts.ErrClosed, http.StatusConflict, "account_closed"},
 	{accounts.ErrNotInvited, http.StatusConflict, "not_invited"},
+	{accounts.ErrEnrolmentRequired, http.StatusForbidden, codeEnrolmentRequired},
+	{accounts.ErrReauthenticationRequired, http.StatusForbidden, "reauthentication_required"},
+	{accounts.ErrLastFactor, http.StatusConflict, "last_second_factor"},
+	{accounts.ErrNoSecondFactor, http.StatusConflict, "no_second_factor"},
 	{kernel.ErrInvalidCursor, http.StatusBadRequest, "invalid_cursor"},
 	{organizations.ErrNotFound, http.StatusNotFound, "not_found"},
 	{organizations.ErrNotEmpty, http.StatusConflict, "organization_not_empty"},
@@ -73,7 +77,10 @@ const (
 	codeTooLarge         = "too_large"
 	codeUnsupportedMedia = "unsupported_media_type"
 	codeMethodNotAllowed = "method_not_allowed"
-	codeInternal         = "internal"
+	// codeEnrolmentRequired: an enrol-only session (no second factor yet)
+	// asked for anything but adding one.
+	codeEnrolmentRequired = "second_factor_enrolment_required"
+	codeInternal          = "internal"
 	// codeBusy: too many password hashes wait already (PWD-2); a hash
 	// takes a fraction of a second, so the line frees quickly.
 	codeBusy = "busy"
@@ -158,33 +165,37 @@ func language(r *http.Request) string {
 // details are the human-readable explanations of each code, in the three
 // languages people read.
 var details = map[string][3]string{ // fi, sv, en
-	"not_found":              {"Kohdetta ei löytynyt.", "Objektet hittades inte.", "The resource was not found."},
-	"email_taken":            {"Sähköpostiosoite on jo käytössä.", "E-postadressen används redan.", "The email address is already in use."},
-	"conflict":               {"Joku muu muutti tietoja samaan aikaan. Hae tiedot uudelleen ja yritä uudestaan.", "Någon annan ändrade uppgifterna samtidigt. Hämta dem på nytt och försök igen.", "Someone else changed this at the same time. Reload and try again."},
-	"precondition_failed":    {"Tiedot ovat muuttuneet sen jälkeen, kun hait ne. Hae tiedot uudelleen.", "Uppgifterna har ändrats sedan du hämtade dem. Hämta dem på nytt.", "The data changed after you loaded it. Reload it first."},
-	"invalid_credentials":    {"Sähköpostiosoite tai salasana on väärin, tai tili on lukittu.", "E-postadressen eller lösenordet är fel, eller kontot är låst.", "The email or password is wrong, or the account is locked."},
-	"unauthenticated":        {"Kirjaudu sisään.", "Logga in.", "Please sign in."},
-	"invalid_token":          {"Linkki on vanhentunut tai jo käytetty.", "Länken har gått ut eller redan använts.", "The link has expired or was already used."},
-	"wrong_password":         {"Nykyinen salasana on väärin.", "Det nuvarande lösenordet är fel.", "The current password is wrong."},
-	"forbidden":              {"Sinulla ei ole oikeutta tähän toimintoon.", "Du har inte behörighet till den här åtgärden.", "You are not allowed to do this."},
-	"last_admin":             {"Viimeistä aktiivista ylläpitäjää ei voi poistaa eikä alentaa.", "Den sista aktiva administratören kan inte tas bort eller degraderas.", "The last active administrator cannot be removed or demoted."},
-	"restore_window_passed":  {"Tiliä ei voi enää palauttaa: palautusaika on päättynyt. Luo uusi tili.", "Kontot kan inte längre återställas: återställningstiden har gått ut. Skapa ett nytt konto.", "The account can no longer be restored: the restore window has passed. Create a new account."},
-	"account_closed":         {"Tili on suljettu. Palauta se ensin.", "Kontot är stängt. Återställ det först.", "The account is closed. Restore it first."},
-	"not_closed":             {"Tili ei ole suljettu.", "Kontot är inte stängt.", "The account is not closed."},
-	"not_invited":            {"Tili ei odota kutsun hyväksymistä.", "Kontot väntar inte på att en inbjudan godkänns.", "The account is not waiting for an invitation."},
-	"invalid_cursor":         {"Sivutustunniste ei kelpaa näille hakuehdoille.", "Sidmarkören gäller inte för dessa sökvillkor.", "The paging cursor does not fit these filters."},
-	"organization_not_empty": {"Organisaatiossa on vielä käyttäjiä.", "Organisationen har fortfarande användare.", "The organisation still has users."},
-	"admin_exists":           {"Aktiivinen ylläpitäjä on jo olemassa.", "Det finns redan en aktiv administratör.", "An active administrator already exists."},
-	"unavailable":            {"Palvelu on tilapäisesti poissa käytöstä. Yritä hetken kuluttua uudelleen.", "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.", "The service is temporarily unavailable. Try again shortly."},
-	codeBusy:                 {"Palvelu on juuri nyt ruuhkainen. Yritä hetken kuluttua uudelleen.", "Tjänsten är överbelastad just nu. Försök igen om en stund.", "The service is busy right now. Try again shortly."},
-	codeRateLimited:          {"Liian monta yritystä. Odota hetki ja yritä uudelleen.", "För många försök. Vänta en stund och försök igen.", "Too many attempts. Wait a moment and try again."},
-	codeInvalidJSON:          {"Pyyntö ei ole kelvollista JSONia.", "Begäran är inte giltig JSON.", "The request is not valid JSON."},
-	codeInvalidField:         {"Osa kentistä on virheellisiä.", "Några fält är ogiltiga.", "Some fields are invalid."},
-	codeUnknownField:         {"Pyynnössä on kenttä, jota ei voi asettaa.", "Begäran innehåller ett fält som inte kan anges.", "The request has a field that cannot be set."},
-	codeTooLarge:             {"Pyyntö on liian suuri.", "Begäran är för stor.", "The request is too large."},
-	codeUnsupportedMedia:     {"Lähetä pyyntö JSON-muodossa.", "Skicka begäran som JSON.", "Send the request as JSON."},
-	codeMethodNotAllowed:     {"Tätä toimintoa ei voi käyttää tässä osoitteessa.", "Metoden stöds inte på den här adressen.", "The method is not allowed here."},
-	codeInternal:             {"Odottamaton virhe. Yritä uudelleen; jos virhe toistuu, kerro pyynnön tunniste tuelle.", "Ett oväntat fel. Försök igen; om felet upprepas, ge begärans id till supporten.", "An unexpected error. Try again; if it repeats, give the request id to support."},
+	"not_found":                 {"Kohdetta ei löytynyt.", "Objektet hittades inte.", "The resource was not found."},
+	"email_taken":               {"Sähköpostiosoite on jo käytössä.", "E-postadressen används redan.", "The email address is already in use."},
+	"conflict":                  {"Joku muu muutti tietoja samaan aikaan. Hae tiedot uudelleen ja yritä uudestaan.", "Någon annan ändrade uppgifterna samtidigt. Hämta dem på nytt och försök igen.", "Someone else changed this at the same time. Reload and try again."},
+	"precondition_failed":       {"Tiedot ovat muuttuneet sen jälkeen, kun hait ne. Hae tiedot uudelleen.", "Uppgifterna har ändrats sedan du hämtade dem. Hämta dem på nytt.", "The data changed after you loaded it. Reload it first."},
+	"invalid_credentials":       {"Sähköpostiosoite tai salasana on väärin, tai tili on lukittu.", "E-postadressen eller lösenordet är fel, eller kontot är låst.", "The email or password is wrong, or the account is locked."},
+	"unauthenticated":           {"Kirjaudu sisään.", "Logga in.", "Please sign in."},
+	"invalid_token":             {"Linkki on vanhentunut tai jo käytetty.", "Länken har gått ut eller redan använts.", "The link has expired or was already used."},
+	"wrong_password":            {"Nykyinen salasana on väärin.", "Det nuvarande lösenordet är fel.", "The current password is wrong."},
+	"forbidden":                 {"Sinulla ei ole oikeutta tähän toimintoon.", "Du har inte behörighet till den här åtgärden.", "You are not allowed to do this."},
+	"last_admin":                {"Viimeistä aktiivista ylläpitäjää ei voi poistaa eikä alentaa.", "Den sista aktiva administratören kan inte tas bort eller degraderas.", "The last active administrator cannot be removed or demoted."},
+	"restore_window_passed":     {"Tiliä ei voi enää palauttaa: palautusaika on päättynyt. Luo uusi tili.", "Kontot kan inte längre återställas: återställningstiden har gått ut. Skapa ett nytt konto.", "The account can no longer be restored: the restore window has passed. Create a new account."},
+	"account_closed":            {"Tili on suljettu. Palauta se ensin.", "Kontot är stängt. Återställ det först.", "The account is closed. Restore it first."},
+	"not_closed":                {"Tili ei ole suljettu.", "Kontot är inte stängt.", "The account is not closed."},
+	"not_invited":               {"Tili ei odota kutsun hyväksymistä.", "Kontot väntar inte på att en inbjudan godkänns.", "The account is not waiting for an invitation."},
+	"invalid_cursor":            {"Sivutustunniste ei kelpaa näille hakuehdoille.", "Sidmarkören gäller inte för dessa sökvillkor.", "The paging cursor does not fit these filters."},
+	"organization_not_empty":    {"Organisaatiossa on vielä käyttäjiä.", "Organisationen har fortfarande användare.", "The organisation still has users."},
+	"admin_exists":              {"Aktiivinen ylläpitäjä on jo olemassa.", "Det finns redan en aktiv administratör.", "An active administrator already exists."},
+	codeEnrolmentRequired:       {"Ota ensin käyttöön toinen tunnistautumistapa.", "Ta först i bruk en andra inloggningsmetod.", "Set up a second sign-in method first."},
+	"reauthentication_required": {"Vahvista henkilöllisyytesi uudelleen: anna salasana ja koodi.", "Bekräfta din identitet på nytt: ange lösenordet och koden.", "Confirm it is you again: enter your password and code."},
+	"last_second_factor":        {"Viimeistä tunnistautumistapaa ei voi poistaa, koska roolisi vaatii sen.", "Den sista inloggningsmetoden kan inte tas bort eftersom din roll kräver den.", "The last sign-in method cannot be removed: your role requires one."},
+	"no_second_factor":          {"Ota ensin käyttöön tunnistautumistapa.", "Ta först i bruk en inloggningsmetod.", "Set up a sign-in method first."},
+	"unavailable":               {"Palvelu on tilapäisesti poissa käytöstä. Yritä hetken kuluttua uudelleen.", "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund.", "The service is temporarily unavailable. Try again shortly."},
+	codeBusy:                    {"Palvelu on juuri nyt ruuhkainen. Yritä hetken kuluttua uudelleen.", "Tjänsten är överbelastad just nu. Försök igen om en stund.", "The service is busy right now. Try again shortly."},
+	codeRateLimited:             {"Liian monta yritystä. Odota hetki ja yritä uudelleen.", "För många försök. Vänta en stund och försök igen.", "Too many attempts. Wait a moment and try again."},
+	codeInvalidJSON:             {"Pyyntö ei ole kelvollista JSONia.", "Begäran är inte giltig JSON.", "The request is not valid JSON."},
+	codeInvalidField:            {"Osa kentistä on virheellisiä.", "Några fält är ogiltiga.", "Some fields are invalid."},
+	codeUnknownField:            {"Pyynnössä on kenttä, jota ei voi asettaa.", "Begäran innehåller ett fält som inte kan anges.", "The request has a field that cannot be set."},
+	codeTooLarge:                {"Pyyntö on liian suuri.", "Begäran är för stor.", "The request is too large."},
+	codeUnsupportedMedia:        {"Lähetä pyyntö JSON-muodossa.", "Skicka begäran som JSON.", "Send the request as JSON."},
+	codeMethodNotAllowed:        {"Tätä toimintoa ei voi käyttää tässä osoitteessa.", "Metoden stöds inte på den här adressen.", "The method is not allowed here."},
+	codeInternal:                {"Odottamaton virhe. Yritä uudelleen; jos virhe toistuu, kerro pyynnön tunniste tuelle.", "Ett oväntat fel. Försök igen; om felet upprepas, ge begärans id till supporten.", "An unexpected error. Try again; if it repeats, give the request id to support."},
 }
 
 func detail(code, lang string) string {
@@ -205,6 +216,9 @@ func detail(code, lang string) string {
 // domain's own detail (English, for developers) is replaced by them.
 var fieldDetails = map[string][3]string{ // fi, sv, en
 	"required":                {"Pakollinen tieto puuttuu.", "Uppgiften är obligatorisk.", "This field is required."},
+	"invalid_code":            {"Koodi ei kelpaa. Anna sovelluksen nykyinen koodi.", "Koden är ogiltig. Ange appens nuvarande kod.", "The code is not valid. Enter the app's current code."},
+	"too_many_factors":        {"Tunnistautumistapoja on jo enimmäismäärä.", "Det finns redan högsta antalet inloggningsmetoder.", "There are already as many sign-in methods as allowed."},
+	"invalid":                 {"Arvo ei kelpaa.", "Värdet är ogiltigt.", "The value is not valid."},
 	"too_long":                {"Teksti on liian pitkä.", "Texten är för lång.", "The text is too long."},
 	"invalid_characters":      {"Tekstissä on merkkejä, joita ei voi käyttää.", "Texten innehåller otillåtna tecken.", "The text contains characters that are not allowed."},
 	"invalid_email":           {"Sähköpostiosoite ei ole kelvollinen.", "E-postadressen är ogiltig.", "The email address is not valid."},

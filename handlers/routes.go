@@ -9,11 +9,16 @@ import (
 
 // route is one operation of the API. Every route needs a session unless it
 // is marked public: deny by default.
+//
+// An enrol-only session (a second factor required and none added yet) may
+// use only the routes marked enrol; any other answers 403
+// second_factor_enrolment_required.
 type route struct {
 	method  string
 	path    string
 	public  bool
 	handler http.Handler
+	enrol   bool
 }
 
 // table is the whole HTTP surface. The endpoints anyone can call that cost
@@ -22,41 +27,50 @@ type route struct {
 // place in the hasher's bounded line (hashing, PWD-2).
 func (s *server) table() []route {
 	return []route{
-		{http.MethodGet, "/api/health", true, s.handleHealth()},
-		{http.MethodGet, "/api/openapi.yaml", true, s.handleDocument(false)},
-		{http.MethodGet, "/api/openapi.json", true, s.handleDocument(true)},
+		{http.MethodGet, "/api/health", true, s.handleHealth(), false},
+		{http.MethodGet, "/api/openapi.yaml", true, s.handleDocument(false), false},
+		{http.MethodGet, "/api/openapi.json", true, s.handleDocument(true), false},
 
-		{http.MethodPost, "/api/auth/login", true, s.throttled(s.hashing(s.handleLogin()))},
-		{http.MethodPost, "/api/auth/logout", false, s.handleLogout()},
-		{http.MethodPost, "/api/auth/invitations/accept", true, s.throttled(s.hashing(s.handleAcceptInvitation()))},
-		{http.MethodPost, "/api/auth/password-resets", true, s.throttled(s.handleRequestPasswordReset())},
-		{http.MethodPost, "/api/auth/password-resets/complete", true, s.throttled(s.hashing(s.handleCompletePasswordReset()))},
+		{http.MethodPost, "/api/auth/login", true, s.throttled(s.hashing(s.handleLogin())), false},
+		{http.MethodPost, "/api/auth/login/second-factor", true, s.throttled(s.handleLoginSecondFactor()), false},
+		{http.MethodPost, "/api/auth/logout", false, s.handleLogout(), true},
+		{http.MethodPost, "/api/auth/invitations/accept", true, s.throttled(s.hashing(s.handleAcceptInvitation())), false},
+		{http.MethodPost, "/api/auth/password-resets", true, s.throttled(s.handleRequestPasswordReset()), false},
+		{http.MethodPost, "/api/auth/password-resets/complete", true, s.throttled(s.hashing(s.handleCompletePasswordReset())), false},
 
-		{http.MethodGet, "/api/me", false, answersAccount{s.handleGetMe()}},
-		{http.MethodPatch, "/api/me", false, s.handlePatchMe()},
-		{http.MethodPut, "/api/me/password", false, s.hashing(s.handleChangePassword())},
-		{http.MethodDelete, "/api/me", false, s.handleDeleteMe()},
-		{http.MethodGet, "/api/me/sessions", false, s.handleListMySessions()},
-		{http.MethodDelete, "/api/me/sessions", false, s.handleEndAllSessions()},
-		{http.MethodDelete, "/api/me/sessions/{sessionId}", false, s.handleEndMySession()},
-		{http.MethodGet, "/api/me/export", false, s.handleExport()},
+		{http.MethodGet, "/api/me", false, answersAccount{s.handleGetMe()}, false},
+		{http.MethodPatch, "/api/me", false, s.handlePatchMe(), false},
+		{http.MethodPut, "/api/me/password", false, s.hashing(s.handleChangePassword()), false},
+		{http.MethodDelete, "/api/me", false, s.handleDeleteMe(), false},
+		{http.MethodGet, "/api/me/sessions", false, s.handleListMySessions(), false},
+		{http.MethodDelete, "/api/me/sessions", false, s.handleEndAllSessions(), false},
+		{http.MethodDelete, "/api/me/sessions/{sessionId}", false, s.handleEndMySession(), false},
+		{http.MethodGet, "/api/me/export", false, s.handleExport(), false},
+		{http.MethodPost, "/api/me/reauthenticate", false, s.hashing(s.handleReauthenticate()), false},
+		{http.MethodGet, "/api/me/authenticators", false, s.handleListFactors(), true},
+		{http.MethodPost, "/api/me/authenticators/totp", false, s.handleBeginTOTP(), true},
+		{http.MethodPost, "/api/me/authenticators/{factorId}/confirm", false, s.handleConfirmTOTP(), true},
+		{http.MethodPatch, "/api/me/authenticators/{factorId}", false, s.handleRenameFactor(), false},
+		{http.MethodDelete, "/api/me/authenticators/{factorId}", false, s.handleRemoveFactor(), false},
+		{http.MethodPost, "/api/me/recovery-codes", false, s.handleRegenerateRecoveryCodes(), false},
 
-		{http.MethodGet, "/api/organizations", false, s.handleListOrganizations()},
-		{http.MethodPost, "/api/organizations", false, s.handleCreateOrganization()},
-		{http.MethodGet, "/api/organizations/{id}", false, s.handleGetOrganization()},
-		{http.MethodPatch, "/api/organizations/{id}", false, s.handlePatchOrganization()},
-		{http.MethodDelete, "/api/organizations/{id}", false, s.handleDeleteOrganization()},
+		{http.MethodGet, "/api/organizations", false, s.handleListOrganizations(), false},
+		{http.MethodPost, "/api/organizations", false, s.handleCreateOrganization(), false},
+		{http.MethodGet, "/api/organizations/{id}", false, s.handleGetOrganization(), false},
+		{http.MethodPatch, "/api/organizations/{id}", false, s.handlePatchOrganization(), false},
+		{http.MethodDelete, "/api/organizations/{id}", false, s.handleDeleteOrganization(), false},
 
-		{http.MethodGet, "/api/users", false, s.handleListUsers()},
-		{http.MethodPost, "/api/users", false, s.handleInvite()},
-		{http.MethodGet, "/api/users/{id}", false, s.handleGetUser()},
-		{http.MethodPatch, "/api/users/{id}", false, s.handlePatchUser()},
-		{http.MethodDelete, "/api/users/{id}", false, s.handleCloseUser()},
-		{http.MethodPost, "/api/users/{id}/restore", false, s.handleRestoreUser()},
-		{http.MethodPost, "/api/users/{id}/invitation", false, s.handleResendInvitation()},
-		{http.MethodDelete, "/api/users/{id}/sessions", false, s.handleEndUserSessions()},
+		{http.MethodGet, "/api/users", false, s.handleListUsers(), false},
+		{http.MethodPost, "/api/users", false, s.handleInvite(), false},
+		{http.MethodGet, "/api/users/{id}", false, s.handleGetUser(), false},
+		{http.MethodPatch, "/api/users/{id}", false, s.handlePatchUser(), false},
+		{http.MethodDelete, "/api/users/{id}", false, s.handleCloseUser(), false},
+		{http.MethodPost, "/api/users/{id}/restore", false, s.handleRestoreUser(), false},
+		{http.MethodPost, "/api/users/{id}/invitation", false, s.handleResendInvitation(), false},
+		{http.MethodDelete, "/api/users/{id}/sessions", false, s.handleEndUserSessions(), false},
+		{http.MethodDelete, "/api/users/{id}/authenticators", false, s.handleResetFactors(), false},
 
-		{http.MethodGet, "/api/audit-events", false, s.handleListAuditEvents()},
+		{http.MethodGet, "/api/audit-events", false, s.handleListAuditEvents(), false},
 	}
 }
 
@@ -67,7 +81,7 @@ func (s *server) routes() http.Handler {
 	for _, rt := range s.table() {
 		h := rt.handler
 		if !rt.public {
-			h = s.authenticated(h)
+			h = s.authenticated(h, rt.enrol)
 		}
 		r.Handle(rt.path, logRoute(rt.path, h)).Methods(rt.method)
 		if methods[rt.path] == nil {

@@ -17,6 +17,7 @@ var publicRoutes = []string{
 	"GET /api/openapi.yaml", // the contract: no personal data
 	"GET /api/openapi.json",
 	"POST /api/auth/login",
+	"POST /api/auth/login/second-factor",
 	"POST /api/auth/invitations/accept",
 	"POST /api/auth/password-resets",
 	"POST /api/auth/password-resets/complete",

@@ -88,6 +88,12 @@ param pepperSecretName string = 'password-pepper'
 @description('Key Vault secret holding the audit chain key versions (AUDIT_KEY_SECRET_NAME): every audit link is an HMAC under its newest version. make deploy creates it when missing; the template never sets a value.')
 param auditKeySecretName string = 'audit-chain-key'
 
+@description('Key Vault secret holding the MFA key versions (MFA_KEY_SECRET_NAME): TOTP secrets are sealed (AES-256-GCM) and recovery codes keyed (HMAC-SHA256) under them. make deploy creates it when missing; the template never sets a value.')
+param mfaKeySecretName string = 'mfa-key'
+
+@description('MFA_REQUIRED_FOR_ALL: editors and experts need a second factor too (admins and primary users always do).')
+param mfaRequiredForAll bool = false
+
 @description('Key Vault network access. Flex Consumption apps without a virtual network reach the vault over its public endpoint, so Disabled needs private networking first.')
 @allowed([
   'Enabled'
@@ -335,6 +341,8 @@ module functionApp 'modules/functionapp.bicep' = {
     keyVaultUri: keyVault.outputs.vaultUri
     pepperSecretName: pepperSecretName
     auditKeySecretName: auditKeySecretName
+    mfaKeySecretName: mfaKeySecretName
+    mfaRequiredForAll: mfaRequiredForAll
     serviceBusFqdn: serviceBus.outputs.fullyQualifiedNamespace
     notificationQueueName: serviceBus.outputs.queueName
     notificationMaxDeliveries: serviceBus.outputs.maxDeliveryCount
@@ -430,8 +438,9 @@ output keyVaultName string = keyVault.outputs.vaultName
 output keyVaultUri string = keyVault.outputs.vaultUri
 output pepperSecretName string = pepperSecretName
 output auditKeySecretName string = auditKeySecretName
+output mfaKeySecretName string = mfaKeySecretName
 // The random keys make deploy generates when missing (scripts/ensure-secret.sh).
-output generatedSecrets array = [pepperSecretName, auditKeySecretName]
+output generatedSecrets array = [pepperSecretName, auditKeySecretName, mfaKeySecretName]
 output serviceBusNamespace string = serviceBus.outputs.fullyQualifiedNamespace
 output notificationQueue string = serviceBus.outputs.queueName
 output storageAccountName string = storage.outputs.accountName
@@ -441,4 +450,4 @@ output emailProvider string = emailProvider
 // each exists (and creates the generated ones) before it publishes the app.
 var smtpSecrets = emailProvider == 'smtp' && !empty(smtpUsername) ? [smtpPasswordSecretName] : []
 var sesSecrets = emailProvider == 'ses' ? [sesAccessKeyIdSecretName, sesSecretAccessKeySecretName] : []
-output requiredSecrets array = concat([pepperSecretName, auditKeySecretName], smtpSecrets, sesSecrets)
+output requiredSecrets array = concat([pepperSecretName, auditKeySecretName, mfaKeySecretName], smtpSecrets, sesSecrets)

@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 exports=$(node -e '
 const values = require(process.argv[1]).Values;
 const azure = !!process.env.TABLES_ENDPOINT;
-const localOnly = new Set(["TABLES_CONNECTION_STRING", "PASSWORD_PEPPERS", "PASSWORD_PEPPER_CURRENT", "AUDIT_KEYS", "AUDIT_KEY_CURRENT", "SMTP_SECURITY", "SMTP_HOST", "SMTP_PORT", "SERVICEBUS_CONNECTION_STRING"]);
+const localOnly = new Set(["TABLES_CONNECTION_STRING", "PASSWORD_PEPPERS", "PASSWORD_PEPPER_CURRENT", "AUDIT_KEYS", "AUDIT_KEY_CURRENT", "MFA_KEYS", "MFA_KEY_CURRENT", "SMTP_SECURITY", "SMTP_HOST", "SMTP_PORT", "SERVICEBUS_CONNECTION_STRING"]);
 for (const [name, value] of Object.entries(values)) {
   if (process.env[name] !== undefined) continue;
   if (azure && localOnly.has(name)) continue;

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
+
 	"github.com/palvelumanuaali/useradmin/internal/testenv"
 )
 
@@ -18,9 +20,56 @@ func (s *stack) activate(t *testing.T, addr string, n int) string {
 	if r.status != http.StatusOK {
 		t.Fatalf("accept for %s: %d %s", addr, r.status, r.body)
 	}
-	var si struct{ Token string }
+	var si struct {
+		Token                         string
+		SecondFactorEnrolmentRequired bool
+	}
 	r.decode(t, &si)
+	if si.SecondFactorEnrolmentRequired {
+		// Admins and primary users add an authenticator app first (issue 13).
+		s.enrolTOTP(t, si.Token)
+	}
 	return si.Token
+}
+
+// enrolTOTP adds a confirmed authenticator app with the session token, as
+// the frontend does after an enrol-only sign-in, and returns its secret
+// and the recovery codes.
+func (s *stack) enrolTOTP(t *testing.T, token string) (string, []string) {
+	t.Helper()
+	r := s.do(t, "POST", "/api/me/authenticators/totp", token, map[string]any{"name": "phone"})
+	if r.status != http.StatusCreated {
+		t.Fatalf("begin TOTP: %d %s", r.status, r.body)
+	}
+	var e struct {
+		Authenticator struct{ ID string }
+		Secret        string
+	}
+	r.decode(t, &e)
+	code, err := totp.GenerateCode(e.Secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = s.do(t, "POST", "/api/me/authenticators/"+e.Authenticator.ID+"/confirm", token, map[string]any{"code": code})
+	if r.status != http.StatusOK {
+		t.Fatalf("confirm TOTP: %d %s", r.status, r.body)
+	}
+	var codes struct{ RecoveryCodes []string }
+	r.decode(t, &codes)
+	return e.Secret, codes.RecoveryCodes
+}
+
+// signInWithRecoveryCode signs in in two steps, the second with a
+// recovery code (no wait for the next TOTP step), and returns the answer.
+func (s *stack) signInWithRecoveryCode(t *testing.T, email, password, code string) response {
+	t.Helper()
+	r := s.do(t, "POST", "/api/auth/login", "", map[string]any{"email": email, "password": password})
+	var c struct{ SecondFactor struct{ Challenge string } }
+	r.decode(t, &c)
+	if r.status != http.StatusOK || c.SecondFactor.Challenge == "" {
+		return r
+	}
+	return s.do(t, "POST", "/api/auth/login/second-factor", "", map[string]any{"challenge": c.SecondFactor.Challenge, "recoveryCode": code})
 }
 
 type idJSON struct {

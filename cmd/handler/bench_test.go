@@ -99,6 +99,7 @@ func BenchmarkStartToReadySlowKeyVault(b *testing.B) {
 	env := testEnv(b, mail)
 	env["KEY_VAULT_URL"], env["PASSWORD_PEPPERS"], env["PASSWORD_PEPPER_CURRENT"] = "https://bench-vault.vault.azure.net", "", ""
 	env["AUDIT_KEYS"], env["AUDIT_KEY_CURRENT"] = "", ""
+	env["MFA_KEYS"], env["MFA_KEY_CURRENT"] = "", ""
 	opts := defaultServeOptions()
 	opts.outside.secrets = slowVault(300 * time.Millisecond)
 	var listening, ready, firstAnswer time.Duration

@@ -89,6 +89,8 @@ func hostEnvironment(t *testing.T, mail testenv.Mailbox, storage string, port in
 		"PASSWORD_PEPPER_CURRENT":  "v1",
 		"AUDIT_KEYS":               "v1:dGVzdC1hdWRpdC1rZXktdGVzdC1hdWRpdC1rZXktdGVzdC1hdWRpdC1rZXk=",
 		"AUDIT_KEY_CURRENT":        "v1",
+		"MFA_KEYS":                 "v1:dGVzdC1tZmEta2V5LXRlc3QtbWZhLWtleS10ZXN0LW1mYS1rZXk=",
+		"MFA_KEY_CURRENT":          "v1",
 		"ServiceBusConnection__fullyQualifiedNamespace": "",
 		"SMTP_HOST":             mail.SMTPHost,
 		"SMTP_PORT":             strconv.Itoa(mail.SMTPPort),

@@ -32,6 +32,8 @@ func testEnv(t testing.TB, mail testenv.Mailbox) map[string]string {
 	return map[string]string{
 		"AUDIT_KEYS":               auditKeys,
 		"AUDIT_KEY_CURRENT":        auditKeyCurrent,
+		"MFA_KEYS":                 "v1:dGVzdC1tZmEta2V5LXRlc3QtbWZhLWtleS10ZXN0LW1mYS1rZXk=",
+		"MFA_KEY_CURRENT":          "v1",
 		"TABLES_CONNECTION_STRING": testenv.AzuriteConnectionString(t),
 		"TABLE_PREFIX":             testenv.UniqueName(t),
 		"APP_BASE_URL":             "http://localhost:3000",
@@ -248,8 +250,11 @@ func TestNewcomerJourney(t *testing.T) {
 		t.Fatalf("second bootstrap: %v, want a refusal", err)
 	}
 
-	// P13: sign-in with the personal credentials.
-	r = s.do(t, "POST", "/api/auth/login", "", map[string]any{"email": strings.ToUpper(addr), "password": strongPassword})
+	// An admin adds an authenticator app before anything else (issue 13).
+	_, recoveryCodes := s.enrolTOTP(t, accepted.Token)
+
+	// P13: sign-in with the personal credentials, in two steps.
+	r = s.signInWithRecoveryCode(t, strings.ToUpper(addr), strongPassword, recoveryCodes[0])
 	if r.status != http.StatusOK {
 		t.Fatalf("login: %d %s", r.status, r.body)
 	}
@@ -296,7 +301,7 @@ func TestNewcomerJourney(t *testing.T) {
 	if r := s.do(t, "POST", "/api/auth/login", "", map[string]any{"email": addr, "password": strongPassword}); r.status != http.StatusUnauthorized {
 		t.Fatalf("old password after reset: %d, want 401", r.status)
 	}
-	r = s.do(t, "POST", "/api/auth/login", "", map[string]any{"email": addr, "password": newPassword})
+	r = s.signInWithRecoveryCode(t, addr, newPassword, recoveryCodes[1])
 	if r.status != http.StatusOK {
 		t.Fatalf("login with the new password: %d %s", r.status, r.body)
 	}

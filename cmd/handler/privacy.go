@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/config"
 	"github.com/palvelumanuaali/useradmin/internal/privacy"
 )
@@ -98,6 +99,7 @@ func recordSettings(cfg config.Config) privacy.Settings {
 			SessionAbsoluteTimeout: cfg.Accounts.SessionAbsoluteTimeout,
 			InvitationTTL:          cfg.Accounts.InvitationTTL,
 			PasswordResetTTL:       cfg.Accounts.PasswordResetTTL,
+			ChallengeTTL:           accounts.ChallengeTTL,
 		},
 	}
 	switch cfg.Email.Provider {

@@ -91,6 +91,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Accounts.MFAKeys, err = loadMFAKeys(ctx, cfg, outside); err != nil {
+		return nil, err
+	}
 	a := &app{cfg: cfg, log: log, store: store, hasher: hasher, now: now}
 	relayRef := &deferredRelay{}
 	a.accounts = accounts.NewService(store, hasher, passwords.DefaultPolicy(), relayRef, now, newID, cfg.Accounts)
@@ -193,6 +196,20 @@ func loadAuditKeys(ctx context.Context, cfg config.Config, outside outsideParts)
 		return audit.Keys{}, err
 	}
 	return keyvault.LoadAuditKeys(ctx, client, cfg.AuditKeySecretName)
+}
+
+// loadMFAKeys loads the MFA key versions (TOTP secrets, recovery codes):
+// from Key Vault when KEY_VAULT_URL is set, locally otherwise.
+func loadMFAKeys(ctx context.Context, cfg config.Config, outside outsideParts) (accounts.MFAKeys, error) {
+	if cfg.KeyVaultURL == "" {
+		k := accounts.MFAKeys{Current: cfg.LocalMFAKeyCurrent, Versions: cfg.LocalMFAKeys}
+		return k, k.Validate()
+	}
+	client, err := openVault(cfg, outside)
+	if err != nil {
+		return accounts.MFAKeys{}, err
+	}
+	return keyvault.LoadMFAKeys(ctx, client, cfg.MFAKeySecretName)
 }
 
 func openVault(cfg config.Config, outside outsideParts) (keyvault.SecretClient, error) {

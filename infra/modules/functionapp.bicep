@@ -27,6 +27,8 @@ param tablePrefix string
 param keyVaultUri string
 param pepperSecretName string
 param auditKeySecretName string
+param mfaKeySecretName string
+param mfaRequiredForAll bool
 param serviceBusFqdn string
 param notificationQueueName string
 param notificationMaxDeliveries int
@@ -91,11 +93,15 @@ var baseSettings = [
   // Storage (managed identity instead of TABLES_CONNECTION_STRING).
   { name: 'TABLES_ENDPOINT', value: tablesEndpoint }
   { name: 'TABLE_PREFIX', value: tablePrefix }
-  // The pepper and the audit chain key (Key Vault instead of
-  // PASSWORD_PEPPERS and AUDIT_KEYS).
+  // The pepper, the audit chain key and the MFA key (Key Vault instead of
+  // PASSWORD_PEPPERS, AUDIT_KEYS and MFA_KEYS).
   { name: 'KEY_VAULT_URL', value: keyVaultUri }
   { name: 'PEPPER_SECRET_NAME', value: pepperSecretName }
   { name: 'AUDIT_KEY_SECRET_NAME', value: auditKeySecretName }
+  { name: 'MFA_KEY_SECRET_NAME', value: mfaKeySecretName }
+  // Admins and primary users always need a second factor; true extends it
+  // to everyone.
+  { name: 'MFA_REQUIRED_FOR_ALL', value: string(mfaRequiredForAll) }
   // Notifications: the trigger's identity-based connection and the app's
   // own publisher read the same setting.
   { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: serviceBusFqdn }

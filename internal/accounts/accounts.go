@@ -5,8 +5,9 @@
 //
 // What is kept about a person is exactly what P9 allows: first and last
 // name, email, home organisation, plus what authentication needs (password
-// hash, role, status, timestamps, failed sign-in counter). No IP address,
-// no user agent.
+// hash, role, status, timestamps, failed sign-in counter, and the second
+// factor: each factor's type, name and times with its sealed secret, and
+// the keyed hashes of unused recovery codes). No IP address, no user agent.
 package accounts
 
 import (
@@ -122,6 +123,14 @@ type Session struct {
 	// or wrote it; the session reads the account again (and records its
 	// activity) once an ActivityInterval has passed since.
 	ActivityAt time.Time
+	// EnrolOnly marks a session made by a password alone for a person whose
+	// role requires a second factor they do not have yet: it may only list
+	// and add factors (and sign out), and lives EnrolOnlyLifetime.
+	EnrolOnly bool
+	// VerifiedAt is when the session's holder last proved the password (and
+	// the second factor, when the account has one): at sign-in, or by
+	// reauthenticating. Changes to the factors need it recent.
+	VerifiedAt time.Time
 	ETag       string
 }
 
@@ -155,13 +164,17 @@ type ResetLimit struct {
 }
 
 // Aggregate is one account with everything stored beside it: its sessions,
-// its outstanding link tokens, its reset counter and the delivery records
+// its outstanding link tokens, its reset counter, its second factors and
+// recovery codes, its pending sign-in challenges and the delivery records
 // of its notifications. It is read in one storage call.
 type Aggregate struct {
-	User       User
-	Sessions   []Session
-	Tokens     []Token
-	ResetLimit ResetLimit
+	User          User
+	Sessions      []Session
+	Tokens        []Token
+	Factors       []Factor
+	RecoveryCodes []RecoveryCode
+	Challenges    []Challenge
+	ResetLimit    ResetLimit
 	// FiledFor is the UTC day (midnight) the account is filed under in the
 	// lifecycle index, as its partition records it; zero when not filed.
 	FiledFor   time.Time
@@ -211,11 +224,22 @@ type Change struct {
 	DeleteSessions []Session
 	PutTokens      []Token
 	DeleteTokens   []Token
-	ResetLimit     *ResetLimit // inserted, or replaced if its ETag still matches
-	Deliveries     []Delivery  // each inserted, or replaced if its ETag still matches
-	DropDeliveries []Delivery  // records past their retention
-	Events         []audit.Event
-	Notifications  []notify.Message
+	// The second factor (factors.go): factors inserted, replaced if their
+	// ETag still matches, deleted; recovery codes inserted and deleted;
+	// sign-in challenges inserted, replaced on their ETag, deleted.
+	PutFactors          []Factor
+	UpdateFactors       []Factor
+	DeleteFactors       []Factor
+	PutRecoveryCodes    []RecoveryCode
+	DeleteRecoveryCodes []RecoveryCode
+	PutChallenges       []Challenge
+	UpdateChallenges    []Challenge
+	DeleteChallenges    []Challenge
+	ResetLimit          *ResetLimit // inserted, or replaced if its ETag still matches
+	Deliveries          []Delivery  // each inserted, or replaced if its ETag still matches
+	DropDeliveries      []Delivery  // records past their retention
+	Events              []audit.Event
+	Notifications       []notify.Message
 	// FirstDue, for CreateUser, is the new account's first lifecycle step:
 	// the store files it once the change is delivered.
 	FirstDue time.Time
@@ -235,6 +259,15 @@ var (
 	ErrNotClosed          = errors.New("the account is not closed")
 	ErrNotInvited         = errors.New("the account is not waiting for an invitation")
 	ErrClosed             = errors.New("the account is closed")
+	// ErrEnrolmentRequired: the session is enrol-only (a second factor
+	// must be added first). ErrReauthenticationRequired: the change needs
+	// the password (and factor) proven within ReauthenticationWindow.
+	// ErrLastFactor: the role requires a factor and this is the last one.
+	// ErrNoSecondFactor: recovery codes without a factor to recover.
+	ErrEnrolmentRequired        = errors.New("second factor enrolment required")
+	ErrReauthenticationRequired = errors.New("reauthentication required")
+	ErrLastFactor               = errors.New("the last second factor cannot be removed while the role requires one")
+	ErrNoSecondFactor           = errors.New("no second factor")
 	// ErrNotificationSent and ErrNotificationClaimed are the outcomes of
 	// claiming a notification's email (PrepareNotification): sent before,
 	// and being sent by another delivery right now (retry later).

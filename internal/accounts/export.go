@@ -13,7 +13,11 @@ type Export struct {
 	At       time.Time
 	User     User
 	Sessions []Session
-	Events   []audit.Event
+	// Factors are the second factors (confirmed ones), without secrets;
+	// RecoveryCodes how many unused recovery codes are held.
+	Factors       []FactorInfo
+	RecoveryCodes int
+	Events        []audit.Event
 }
 
 // maxExportEvents bounds the audit events one export carries.
@@ -27,7 +31,10 @@ func (s *Service) ExportSelf(ctx context.Context, p Principal) (Export, error) {
 	if err != nil {
 		return Export{}, err
 	}
-	out := Export{At: s.now().UTC(), User: agg.User, Sessions: agg.Sessions}
+	out := Export{At: s.now().UTC(), User: agg.User, Sessions: agg.Sessions, RecoveryCodes: len(agg.RecoveryCodes)}
+	for _, f := range confirmedFactors(agg) {
+		out.Factors = append(out.Factors, infoOf(f))
+	}
 	q := audit.Query{UserID: p.Actor.ID, Limit: audit.MaxPageSize}
 	for len(out.Events) < maxExportEvents {
 		page, err := s.store.Events(ctx, q)

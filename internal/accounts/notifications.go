@@ -46,6 +46,7 @@ var sendableTo = map[notify.Kind][]kernel.Status{
 	notify.KindAccountRestored:   {kernel.StatusActive, kernel.StatusInvited},
 	notify.KindAccessChanged:     {kernel.StatusActive, kernel.StatusInvited},
 	notify.KindInvitedElsewhere:  {kernel.StatusActive, kernel.StatusInvited},
+	notify.KindSecondFactorReset: {kernel.StatusActive},
 }
 
 // NotificationSendTimeout bounds one send of a notification email (the

@@ -23,7 +23,8 @@ func TestPrepareNotificationReadsTheStoredAccountAndItsStatus(t *testing.T) {
 		kernel.StatusInvited: {notify.KindInvitation, notify.KindAccountClosed, notify.KindAccountRestored, notify.KindAccessChanged,
 			notify.KindInvitedElsewhere},
 		kernel.StatusActive: {notify.KindPasswordReset, notify.KindPasswordChanged, notify.KindInactivityWarning,
-			notify.KindAccountClosed, notify.KindAccountRestored, notify.KindAccessChanged, notify.KindInvitedElsewhere},
+			notify.KindAccountClosed, notify.KindAccountRestored, notify.KindAccessChanged, notify.KindInvitedElsewhere,
+			notify.KindSecondFactorReset},
 		kernel.StatusClosed: {notify.KindAccountClosed},
 	}
 	for status, kinds := range sendable {

@@ -97,7 +97,10 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string, 
 		u.PrivacyNoticeVersion = s.opts.PrivacyNoticeVersion
 		u.PrivacyNoticeAcceptedAt = now
 		ch := Change{UserID: u.ID, User: &u, DeleteTokens: tokensOf(agg, PurposeInvitation)}
-		tok, sess, err := s.newSession(agg, u, &ch)
+		// A role that requires a second factor gets an enrol-only session:
+		// the password alone opens nothing else.
+		enrolOnly := s.FactorRequired(u.Role) && len(confirmedFactors(agg)) == 0
+		tok, sess, err := s.newSessionOf(agg, u, &ch, enrolOnly)
 		if err != nil {
 			return err
 		}
@@ -107,7 +110,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string, 
 		if err := s.applySettled(ctx, agg, ch); err != nil {
 			return err
 		}
-		result = SignIn{Token: tok, ExpiresAt: sess.ExpiresAt, User: u}
+		result = SignIn{Token: tok, ExpiresAt: sess.ExpiresAt, User: u, EnrolOnly: enrolOnly}
 		return nil
 	})
 	return result, err

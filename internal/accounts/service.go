@@ -147,6 +147,10 @@ type Options struct {
 	// SafetyMargin delays closing and erasing past their time so clock
 	// skew can never make them early.
 	SafetyMargin time.Duration
+	// SecondFactorRoles are the roles that must sign in with a second
+	// factor (factors.go); MFAKeys seal TOTP secrets and key recovery codes.
+	SecondFactorRoles []kernel.Role
+	MFAKeys           MFAKeys
 }
 
 // MaxSessions caps one person's concurrent sessions; signing in on one more
@@ -180,10 +184,16 @@ func NewService(store Store, hasher Hasher, policy PasswordPolicy, relay Relay, 
 }
 
 // SignIn is a new session handed to a person.
+//
+// When a second step must follow the password, SecondFactor is set and
+// nothing else: no session yet. EnrolOnly marks a session that may only
+// add a second factor.
 type SignIn struct {
-	Token     string
-	ExpiresAt time.Time
-	User      User
+	Token        string
+	ExpiresAt    time.Time
+	User         User
+	EnrolOnly    bool
+	SecondFactor *SecondFactorChallenge
 }
 
 // Actor is the account's access, as a session snapshots it. Authentication
@@ -210,6 +220,8 @@ type Principal struct {
 	// account as read. Authorization decisions use it.
 	Actor       kernel.Actor
 	SessionHash string
+	// VerifiedAt is when the session last proved the password (and factor).
+	VerifiedAt time.Time
 	// account is the caller's account as authentication read it, or as its
 	// own activity write left it: its data and its ETag are one stored
 	// version, so Me can answer with it without reading again. Nil when
@@ -312,14 +324,24 @@ func (s *Service) applyThenSettle(ctx context.Context, before Aggregate, ch Chan
 // is the stored one when the change commits), ending expired sessions
 // and, past MaxSessions, the oldest ones, in the same change.
 func (s *Service) newSession(agg Aggregate, u User, ch *Change) (string, Session, error) {
+	return s.newSessionOf(agg, u, ch, false)
+}
+
+// newSessionOf is newSession, enrol-only (EnrolOnlyLifetime, nothing but
+// adding a second factor) when enrolOnly.
+func (s *Service) newSessionOf(agg Aggregate, u User, ch *Change, enrolOnly bool) (string, Session, error) {
 	now := s.now().UTC()
 	token, hash, err := newToken(u.ID)
 	if err != nil {
 		return "", Session{}, err
 	}
 	access := u.Actor()
-	sess := Session{UserID: u.ID, Hash: hash, ID: s.newID(), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.opts.SessionAbsoluteTimeout),
-		Access: &access, ActivityAt: u.LastActiveAt}
+	lifetime := s.opts.SessionAbsoluteTimeout
+	if enrolOnly {
+		lifetime = min(lifetime, EnrolOnlyLifetime)
+	}
+	sess := Session{UserID: u.ID, Hash: hash, ID: s.newID(), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(lifetime),
+		Access: &access, ActivityAt: u.LastActiveAt, EnrolOnly: enrolOnly, VerifiedAt: now}
 	live := make([]Session, 0, len(agg.Sessions))
 	for _, old := range agg.Sessions {
 		if s.sessionExpired(old, now) {

@@ -89,7 +89,10 @@ func (a *loginAttempt) try(ctx context.Context, agg Aggregate) (SignIn, error) {
 	if err != nil {
 		return SignIn{}, err
 	}
-	return a.signIn(ctx, agg, now, needsRehash)
+	if si, ok, err := a.passwordStep(ctx, agg, now, needsRehash); ok {
+		return si, err
+	}
+	return a.signIn(ctx, agg, now, needsRehash, false)
 }
 
 // refuse records a sign-in to an account that is not active or is locked,
@@ -144,19 +147,29 @@ func (a *loginAttempt) verify(ctx context.Context, u User) (needsRehash bool, er
 	return needsRehash, nil
 }
 
-// signIn commits the successful sign-in: a new session, the lockout
-// cleared, the hash renewed when needsRehash, the activity when due.
-func (a *loginAttempt) signIn(ctx context.Context, agg Aggregate, now time.Time, needsRehash bool) (SignIn, error) {
-	s, u := a.s, agg.User
-	ch := Change{UserID: u.ID}
+// signIn commits the successful sign-in: a new session (enrol-only when
+// enrolOnly), the lockout cleared, the hash renewed when needsRehash, the
+// activity when due.
+func (a *loginAttempt) signIn(ctx context.Context, agg Aggregate, now time.Time, needsRehash, enrolOnly bool) (SignIn, error) {
+	ch := Change{UserID: agg.User.ID}
 	if needsRehash {
+		u := agg.User
 		// A raised work factor or a rotated pepper reaches each stored
 		// hash at that person's next sign-in.
 		var err error
-		if u.PasswordHash, err = s.hasher.Hash(ctx, a.password); err != nil {
+		if u.PasswordHash, err = a.s.hasher.Hash(ctx, a.password); err != nil {
 			return SignIn{}, err
 		}
+		agg.User = u
 	}
+	return a.finish(ctx, agg, now, ch, enrolOnly)
+}
+
+// finish commits a successful sign-in from the account as read and what
+// ch already holds (the proof's use, a renewed hash in agg.User): a new
+// session, the lockout cleared, the activity when due.
+func (a *loginAttempt) finish(ctx context.Context, agg Aggregate, now time.Time, ch Change, enrolOnly bool) (SignIn, error) {
+	s, u := a.s, agg.User
 	ch.Events = s.clearLockout(&u, now, a.m)
 	// Activity is recorded at most once an ActivityInterval, like any
 	// authenticated request's: only then does the directory entry (its
@@ -165,7 +178,7 @@ func (a *loginAttempt) signIn(ctx context.Context, agg Aggregate, now time.Time,
 	if activity {
 		u.LastActiveAt = now
 	}
-	token, sess, err := s.newSession(agg, u, &ch)
+	token, sess, err := s.newSessionOf(agg, u, &ch, enrolOnly)
 	if err != nil {
 		return SignIn{}, err
 	}
@@ -184,7 +197,7 @@ func (a *loginAttempt) signIn(ctx context.Context, agg Aggregate, now time.Time,
 	if err := apply(ctx, ch); err != nil {
 		return SignIn{}, err
 	}
-	return SignIn{Token: token, ExpiresAt: sess.ExpiresAt, User: u}, nil
+	return SignIn{Token: token, ExpiresAt: sess.ExpiresAt, User: u, EnrolOnly: enrolOnly}, nil
 }
 
 // recordFailedSignIn counts a wrong password (lockout.go) and records it
@@ -256,6 +269,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		return s.authenticated(ctx, u, sess, hash, now)
 	}
 	access := *sess.Access
+	access.EnrolOnly = sess.EnrolOnly
 	if access.ID != sess.UserID || access.Status != kernel.StatusActive {
 		return Principal{}, ErrUnauthenticated
 	}
@@ -269,7 +283,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 			return Principal{}, err
 		}
 	}
-	return Principal{Actor: access, SessionHash: hash}, nil
+	return Principal{Actor: access, SessionHash: hash, VerifiedAt: sess.VerifiedAt}, nil
 }
 
 // AuthenticateAccount is Authenticate for a request that answers with the
@@ -352,7 +366,8 @@ func (s *Service) authenticated(ctx context.Context, u User, sess Session, hash 
 			s.settleBestEffort(ctx, u.ID) // the directory's last activity, at most hourly
 		}
 	}
-	return Principal{Actor: access, SessionHash: hash, account: &u}, nil
+	access.EnrolOnly = sess.EnrolOnly
+	return Principal{Actor: access, SessionHash: hash, VerifiedAt: sess.VerifiedAt, account: &u}, nil
 }
 
 // Logout ends the caller's session. A session another request ended in

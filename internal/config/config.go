@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/lifecycle"
 	"github.com/palvelumanuaali/useradmin/internal/passkeys"
 	"github.com/palvelumanuaali/useradmin/internal/schedule"
@@ -54,6 +55,13 @@ type Config struct {
 	AuditKeySecretName   string
 	LocalAuditKeys       map[string][]byte
 	LocalAuditKeyCurrent string
+
+	// MFA key (seals TOTP secrets, keys recovery-code hashes): from Key
+	// Vault (KeyVaultURL + MFAKeySecretName) or, locally, from LocalMFAKeys
+	// with LocalMFAKeyCurrent, exactly like the pepper.
+	MFAKeySecretName   string
+	LocalMFAKeys       map[string][]byte
+	LocalMFAKeyCurrent string
 
 	Email EmailConfig
 
@@ -152,6 +160,10 @@ var Settings = []Setting{
 	{"AUDIT_KEY_SECRET_NAME", "audit-chain-key", "Key Vault secret holding the audit chain key versions (HMAC of every audit link)"},
 	{"AUDIT_KEYS", "local1:bG9jYWwtZGV2ZWxvcG1lbnQtYXVkaXQta2V5LW5vdC1mb3ItcHJvZHVjdGlvbg==", "local only: audit chain keys as version:base64key pairs, comma-separated"},
 	{"AUDIT_KEY_CURRENT", "local1", "local only: the audit key version new links use"},
+	{"MFA_KEY_SECRET_NAME", "mfa-key", "Key Vault secret holding the MFA key versions (seals TOTP secrets, keys recovery codes)"},
+	{"MFA_KEYS", "local1:bG9jYWwtZGV2ZWxvcG1lbnQtbWZhLWtleS1ub3QtZm9yLXByb2R1Y3Rpb24=", "local only: MFA keys as version:base64key pairs (32 bytes), comma-separated"},
+	{"MFA_KEY_CURRENT", "local1", "local only: the MFA key version new secrets use"},
+	{"MFA_REQUIRED_FOR_ALL", "false", "true: editors and experts must have a second factor too (admins and primary users always must)"},
 	{"EMAIL_PROVIDER", "smtp", "smtp | ses"},
 	{"SES_REGION", "", "Amazon SES region; EU/EEA regions only (P12)"},
 	{"SES_CONFIGURATION_SET", "", "optional SES configuration set"},
@@ -326,11 +338,15 @@ func (p *parser) loadSecrets(c *Config) {
 	c.LocalAuditKeyCurrent = p.str("AUDIT_KEY_CURRENT")
 	c.LocalPeppers = p.peppers("PASSWORD_PEPPERS")
 	c.LocalAuditKeys = p.peppers("AUDIT_KEYS")
+	c.MFAKeySecretName = p.strDefault("MFA_KEY_SECRET_NAME", "mfa-key")
+	c.LocalMFAKeyCurrent = p.str("MFA_KEY_CURRENT")
+	c.LocalMFAKeys = p.peppers("MFA_KEYS")
 	if c.KeyVaultURL != "" {
 		p.httpsURL("KEY_VAULT_URL", c.KeyVaultURL)
 	}
 	p.versionedSecret(*c, "PASSWORD_PEPPERS", "PASSWORD_PEPPER_CURRENT", c.LocalPeppers, c.LocalPepperCurrent, "the pepper")
 	p.versionedSecret(*c, "AUDIT_KEYS", "AUDIT_KEY_CURRENT", c.LocalAuditKeys, c.LocalAuditKeyCurrent, "the audit chain key")
+	p.versionedSecret(*c, "MFA_KEYS", "MFA_KEY_CURRENT", c.LocalMFAKeys, c.LocalMFAKeyCurrent, "the MFA key")
 }
 
 // loadEmail reads the email provider and its settings.
@@ -407,6 +423,12 @@ func (p *parser) loadAccounts(c *Config) {
 		InactivityMonths: p.intDefault("INACTIVITY_MONTHS", 6, 1, 120),
 		WarningDays:      p.days("WARNING_DAYS", []int{30, 7}),
 		SafetyMargin:     p.duration("SAFETY_MARGIN", time.Hour),
+		// A second factor is required of the roles that hold the keys;
+		// MFA_REQUIRED_FOR_ALL extends it to everyone.
+		SecondFactorRoles: []kernel.Role{kernel.RoleAdmin, kernel.RolePrimaryUser},
+	}
+	if p.boolDefault("MFA_REQUIRED_FOR_ALL", false) {
+		c.Accounts.SecondFactorRoles = append(c.Accounts.SecondFactorRoles, kernel.RoleEditor, kernel.RoleExpert)
 	}
 	a := c.Accounts
 	if a.SessionIdleTimeout > a.SessionAbsoluteTimeout {
@@ -558,6 +580,19 @@ func (p *parser) list(name string) []string {
 		}
 	}
 	return out
+}
+
+func (p *parser) boolDefault(name string, def bool) bool {
+	switch p.str(name) {
+	case "":
+		return def
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	p.fail(name + " must be true or false")
+	return def
 }
 
 func (p *parser) intDefault(name string, def, min, max int) int {

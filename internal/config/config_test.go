@@ -180,6 +180,7 @@ func TestLoadWithNothingSetListsEveryProblemAtOnce(t *testing.T) {
 		"APP_BASE_URL must be set",
 		"KEY_VAULT_URL (Azure) or PASSWORD_PEPPERS (local) must be set",
 		"KEY_VAULT_URL (Azure) or AUDIT_KEYS (local) must be set",
+		"KEY_VAULT_URL (Azure) or MFA_KEYS (local) must be set",
 		"SMTP_HOST must be set when EMAIL_PROVIDER=smtp",
 		"EMAIL_FROM must be set",
 	}
@@ -212,6 +213,8 @@ func TestLoadRefusesInvalidSettings(t *testing.T) {
 		"PASSWORD_PEPPER_CURRENT":  "",
 		"AUDIT_KEYS":               "",
 		"AUDIT_KEY_CURRENT":        "",
+		"MFA_KEYS":                 "",
+		"MFA_KEY_CURRENT":          "",
 		"KEY_VAULT_URL":            "https://uaprod.vault.azure.net",
 		"APP_BASE_URL":             "https://palvelumanuaali.fi",
 		"SMTP_HOST":                "smtp.example.fi",
@@ -297,9 +300,10 @@ func TestLoadRefusesInvalidSettings(t *testing.T) {
 			[]string{"ServiceBusConnection__fullyQualifiedNamespace must be a host name such as ua.servicebus.windows.net"}},
 		{"local peppers against Azure storage are refused", map[string]string{"TABLES_CONNECTION_STRING": "", "TABLES_ENDPOINT": "https://uaprod.table.core.windows.net"},
 			[]string{"PASSWORD_PEPPERS is for local runs only; in Azure the pepper comes from KEY_VAULT_URL",
-				"AUDIT_KEYS is for local runs only; in Azure the audit chain key comes from KEY_VAULT_URL"}},
+				"AUDIT_KEYS is for local runs only; in Azure the audit chain key comes from KEY_VAULT_URL",
+				"MFA_KEYS is for local runs only; in Azure the MFA key comes from KEY_VAULT_URL"}},
 		{"Key Vault and local peppers together are refused", map[string]string{"KEY_VAULT_URL": "https://uaprod.vault.azure.net"},
-			[]string{"set only one of KEY_VAULT_URL and PASSWORD_PEPPERS", "set only one of KEY_VAULT_URL and AUDIT_KEYS"}},
+			[]string{"set only one of KEY_VAULT_URL and PASSWORD_PEPPERS", "set only one of KEY_VAULT_URL and AUDIT_KEYS", "set only one of KEY_VAULT_URL and MFA_KEYS"}},
 		// CONF-3: a known local audit key in Azure would let whoever can
 		// write the table re-chain it.
 		{"local audit keys beside Key Vault are refused", merge(azure, map[string]string{"AUDIT_KEYS": "local1:" + testPepper, "AUDIT_KEY_CURRENT": "local1"}),

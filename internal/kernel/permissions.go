@@ -33,11 +33,16 @@ const (
 // Actor is what authorization knows about a caller: their account's id,
 // role, organisation and status, and nothing else (no name, no email:
 // audit events name the actor by id).
+//
+// EnrolOnly marks a caller whose session was made by a password alone,
+// whose role requires a second factor they have not added: they have no
+// permission at all until they add one (Allows).
 type Actor struct {
 	ID             string
 	OrganizationID string
 	Role           Role
 	Status         Status
+	EnrolOnly      bool
 }
 
 // Permission is one row of the permission matrix (DESIGN §4).
@@ -58,6 +63,7 @@ const (
 	PermSeeAuditEvents  Permission = "audit_events"
 	PermSeeOrganization Permission = "see_organization"
 	PermEndSessions     Permission = "end_sessions"
+	PermResetFactors    Permission = "reset_second_factor"
 )
 
 // Scope is how far a permission reaches.
@@ -91,13 +97,19 @@ var Matrix = map[Permission]map[Role]Scope{
 	// do it to themselves; a primary user never to an admin (see
 	// accounts.Service.EndUserSessions).
 	PermEndSessions: {RoleAdmin: ScopeAll, RolePrimaryUser: ScopeOwnOrg, RoleEditor: ScopeSelf, RoleExpert: ScopeSelf},
+	// Removing all of a person's second factors and recovery codes, so they
+	// enrol again at their next sign-in: never an admin's by a primary user
+	// (see accounts.Service.ResetSecondFactor); people remove their own
+	// factors through /api/me.
+	PermResetFactors: {RoleAdmin: ScopeAll, RolePrimaryUser: ScopeOwnOrg},
 }
 
 // Allows reports whether actor may use perm on an account with id
 // targetID in organisation targetOrg (targetID empty for actions on an
-// organisation). Only active accounts have any permission.
+// organisation). Only active accounts have any permission, and an
+// enrol-only caller none.
 func Allows(actor Actor, perm Permission, targetID, targetOrg string) bool {
-	if actor.Status != StatusActive {
+	if actor.Status != StatusActive || actor.EnrolOnly {
 		return false
 	}
 	switch Matrix[perm][actor.Role] {

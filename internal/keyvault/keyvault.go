@@ -45,6 +45,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
+	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 )
@@ -144,6 +145,22 @@ func LoadAuditKeys(ctx context.Context, client SecretClient, secretName string) 
 	k := audit.Keys{Current: current, Versions: keys}
 	if err := k.Validate(); err != nil {
 		return audit.Keys{}, fmt.Errorf("keyvault: secret %q: %w", secretName, err)
+	}
+	return k, nil
+}
+
+// LoadMFAKeys reads the MFA key's versions (accounts.MFAKeys: TOTP
+// secrets are sealed and recovery codes keyed under them) from the secret
+// secretName exactly as LoadPeppers reads the pepper's, with
+// accounts.MFAKeyLen as the shortest key.
+func LoadMFAKeys(ctx context.Context, client SecretClient, secretName string) (accounts.MFAKeys, error) {
+	current, keys, err := loadVersions(ctx, client, secretName, accounts.MFAKeyLen)
+	if err != nil {
+		return accounts.MFAKeys{}, err
+	}
+	k := accounts.MFAKeys{Current: current, Versions: keys}
+	if err := k.Validate(); err != nil {
+		return accounts.MFAKeys{}, fmt.Errorf("keyvault: secret %q: %w", secretName, err)
 	}
 	return k, nil
 }

@@ -36,12 +36,15 @@ const (
 	// organisation they do not belong to tried to invite them (P1: one
 	// account per person; an admin can move them).
 	KindInvitedElsewhere Kind = "invited_elsewhere"
+	// KindSecondFactorReset tells a person their second factors were
+	// removed by an administrator: they add one at their next sign-in.
+	KindSecondFactorReset Kind = "second_factor_reset"
 )
 
 // Kinds lists every kind, for tests and for validation.
 var Kinds = []Kind{
 	KindInvitation, KindPasswordReset, KindPasswordChanged, KindInactivityWarning,
-	KindAccountClosed, KindAccountRestored, KindAccessChanged, KindInvitedElsewhere,
+	KindAccountClosed, KindAccountRestored, KindAccessChanged, KindInvitedElsewhere, KindSecondFactorReset,
 }
 
 // Locales lists the languages every email exists in; the first is the default.

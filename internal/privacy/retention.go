@@ -22,6 +22,7 @@ const (
 	RetainAudit        Retention = "audit"        // AUDIT_RETENTION_MONTHS
 	RetainTombstone    Retention = "tombstone"    // without end (an id and a time only)
 	RetainOrganisation Retention = "organisation" // while the organisation exists
+	RetainChallenge    Retention = "challenge"    // until the sign-in's second step, or its time
 )
 
 // Limits are the configured values retention is computed from.
@@ -35,6 +36,7 @@ type Limits struct {
 	SessionAbsoluteTimeout time.Duration // SESSION_ABSOLUTE_TIMEOUT
 	InvitationTTL          time.Duration // INVITATION_TTL
 	PasswordResetTTL       time.Duration // PASSWORD_RESET_TTL
+	ChallengeTTL           time.Duration // the second step's time (fixed in the code)
 }
 
 // Describe is the rule in l, with the periods from limits.
@@ -86,6 +88,12 @@ func (r Retention) Describe(l Lang, limits Limits) string {
 			"Without end (a random id and the time of erasure only)"}
 	case RetainOrganisation:
 		t = Text{"Niin kauan kuin organisaatio on olemassa", "Så länge organisationen finns", "While the organisation exists"}
+	case RetainChallenge:
+		t = Text{
+			fmt.Sprintf("Kunnes kirjautumisen toinen vaihe on tehty, enintään %s; vanhentuneet poistetaan seuraavassa kirjautumisessa ja tilin mukana", d(limits.ChallengeTTL)),
+			fmt.Sprintf("Tills inloggningens andra steg är gjort, högst %s; utgångna raderas vid nästa inloggning och med kontot", d(limits.ChallengeTTL)),
+			fmt.Sprintf("Until the sign-in's second step, %s at most; expired ones go at the next sign-in and with the account", d(limits.ChallengeTTL)),
+		}
 	}
 	return t.In(l)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/google/uuid"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
 	"github.com/palvelumanuaali/useradmin/internal/audit"
@@ -76,7 +77,7 @@ func writeOneOfEverything(t *testing.T, ctx context.Context, s *Store) {
 	svc := accounts.NewService(s, hasher, passwords.DefaultPolicy(), &testenv.Relay{}, clock.Now, uuid.NewString, accounts.Options{
 		SessionIdleTimeout: time.Hour, SessionAbsoluteTimeout: 12 * time.Hour, LockoutThreshold: 5, LockoutDuration: time.Minute,
 		ActivityInterval: time.Hour, InvitationTTL: time.Hour, PasswordResetTTL: time.Hour, RestoreWindow: time.Hour,
-		InactivityMonths: 6,
+		InactivityMonths: 6, MFAKeys: accounts.MFAKeys{Current: "m1", Versions: map[string][]byte{"m1": []byte("tablestore-drift-test-mfa-key-32")}},
 	})
 	meta := kernel.Meta{RequestID: "r-drift"}
 	must := func(what string, err error) {
@@ -100,9 +101,24 @@ func writeOneOfEverything(t *testing.T, ctx context.Context, s *Store) {
 	const password = "correct horse battery staple in a drift"
 	_, err = svc.AcceptInvitation(ctx, token, password, true, meta)
 	must("accept", err)
+	// A second factor: TOTP with its recovery codes, then a sign-in's
+	// challenge (an enrolled factor is asked for).
+	first, err := svc.Login(ctx, driftEmail, password, meta)
+	must("first sign in", err)
+	p, err := svc.Authenticate(ctx, first.Token)
+	must("authenticate", err)
+	en, err := svc.BeginTOTP(ctx, p, "puhelin", meta)
+	must("begin TOTP", err)
+	code, err := totp.GenerateCode(en.Secret, clock.Now())
+	must("TOTP code", err)
+	_, err = svc.ConfirmTOTP(ctx, p, en.Factor.ID, code, meta)
+	must("confirm TOTP", err)
 	clock.Advance(2 * time.Hour)
-	_, err = svc.Login(ctx, driftEmail, password, meta)
+	step, err := svc.Login(ctx, driftEmail, password, meta)
 	must("sign in", err)
+	if step.SecondFactor == nil {
+		t.Fatal("a sign-in with an enrolled factor made no challenge")
+	}
 	must("reset request", svc.RequestPasswordReset(ctx, driftEmail, meta))
 	_, _, err = svc.IssueLinkToken(ctx, u.ID, accounts.PurposePasswordReset)
 	must("reset link", err)
@@ -139,7 +155,7 @@ func writeOneOfEverything(t *testing.T, ctx context.Context, s *Store) {
 func rowKind(table, pk, rk string) string {
 	switch table {
 	case tableUsers:
-		for _, prefix := range []string{rkSessionPrefix, rkTokenPrefix, rkDeliveryPrefix, rkOutboxPrefix} {
+		for _, prefix := range []string{rkSessionPrefix, rkTokenPrefix, rkDeliveryPrefix, rkOutboxPrefix, rkFactorPrefix, rkRecoveryPrefix, rkChallengePrefix} {
 			if strings.HasPrefix(rk, prefix) {
 				return strings.TrimSuffix(prefix, "|")
 			}

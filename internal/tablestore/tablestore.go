@@ -17,6 +17,14 @@
 //	                                    the partition: at most 20 sessions)
 //	          RK = "token|<purpose>|<sha256>"  an invitation or reset link token
 //	          RK = "resetlimit"         the hourly reset-request counter
+//	          RK = "factor|<id>"        a second factor: type, name, times, the TOTP
+//	                                    secret sealed under the MFA key (AES-256-GCM,
+//	                                    account and factor id as additional data),
+//	                                    the last accepted time step
+//	          RK = "recovery|<version>:<hmac>"  an unused recovery code: its keyed
+//	                                    hash only; using it deletes the row
+//	          RK = "challenge|<sha256>" a pending two-step sign-in (hash of its
+//	                                    secret, expiry, attempts): single use
 //	          RK = "delivery|<notification id>"  the email's claim: queued (its link
 //	                                    recorded), sending or sent (deliveries.go)
 //	          RK = "outbox|<id>"        an audit event or notification the

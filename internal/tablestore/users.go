@@ -171,12 +171,14 @@ type sessionEntity struct {
 	AccessOrganizationID string `json:",omitempty"`
 	AccessStatus         string `json:",omitempty"`
 	ActivityAt           string `json:",omitempty"`
+	EnrolOnly            bool   `json:",omitempty"`
+	VerifiedAt           string `json:",omitempty"`
 }
 
 func toSessionEntity(s accounts.Session) sessionEntity {
 	e := sessionEntity{PartitionKey: s.UserID, RowKey: rkSessionPrefix + s.Hash, ID: s.ID,
 		CreatedAt: formatTime(s.CreatedAt), LastSeenAt: formatTime(s.LastSeenAt), ExpiresAt: formatTime(s.ExpiresAt),
-		ActivityAt: formatTime(s.ActivityAt)}
+		ActivityAt: formatTime(s.ActivityAt), EnrolOnly: s.EnrolOnly, VerifiedAt: formatTime(s.VerifiedAt)}
 	if a := s.Access; a != nil {
 		e.AccessRole, e.AccessOrganizationID, e.AccessStatus = string(a.Role), a.OrganizationID, string(a.Status)
 	}
@@ -186,7 +188,7 @@ func toSessionEntity(s accounts.Session) sessionEntity {
 func (e sessionEntity) session(etag string) accounts.Session {
 	s := accounts.Session{UserID: e.PartitionKey, Hash: strings.TrimPrefix(e.RowKey, rkSessionPrefix), ID: e.ID,
 		CreatedAt: parseTime(e.CreatedAt), LastSeenAt: parseTime(e.LastSeenAt), ExpiresAt: parseTime(e.ExpiresAt),
-		ActivityAt: parseTime(e.ActivityAt), ETag: etag}
+		ActivityAt: parseTime(e.ActivityAt), EnrolOnly: e.EnrolOnly, VerifiedAt: parseTime(e.VerifiedAt), ETag: etag}
 	if e.AccessRole != "" {
 		// The access is the partition's account's: the id is the key.
 		s.Access = &kernel.Actor{ID: e.PartitionKey, OrganizationID: e.AccessOrganizationID,
@@ -302,6 +304,25 @@ func (s *Store) Aggregate(ctx context.Context, userID string) (accounts.Aggregat
 				return err
 			}
 			agg.ResetLimit = accounts.ResetLimit{UserID: userID, WindowStart: parseTime(e.WindowStart), Count: e.Count, ETag: meta.ETag}
+		case strings.HasPrefix(meta.RowKey, rkFactorPrefix):
+			var e factorEntity
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return err
+			}
+			agg.Factors = append(agg.Factors, e.factor(meta.ETag))
+		case strings.HasPrefix(meta.RowKey, rkRecoveryPrefix):
+			var e recoveryEntity
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return err
+			}
+			agg.RecoveryCodes = append(agg.RecoveryCodes, accounts.RecoveryCode{UserID: userID,
+				Hash: strings.TrimPrefix(meta.RowKey, rkRecoveryPrefix), CreatedAt: parseTime(e.CreatedAt)})
+		case strings.HasPrefix(meta.RowKey, rkChallengePrefix):
+			var e challengeEntity
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return err
+			}
+			agg.Challenges = append(agg.Challenges, e.challenge(meta.ETag))
 		case strings.HasPrefix(meta.RowKey, rkDeliveryPrefix):
 			var e claimEntity
 			if err := json.Unmarshal(raw, &e); err != nil {
@@ -586,6 +607,7 @@ func (s *Store) Apply(ctx context.Context, ch accounts.Change) error {
 	for _, x := range ch.DeleteTokens {
 		actions = append(actions, remove(ch.UserID, tokenRowKey(x)))
 	}
+	actions = append(actions, factorActions(ch)...)
 	if l := ch.ResetLimit; l != nil {
 		e := resetLimitEntity{PartitionKey: ch.UserID, RowKey: rkResetLimit, WindowStart: formatTime(l.WindowStart), Count: l.Count}
 		if l.ETag == "" {
