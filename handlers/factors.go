@@ -136,6 +136,6 @@ func (s *server) handleReauthenticate() http.Handler {
 
 func (s *server) handleResetFactors() http.Handler {
 	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
-		return noContent(w, s.accounts.ResetSecondFactor(r.Context(), principal(r.Context()).Actor, pathID(r), meta(r)))
+		return noContent(w, s.accounts.ResetSecondFactor(r.Context(), principal(r.Context()), pathID(r), meta(r)))
 	})
 }

@@ -335,11 +335,16 @@ func TestResetSecondFactor(t *testing.T) {
 	env := mfaEnv(t)
 	admin, _, _, adminIn := env.enrolled("boss@example.fi", kernel.RoleAdmin)
 	primary, _, _, primaryIn := env.enrolled("primary@example.fi", kernel.RolePrimaryUser)
-	pa := env.authenticate(primaryIn.Token).Actor
+	pa := env.authenticate(primaryIn.Token)
 	if err := env.svc.ResetSecondFactor(env.ctx, pa, admin.ID, testMeta); !errors.Is(err, kernel.ErrForbidden) {
 		t.Errorf("a primary user reset an admin's factors: %v", err)
 	}
-	aa := env.authenticate(adminIn.Token).Actor
+	aa := env.authenticate(adminIn.Token)
+	// Not one's own through this door, however high the role (AUTH:
+	// the last-factor rule and recent authentication live in /api/me).
+	if err := env.svc.ResetSecondFactor(env.ctx, aa, admin.ID, testMeta); !errors.Is(err, kernel.ErrForbidden) {
+		t.Errorf("an admin reset their own factors through the admin endpoint: %v", err)
+	}
 	if err := env.svc.ResetSecondFactor(env.ctx, aa, primary.ID, testMeta); err != nil {
 		t.Fatal(err)
 	}
@@ -387,5 +392,26 @@ func TestAnEnrolledFactorIsAskedForEvenWhenTheRoleDoesNotRequireOne(t *testing.T
 	si, err := env.svc.LoginSecondFactor(env.ctx, c.Challenge, accounts.Proof{TOTP: env.code(secret)}, testMeta)
 	if err != nil || si.Token == "" {
 		t.Fatalf("second step: %+v, %v", si, err)
+	}
+}
+
+// AUTH (second factor): an admin session that has not proven itself
+// within the reauthentication window cannot take away someone's factor,
+// the way a stolen session could; reauthenticating opens it again.
+func TestResetSecondFactorNeedsARecentAuthentication(t *testing.T) {
+	t.Parallel()
+	env := mfaEnv(t)
+	_, adminSecret, _, adminIn := env.enrolled("boss2@example.fi", kernel.RoleAdmin)
+	editor, _ := env.activeAs("editori@example.fi", kernel.RoleEditor)
+	env.clock.Advance(accounts.ReauthenticationWindow + time.Minute)
+	p := env.authenticate(adminIn.Token)
+	if err := env.svc.ResetSecondFactor(env.ctx, p, editor.ID, testMeta); !errors.Is(err, accounts.ErrReauthenticationRequired) {
+		t.Fatalf("a stale admin session reset a factor: %v", err)
+	}
+	if err := env.svc.Reauthenticate(env.ctx, p, goodPassword, accounts.Proof{TOTP: env.code(adminSecret)}, testMeta); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.svc.ResetSecondFactor(env.ctx, env.authenticate(adminIn.Token), editor.ID, testMeta); err != nil {
+		t.Fatalf("after reauthenticating: %v", err)
 	}
 }
