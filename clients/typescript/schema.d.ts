@@ -81,6 +81,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/login/second-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Second step of a two-step sign-in
+         * @description Sends the `challenge` the password step answered with and one proof: `totp` (the current six-digit code of an authenticator app) or `recoveryCode` (one of the ten codes shown when the first factor was added; each works once). Answers exactly like a one-step sign-in. The challenge is single use, bound to the account and lives 5 minutes; three wrong codes end it. Every failure (wrong, reused or expired code, used recovery code, unknown or expired challenge, locked account) is the same `401 invalid_credentials`, and each counts towards the account's lockout like a wrong password.
+         */
+        post: operations["loginSecondFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/logout": {
         parameters: {
             query?: never;
@@ -267,6 +287,136 @@ export interface paths {
         get: operations["exportMe"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/reauthenticate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Prove the password (and a factor) again
+         * @description Changes to the second factors need the password, and a factor when the account has one, proven within the last 5 minutes (otherwise `403 reauthentication_required`). This renews that proof for the current session. A wrong password or code is `403 wrong_password` and counts towards the lockout.
+         */
+        post: operations["reauthenticate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/authenticators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's second factors
+         * @description The confirmed factors, oldest first: id, type, name and times, never a secret. Allowed to an enrol-only session.
+         */
+        get: operations["listAuthenticators"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/authenticators/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start adding an authenticator app (TOTP)
+         * @description Answers the new factor, its base32 `secret` and its `otpauthUri` (show it as a QR code), this once: they are never shown again. The factor counts for nothing until confirmed with a current code (`/api/me/authenticators/{factorId}/confirm`); starting again replaces an unconfirmed one. Allowed to an enrol-only session; otherwise needs a recent authentication.
+         */
+        post: operations["beginTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/authenticators/{factorId}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A second factor's id. */
+                factorId: components["parameters"]["FactorIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm an authenticator app with a current code
+         * @description Makes the factor count. The account's first factor comes with ten recovery codes, shown this once (`recoveryCodes`; empty otherwise). An enrol-only session becomes an ordinary one. A wrong code is `400 invalid_field` (`code`: `invalid_code`) and changes nothing.
+         */
+        post: operations["confirmTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/authenticators/{factorId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A second factor's id. */
+                factorId: components["parameters"]["FactorIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a second factor
+         * @description Needs a recent authentication. The last factor cannot be removed while the caller's role requires one (`409 last_second_factor`); removing the last one otherwise removes the recovery codes too.
+         */
+        delete: operations["removeAuthenticator"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename a second factor
+         * @description Needs a recent authentication.
+         */
+        patch: operations["renameAuthenticator"];
+        trace?: never;
+    };
+    "/api/me/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace all recovery codes
+         * @description Ten new codes, shown this once; every earlier code stops working. Needs a recent authentication and a factor (`409 no_second_factor`).
+         */
+        post: operations["regenerateRecoveryCodes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -489,6 +639,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users/{id}/authenticators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The account's id.
+                 * @example 0b6f3c2e-8d1a-4f5b-9c7e-2a4d6e8f0a1c
+                 */
+                id: components["parameters"]["UserIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove all of a person's second factors
+         * @description For a person who lost their authenticator and recovery codes: every factor, recovery code and pending sign-in challenge is removed and their sessions end; they are emailed, and add a factor again at their next sign-in. Admins for anyone, primary users within their organisation but never for an admin (`403`); never one's own (`403`: one's own factors change under `/api/me`). Like every factor change it needs a recent authentication: a session that has not proven itself in the last minutes gets `403 reauthentication_required` (`POST /api/me/reauthenticate`). The audit trail records it. An account the caller may not see is `404`.
+         */
+        delete: operations["resetAuthenticators"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit-events": {
         parameters: {
             query?: never;
@@ -543,7 +719,7 @@ export interface components {
          * @description The stable machine code of a problem; clients branch on it.
          * @enum {string}
          */
-        ErrorCode: "not_found" | "email_taken" | "conflict" | "precondition_failed" | "invalid_credentials" | "unauthenticated" | "invalid_token" | "wrong_password" | "admin_exists" | "unavailable" | "invalid_json" | "invalid_field" | "unknown_field" | "too_large" | "unsupported_media_type" | "method_not_allowed" | "internal" | "forbidden" | "last_admin" | "restore_window_passed" | "not_closed" | "account_closed" | "not_invited" | "organization_not_empty" | "invalid_cursor" | "rate_limited" | "busy";
+        ErrorCode: "not_found" | "email_taken" | "conflict" | "precondition_failed" | "invalid_credentials" | "unauthenticated" | "invalid_token" | "wrong_password" | "admin_exists" | "unavailable" | "invalid_json" | "invalid_field" | "unknown_field" | "too_large" | "unsupported_media_type" | "method_not_allowed" | "internal" | "forbidden" | "last_admin" | "restore_window_passed" | "not_closed" | "account_closed" | "not_invited" | "organization_not_empty" | "invalid_cursor" | "rate_limited" | "busy" | "second_factor_enrolment_required" | "reauthentication_required" | "last_second_factor" | "no_second_factor";
         /** @description An opaque id (lower-case letters, digits and dashes). */
         Id: string;
         /**
@@ -654,6 +830,68 @@ export interface components {
              */
             expiresAt: string;
             user: components["schemas"]["User"];
+            /** @description Present (true) on an enrol-only session: the role requires a second factor and the account has none. It lives 15 minutes and may only list and add factors (and sign out); any other call is `403 second_factor_enrolment_required`. */
+            secondFactorEnrolmentRequired?: boolean;
+        };
+        /** @description The password was right and a second step must follow: no session yet. Send `challenge` with one proof of `methods` to `POST /api/auth/login/second-factor` before `expiresAt` (5 minutes). */
+        SecondFactorChallenge: {
+            secondFactor: {
+                /** @description Opaque and single use. */
+                challenge: string;
+                /** Format: date-time */
+                expiresAt: string;
+                /** @description The proofs the account can give (more may be added later). */
+                methods: string[];
+            };
+        };
+        /** @description One second factor, without its secret. */
+        Authenticator: {
+            id: components["schemas"]["Id"];
+            /**
+             * @description The kind of factor (more may be added later).
+             * @example totp
+             */
+            type: string;
+            name: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            lastUsedAt?: string;
+        };
+        AuthenticatorList: {
+            items: components["schemas"]["Authenticator"][];
+        };
+        /** @description A TOTP factor being added, with its secret (shown only here). */
+        TotpEnrolment: {
+            authenticator: components["schemas"]["Authenticator"];
+            /** @description The base32 secret, for typing in by hand. */
+            secret: string;
+            /** @description The otpauth:// URI; show it as a QR code. */
+            otpauthUri: string;
+        };
+        /** @description Recovery codes, shown only here; each works once. */
+        RecoveryCodes: {
+            recoveryCodes: string[];
+        };
+        /** @description The challenge and exactly one of `totp` and `recoveryCode`. */
+        SecondFactorRequest: {
+            challenge: string;
+            totp?: string;
+            recoveryCode?: string;
+        };
+        /** @description The password, and one of `totp` and `recoveryCode` when the account has a second factor. */
+        ReauthenticateRequest: {
+            password: string;
+            totp?: string;
+            recoveryCode?: string;
+        };
+        AuthenticatorNameRequest: {
+            /** @description 1 to 60 printable characters. */
+            name: string;
+        };
+        ConfirmTotpRequest: {
+            /** @description The app's current six-digit code. */
+            code: string;
         };
         /** @description One audit record. It holds ids, the action and the names of changed fields, never a name, an email or another value a person typed, so it survives the erasure of the people it mentions. Events are chained by hash per organisation and month. */
         AuditEvent: {
@@ -758,6 +996,10 @@ export interface components {
                 acceptedAt?: string;
             };
             sessions: components["schemas"]["ExportSession"][];
+            /** @description The second factors by type, name and times; never a secret. */
+            authenticators?: components["schemas"]["Authenticator"][];
+            /** @description How many unused recovery codes are held (the codes themselves are kept only as keyed hashes). */
+            recoveryCodes?: number;
             auditEvents: components["schemas"]["AuditEvent"][];
         };
         Accepted: {
@@ -996,6 +1238,48 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description `reauthentication_required`: prove the password (and a factor) again with `POST /api/me/reauthenticate` first; `second_factor_enrolment_required`: an enrol-only session may only list and add factors; `wrong_password`: the password or code given to reauthenticate is wrong. */
+        FactorForbidden: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestID"];
+                "Content-Language": components["headers"]["ContentLanguage"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://palvelumanuaali.fi/problems/reauthentication-required",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "detail": "Confirm it is you again: enter your password and code.",
+                 *       "code": "reauthentication_required",
+                 *       "requestId": "5f2c9a1e7b3d4c6a8e0f1b2d"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `last_second_factor`: the caller's role requires a second factor and this is the last one; `no_second_factor`: there is no factor to make recovery codes for. */
+        FactorConflict: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestID"];
+                "Content-Language": components["headers"]["ContentLanguage"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://palvelumanuaali.fi/problems/last-second-factor",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "detail": "The last sign-in method cannot be removed: your role requires one.",
+                 *       "code": "last_second_factor",
+                 *       "requestId": "5f2c9a1e7b3d4c6a8e0f1b2d"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The last active admin cannot be closed, removed or demoted. */
         LastAdmin: {
             headers: {
@@ -1169,6 +1453,8 @@ export interface components {
          * @example "Xq3r9LmN0pQs2TuV4wXyZa"
          */
         IfMatch: string;
+        /** @description A second factor's id. */
+        FactorIdPath: components["schemas"]["Id"];
         /**
          * @description The account's id.
          * @example 0b6f3c2e-8d1a-4f5b-9c7e-2a4d6e8f0a1c
@@ -1394,14 +1680,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Signed in. */
+            /** @description Signed in (`SignIn`), or, when the role requires a second factor and the account has one, the second step's challenge (`SecondFactorChallenge`) and no session. */
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SignIn"];
+                    "application/json": components["schemas"]["SignIn"] | components["schemas"]["SecondFactorChallenge"];
                 };
             };
             400: components["responses"]["InvalidBody"];
@@ -1432,6 +1718,65 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["UnavailableOrBusy"];
+        };
+    };
+    loginSecondFactor: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The language of problem `detail`s (fi, sv or en; Finnish by default).
+                 * @example sv-FI, en;q=0.5
+                 */
+                "Accept-Language"?: components["parameters"]["AcceptLanguage"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecondFactorRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignIn"];
+                };
+            };
+            400: components["responses"]["InvalidBody"];
+            /** @description The challenge or the proof did not do; the answer does not say which. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    "Content-Language": components["headers"]["ContentLanguage"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://palvelumanuaali.fi/problems/invalid-credentials",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "The email or password is wrong, or the account is locked.",
+                     *       "code": "invalid_credentials",
+                     *       "requestId": "5f2c9a1e7b3d4c6a8e0f1b2d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
         };
     };
     logout: {
@@ -1934,6 +2279,332 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthenticated"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    reauthenticate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The language of problem `detail`s (fi, sv or en; Finnish by default).
+                 * @example sv-FI, en;q=0.5
+                 */
+                "Accept-Language"?: components["parameters"]["AcceptLanguage"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "password": "kolme iloista kirahvia laulaa",
+                 *       "totp": "492039"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ReauthenticateRequest"];
+            };
+        };
+        responses: {
+            204: components["responses"]["NoContent"];
+            400: components["responses"]["InvalidBody"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["FactorForbidden"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["UnavailableOrBusy"];
+        };
+    };
+    listAuthenticators: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The language of problem `detail`s (fi, sv or en; Finnish by default).
+                 * @example sv-FI, en;q=0.5
+                 */
+                "Accept-Language"?: components["parameters"]["AcceptLanguage"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The factors. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "4a1c2e3f-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                     *           "type": "totp",
+                     *           "name": "Work phone",
+                     *           "createdAt": "2026-03-02T09:01:00Z",
+                     *           "lastUsedAt": "2026-03-02T09:05:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuthenticatorList"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    beginTotp: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The language of problem `detail`s (fi, sv or en; Finnish by default).
+                 * @example sv-FI, en;q=0.5
+                 */
+                "Accept-Language"?: components["parameters"]["AcceptLanguage"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Work phone"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AuthenticatorNameRequest"];
+            };
+        };
+        responses: {
+            /** @description The factor, unconfirmed, and its secret. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "authenticator": {
+                     *         "id": "4a1c2e3f-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                     *         "type": "totp",
+                     *         "name": "Work phone",
+                     *         "createdAt": "2026-03-02T09:01:00Z"
+                     *       },
+                     *       "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+                     *       "otpauthUri": "otpauth://totp/Palvelumanuaali:maija.meikalainen@tampere.fi?algorithm=SHA1&digits=6&issuer=Palvelumanuaali&period=30&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TotpEnrolment"];
+                };
+            };
+            400: components["responses"]["InvalidBody"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["FactorForbidden"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    confirmTotp: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The language of problem `detail`s (fi, sv or en; Finnish by default).
+                 * @example sv-FI, en;q=0.5
+                 */
+                "Accept-Language"?: components["parameters"]["AcceptLanguage"];
+            };
+            path: {
+                /** @description A second factor's id. */
+                factorId: components["parameters"]["FactorIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "492039"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ConfirmTotpRequest"];
+            };
+        };
+        responses: {
+            /** @description Confirmed. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "recoveryCodes": [
+                     *         "k7q2m-x4p9d",
+                     *         "a3b5c-d7e2f",
+                     *         "mn4op-q5rst",
+                     *         "uv6wx-y7z2a",
+                     *         "bc3de-f4gh5",
+                     *         "ij6kl-m7no2",
+                     *         "pq3rs-t4uv5",
+                     *         "wx6yz-a7bc2",
+                     *         "de3fg-h4ij5",
+                     *         "kl6mn-o7pq2"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            400: components["responses"]["InvalidBody"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["FactorForbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    removeAuthenticator: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The language of problem `detail`s (fi, sv or en; Finnish by default).
+                 * @example sv-FI, en;q=0.5
+                 */
+                "Accept-Language"?: components["parameters"]["AcceptLanguage"];
+            };
+            path: {
+                /** @description A second factor's id. */
+                factorId: components["parameters"]["FactorIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["FactorForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["FactorConflict"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    renameAuthenticator: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The language of problem `detail`s (fi, sv or en; Finnish by default).
+                 * @example sv-FI, en;q=0.5
+                 */
+                "Accept-Language"?: components["parameters"]["AcceptLanguage"];
+            };
+            path: {
+                /** @description A second factor's id. */
+                factorId: components["parameters"]["FactorIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Old phone"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AuthenticatorNameRequest"];
+            };
+        };
+        responses: {
+            /** @description Renamed. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "4a1c2e3f-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                     *       "type": "totp",
+                     *       "name": "Old phone",
+                     *       "createdAt": "2026-03-02T09:01:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Authenticator"];
+                };
+            };
+            400: components["responses"]["InvalidBody"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["FactorForbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    regenerateRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The language of problem `detail`s (fi, sv or en; Finnish by default).
+                 * @example sv-FI, en;q=0.5
+                 */
+                "Accept-Language"?: components["parameters"]["AcceptLanguage"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new codes. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "recoveryCodes": [
+                     *         "k7q2m-x4p9d",
+                     *         "a3b5c-d7e2f",
+                     *         "mn4op-q5rst",
+                     *         "uv6wx-y7z2a",
+                     *         "bc3de-f4gh5",
+                     *         "ij6kl-m7no2",
+                     *         "pq3rs-t4uv5",
+                     *         "wx6yz-a7bc2",
+                     *         "de3fg-h4ij5",
+                     *         "kl6mn-o7pq2"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["FactorForbidden"];
+            409: components["responses"]["FactorConflict"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };
@@ -2602,6 +3273,35 @@ export interface operations {
         };
     };
     endUserSessions: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The language of problem `detail`s (fi, sv or en; Finnish by default).
+                 * @example sv-FI, en;q=0.5
+                 */
+                "Accept-Language"?: components["parameters"]["AcceptLanguage"];
+            };
+            path: {
+                /**
+                 * @description The account's id.
+                 * @example 0b6f3c2e-8d1a-4f5b-9c7e-2a4d6e8f0a1c
+                 */
+                id: components["parameters"]["UserIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    resetAuthenticators: {
         parameters: {
             query?: never;
             header?: {
