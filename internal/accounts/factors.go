@@ -11,6 +11,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/passkeys"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 )
 
@@ -22,13 +23,13 @@ import (
 // challenges live in the account's partition, so they change in the
 // account's transactions, are erased with it and appear in its export.
 
-// FactorType is the kind of an authenticator. Passkeys are to join TOTP as
-// "passkey" (internal/passkeys), with a "passkey" proof in the second step.
+// FactorType is the kind of an authenticator.
 type FactorType string
 
 // The factor types.
 const (
-	FactorTOTP FactorType = "totp"
+	FactorTOTP    FactorType = "totp"
+	FactorPasskey FactorType = "passkey" // passkeys.go
 )
 
 // Factor is one second factor of an account.
@@ -49,6 +50,12 @@ type Factor struct {
 	// LastStep is the last TOTP time step accepted: it and earlier ones
 	// are refused, so a code works once.
 	LastStep int64
+	// Passkey is a passkey factor's credential (passkeys.go): its public
+	// key and counters, nothing secret.
+	Passkey passkeys.Credential
+	// Ceremony is a pending passkey's registration ceremony, kept from
+	// BeginPasskey to ConfirmPasskey and used once.
+	Ceremony []byte
 	ETag     string
 }
 
@@ -71,7 +78,10 @@ type Challenge struct {
 	ExpiresAt     time.Time
 	Attempts      int
 	PasswordStamp string
-	ETag          string
+	// Ceremony is the passkey login ceremony the challenge offered
+	// (passkeys.go), used once.
+	Ceremony []byte
+	ETag     string
 }
 
 // Method is a way to pass the second step.
@@ -81,6 +91,7 @@ type Method string
 const (
 	MethodTOTP     Method = "totp"
 	MethodRecovery Method = "recovery"
+	MethodPasskey  Method = "passkey"
 )
 
 // Second-factor periods and limits.
