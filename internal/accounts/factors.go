@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -140,6 +141,9 @@ func methods(agg Aggregate) []Method {
 		if f.Type == FactorTOTP && !slices.Contains(out, MethodTOTP) {
 			out = append(out, MethodTOTP)
 		}
+		if f.Type == FactorPasskey && !slices.Contains(out, MethodPasskey) {
+			out = append(out, MethodPasskey)
+		}
 	}
 	if len(agg.RecoveryCodes) > 0 {
 		out = append(out, MethodRecovery)
@@ -157,21 +161,34 @@ type SecondFactorChallenge struct {
 	Challenge string
 	ExpiresAt time.Time
 	Methods   []Method
+	// PasskeyOptions, when the account has a passkey, are the
+	// PublicKeyCredentialRequestOptionsJSON for navigator.credentials.get.
+	PasskeyOptions json.RawMessage
 }
 
-// Proof is what the second step offers: one of a TOTP code or a recovery
-// code.
+// Proof is what the second step offers: one of a TOTP code, a recovery
+// code, or a passkey's AuthenticationResponseJSON.
 type Proof struct {
 	TOTP         string
 	RecoveryCode string
+	Passkey      []byte
 }
 
-// proveFactor checks a proof against the account's factors at now. It
-// returns the change that records the proof's use (the factor's step and
-// last use, or the recovery code gone), or false.
-func (s *Service) proveFactor(agg Aggregate, p Proof, now time.Time) (Change, bool) {
+// proveFactor checks a proof against the account's factors at now; a
+// passkey's against the login ceremony the challenge offered. It returns
+// the change that records the proof's use (the factor's step or sign
+// count and last use, or the recovery code gone), or false.
+func (s *Service) proveFactor(agg Aggregate, p Proof, ceremony []byte, now time.Time) (Change, bool) {
 	ch := Change{UserID: agg.User.ID}
 	switch {
+	case p.Passkey != nil:
+		if p.TOTP != "" || p.RecoveryCode != "" {
+			break
+		}
+		if f, ok := s.provePasskey(agg, p.Passkey, ceremony, now); ok {
+			ch.UpdateFactors = []Factor{f}
+			return ch, true
+		}
 	case p.TOTP != "" && p.RecoveryCode == "":
 		for _, f := range confirmedFactors(agg) {
 			if f.Type != FactorTOTP {
@@ -232,6 +249,12 @@ func (a *loginAttempt) passwordStep(ctx context.Context, agg Aggregate, now time
 		return SignIn{}, true, err
 	}
 	c := Challenge{UserID: u.ID, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ChallengeTTL), PasswordStamp: passwordStamp(u.PasswordHash)}
+	var options json.RawMessage
+	if creds := passkeyCredentials(agg); len(creds) > 0 && s.opts.Passkeys != nil {
+		if options, c.Ceremony, err = s.opts.Passkeys.BeginLogin(userRef(u), creds, now); err != nil {
+			return SignIn{}, true, err
+		}
+	}
 	ch.PutChallenges = []Challenge{c}
 	// Challenges past their time go with the next one made, and at most
 	// a few are kept: a password known to an attacker must not fill the
@@ -248,7 +271,7 @@ func (a *loginAttempt) passwordStep(ctx context.Context, agg Aggregate, now time
 	if err := s.applyWithoutUpkeep(ctx, ch); err != nil {
 		return SignIn{}, true, err
 	}
-	return SignIn{SecondFactor: &SecondFactorChallenge{Challenge: token, ExpiresAt: c.ExpiresAt, Methods: methods(agg)}}, true, nil
+	return SignIn{SecondFactor: &SecondFactorChallenge{Challenge: token, ExpiresAt: c.ExpiresAt, Methods: methods(agg), PasskeyOptions: options}}, true, nil
 }
 
 // LoginSecondFactor is the second step of a two-step sign-in: the
@@ -291,9 +314,14 @@ func (s *Service) LoginSecondFactor(ctx context.Context, challenge string, p Pro
 			}
 			return ErrInvalidCredentials
 		}
-		proved, ok := s.proveFactor(agg, p, now)
+		proved, ok := s.proveFactor(agg, p, c.Ceremony, now)
 		if !ok {
 			c.Attempts++
+			if p.Passkey != nil {
+				// The ceremony is used once: a failed passkey leaves the
+				// challenge to the other methods.
+				c.Ceremony = nil
+			}
 			extra := Change{UserID: u.ID}
 			if c.Attempts >= challengeAttempts {
 				extra.DeleteChallenges = []Challenge{c}
@@ -408,16 +436,9 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal, name string, m ker
 			return err
 		}
 		now := s.now().UTC()
-		ch := Change{UserID: p.Actor.ID}
-		for _, f := range agg.Factors {
-			if !f.Confirmed {
-				ch.DeleteFactors = append(ch.DeleteFactors, f)
-			}
-		}
-		if len(agg.Factors)-len(ch.DeleteFactors) >= maxFactors {
-			v := &kernel.ValidationError{}
-			v.Add("name", "too_many_factors", "")
-			return v
+		ch, err := replacePending(agg)
+		if err != nil {
+			return err
 		}
 		secret, uri, err := newTOTP(agg.User.Email)
 		if err != nil {
@@ -435,6 +456,24 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal, name string, m ker
 		return nil
 	})
 	return out, err
+}
+
+// replacePending is the change that removes the account's unconfirmed
+// factors before another is begun, or the field error when the account
+// has as many factors as it may.
+func replacePending(agg Aggregate) (Change, error) {
+	ch := Change{UserID: agg.User.ID}
+	for _, f := range agg.Factors {
+		if !f.Confirmed {
+			ch.DeleteFactors = append(ch.DeleteFactors, f)
+		}
+	}
+	if len(agg.Factors)-len(ch.DeleteFactors) >= maxFactors {
+		v := &kernel.ValidationError{}
+		v.Add("name", "too_many_factors", "")
+		return Change{}, v
+	}
+	return ch, nil
 }
 
 // ConfirmTOTP finishes adding a TOTP factor with a current code from it.
@@ -468,35 +507,47 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, factorID, code s
 			return v
 		}
 		f.Confirmed, f.LastStep, f.LastUsedAt = true, step, now
-		ch := Change{UserID: p.Actor.ID, UpdateFactors: []Factor{f}}
-		codes = nil
-		if len(confirmedFactors(agg)) == 0 {
-			var hashes []string
-			if codes, hashes, err = s.opts.MFAKeys.newRecoveryCodes(); err != nil {
-				return err
-			}
-			ch.DeleteRecoveryCodes = agg.RecoveryCodes
-			for _, h := range hashes {
-				ch.PutRecoveryCodes = append(ch.PutRecoveryCodes, RecoveryCode{UserID: p.Actor.ID, Hash: h, CreatedAt: now})
-			}
-		}
-		if p.Actor.EnrolOnly {
-			for _, sess := range agg.Sessions {
-				if sameHash(sess.Hash, p.SessionHash) {
-					// The password and now the factor are proven: the
-					// session becomes an ordinary one.
-					sess.EnrolOnly, sess.VerifiedAt = false, now
-					sess.ExpiresAt = sess.CreatedAt.Add(s.opts.SessionAbsoluteTimeout)
-					ch.UpdateSessions = []Session{sess}
-				}
-			}
-		}
-		ev := s.event(audit.ActionFactorAdded, p.Actor.ID, agg.User, m)
-		ev.Reason = string(f.Type)
-		ch.Events = []audit.Event{ev}
-		return s.apply(ctx, ch)
+		codes, err = s.confirmFactor(ctx, p, agg, f, now, m)
+		return err
 	})
 	return codes, err
+}
+
+// confirmFactor stores a factor the person just proved as confirmed. The
+// first factor of an account comes with its recovery codes (returned);
+// an enrol-only session becomes an ordinary one.
+func (s *Service) confirmFactor(ctx context.Context, p Principal, agg Aggregate, f Factor, now time.Time, m kernel.Meta) ([]string, error) {
+	ch := Change{UserID: p.Actor.ID, UpdateFactors: []Factor{f}}
+	var codes []string
+	if len(confirmedFactors(agg)) == 0 {
+		var hashes []string
+		var err error
+		if codes, hashes, err = s.opts.MFAKeys.newRecoveryCodes(); err != nil {
+			return nil, err
+		}
+		ch.DeleteRecoveryCodes = agg.RecoveryCodes
+		for _, h := range hashes {
+			ch.PutRecoveryCodes = append(ch.PutRecoveryCodes, RecoveryCode{UserID: p.Actor.ID, Hash: h, CreatedAt: now})
+		}
+	}
+	if p.Actor.EnrolOnly {
+		for _, sess := range agg.Sessions {
+			if sameHash(sess.Hash, p.SessionHash) {
+				// The password and now the factor are proven: the
+				// session becomes an ordinary one.
+				sess.EnrolOnly, sess.VerifiedAt = false, now
+				sess.ExpiresAt = sess.CreatedAt.Add(s.opts.SessionAbsoluteTimeout)
+				ch.UpdateSessions = []Session{sess}
+			}
+		}
+	}
+	ev := s.event(audit.ActionFactorAdded, p.Actor.ID, agg.User, m)
+	ev.Reason = string(f.Type)
+	ch.Events = []audit.Event{ev}
+	if err := s.apply(ctx, ch); err != nil {
+		return nil, err
+	}
+	return codes, nil
 }
 
 // RenameFactor renames one of the caller's factors.
@@ -631,7 +682,7 @@ func (s *Service) Reauthenticate(ctx context.Context, p Principal, password stri
 		}
 		ch := Change{UserID: u.ID}
 		if len(confirmedFactors(agg)) > 0 {
-			if ch, ok = s.proveFactor(agg, proof, now); !ok {
+			if ch, ok = s.proveFactor(agg, proof, nil, now); !ok {
 				if err := s.recordFailedFactor(ctx, u, m, Change{UserID: u.ID}); !errors.Is(err, ErrInvalidCredentials) {
 					return err
 				}

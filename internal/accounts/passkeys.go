@@ -1,9 +1,13 @@
 package accounts
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
+	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/passkeys"
 )
 
@@ -35,4 +39,118 @@ func passkeyCredentials(agg Aggregate) []passkeys.Credential {
 		}
 	}
 	return out
+}
+
+// PasskeyEnrolment is a passkey being added: the pending factor and the
+// PublicKeyCredentialCreationOptionsJSON for navigator.credentials.create.
+type PasskeyEnrolment struct {
+	Factor  FactorInfo
+	Options json.RawMessage
+}
+
+// BeginPasskey starts adding a passkey: the pending factor keeps the
+// ceremony (an earlier unconfirmed factor is replaced) and counts for
+// nothing until ConfirmPasskey. kernel.ErrNotFound when the service has
+// no relying party.
+func (s *Service) BeginPasskey(ctx context.Context, p Principal, name string, m kernel.Meta) (PasskeyEnrolment, error) {
+	if s.opts.Passkeys == nil {
+		return PasskeyEnrolment{}, kernel.ErrNotFound
+	}
+	if err := s.recent(p); err != nil {
+		return PasskeyEnrolment{}, err
+	}
+	name, err := validFactorName(name)
+	if err != nil {
+		return PasskeyEnrolment{}, err
+	}
+	var out PasskeyEnrolment
+	err = retryConflicts(func() error {
+		agg, err := s.store.Aggregate(ctx, p.Actor.ID)
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		ch, err := replacePending(agg)
+		if err != nil {
+			return err
+		}
+		options, state, err := s.opts.Passkeys.BeginRegistration(userRef(agg.User), passkeyCredentials(agg), now)
+		if err != nil {
+			return err
+		}
+		f := Factor{UserID: p.Actor.ID, ID: s.newID(), Type: FactorPasskey, Name: name, CreatedAt: now, Ceremony: state}
+		ch.PutFactors = []Factor{f}
+		if err := s.apply(ctx, ch); err != nil {
+			return err
+		}
+		out = PasskeyEnrolment{Factor: infoOf(f), Options: options}
+		return nil
+	})
+	return out, err
+}
+
+// ConfirmPasskey finishes adding a passkey with the browser's
+// RegistrationResponseJSON. The ceremony is used once: a response that
+// does not answer it (or comes too late, or is a passkey the person
+// already has) removes the pending factor and is a field error. The first
+// factor of an account comes with its recovery codes, as for TOTP.
+func (s *Service) ConfirmPasskey(ctx context.Context, p Principal, factorID string, response []byte, m kernel.Meta) ([]string, error) {
+	if s.opts.Passkeys == nil {
+		return nil, kernel.ErrNotFound
+	}
+	if err := s.recent(p); err != nil {
+		return nil, err
+	}
+	var codes []string
+	err := retryConflicts(func() error {
+		agg, err := s.store.Aggregate(ctx, p.Actor.ID)
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		i := slices.IndexFunc(agg.Factors, func(f Factor) bool {
+			return f.ID == factorID && !f.Confirmed && f.Type == FactorPasskey && len(f.Ceremony) > 0
+		})
+		if i < 0 {
+			return kernel.ErrNotFound
+		}
+		f := agg.Factors[i]
+		cred, err := s.opts.Passkeys.FinishRegistration(userRef(agg.User), f.Ceremony, response, now)
+		if err != nil {
+			if err := s.apply(ctx, Change{UserID: p.Actor.ID, DeleteFactors: []Factor{f}}); err != nil {
+				return err
+			}
+			v := &kernel.ValidationError{}
+			v.Add("passkey", "invalid_passkey", "")
+			return v
+		}
+		f.Confirmed, f.Passkey, f.Ceremony, f.LastUsedAt = true, cred, nil, now
+		codes, err = s.confirmFactor(ctx, p, agg, f, now, m)
+		return err
+	})
+	return codes, err
+}
+
+// provePasskey finishes the login ceremony with the browser's
+// AuthenticationResponseJSON against the account's passkeys. It returns
+// the passkey used, with its new sign count and last use, or false: every
+// refusal (a response that does not answer the ceremony, an expired or
+// absent ceremony, an unknown passkey, a sign count that did not go up)
+// is the same failed second step.
+func (s *Service) provePasskey(agg Aggregate, response, ceremony []byte, now time.Time) (Factor, bool) {
+	creds := passkeyCredentials(agg)
+	if s.opts.Passkeys == nil || len(ceremony) == 0 || len(creds) == 0 {
+		return Factor{}, false
+	}
+	use, err := s.opts.Passkeys.FinishLogin(userRef(agg.User), creds, ceremony, response, now)
+	if err != nil {
+		return Factor{}, false
+	}
+	for _, f := range confirmedFactors(agg) {
+		if f.Type == FactorPasskey && bytes.Equal(f.Passkey.ID, use.CredentialID) {
+			f.Passkey.SignCount, f.Passkey.BackupState, f.LastUsedAt = use.SignCount, use.BackupState, now
+			return f, true
+		}
+	}
+	return Factor{}, false
 }
