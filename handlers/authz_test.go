@@ -322,6 +322,10 @@ func authzTable() []authzRow {
 			call: func(t *testing.T, c *authzCase, tg target) request {
 				return request{method: "POST", path: "/api/me/authenticators/totp", body: map[string]string{"name": "phone"}}
 			}},
+		{method: "POST", path: "/api/me/authenticators/passkey", changes: true, action: "own account", targets: self, ok: http.StatusCreated,
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				return request{method: "POST", path: "/api/me/authenticators/passkey", body: map[string]string{"name": "key"}}
+			}},
 		{method: "POST", path: "/api/me/authenticators/{factorId}/confirm", changes: true, action: "own account", targets: self, ok: http.StatusOK,
 			call: func(t *testing.T, c *authzCase, tg target) request {
 				id, code := "f-none", "000000"

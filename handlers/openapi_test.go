@@ -995,6 +995,9 @@ func factorContractCases(f contractFixture) []contractCase {
 		{"adding an authenticator app starts", "/api/me/authenticators/totp", http.StatusCreated, func(t *testing.T) request {
 			return request{method: "POST", path: "/api/me/authenticators/totp", token: fresh(t), body: map[string]string{"name": "Työpuhelin"}}
 		}, nil},
+		{"adding a passkey starts", "/api/me/authenticators/passkey", http.StatusCreated, func(t *testing.T) request {
+			return request{method: "POST", path: "/api/me/authenticators/passkey", token: fresh(t), body: map[string]string{"name": "Turva-avain"}}
+		}, nil},
 		{"adding an authenticator app is confirmed", "/api/me/authenticators/{factorId}/confirm", http.StatusOK, func(t *testing.T) request {
 			token := fresh(t)
 			e := h.beginTOTP(t, token)

@@ -49,6 +49,7 @@ func (s *server) table() []route {
 		{http.MethodPost, "/api/me/reauthenticate", false, s.hashing(s.handleReauthenticate()), false},
 		{http.MethodGet, "/api/me/authenticators", false, s.handleListFactors(), true},
 		{http.MethodPost, "/api/me/authenticators/totp", false, s.handleBeginTOTP(), true},
+		{http.MethodPost, "/api/me/authenticators/passkey", false, s.handleBeginPasskey(), true},
 		{http.MethodPost, "/api/me/authenticators/{factorId}/confirm", false, s.handleConfirmTOTP(), true},
 		{http.MethodPatch, "/api/me/authenticators/{factorId}", false, s.handleRenameFactor(), false},
 		{http.MethodDelete, "/api/me/authenticators/{factorId}", false, s.handleRemoveFactor(), false},
