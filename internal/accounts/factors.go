@@ -117,6 +117,9 @@ const (
 // Reasons recorded in the second factor's audit events.
 const (
 	reasonWrongSecondFactor = "wrong_second_factor"
+	// reasonPasskeyCloned: a passkey answered with a sign count that did
+	// not go up, so a copy of it may be in use; the audit trail shows it.
+	reasonPasskeyCloned = "passkey_cloned"
 )
 
 // FactorRequired reports whether a person of role must have a second factor.
@@ -179,16 +182,28 @@ type Proof struct {
 // the change that records the proof's use (the factor's step or sign
 // count and last use, or the recovery code gone), or false.
 func (s *Service) proveFactor(agg Aggregate, p Proof, ceremony []byte, now time.Time) (Change, bool) {
+	ch, err := s.proveFactorWhy(agg, p, ceremony, now)
+	return ch, err == nil
+}
+
+// errNoProof is a proof that did not do.
+var errNoProof = errors.New("second factor: no proof")
+
+// proveFactorWhy is proveFactor with the reason a proof did not do:
+// passkeys.ErrCloned for a cloned passkey, errNoProof otherwise.
+func (s *Service) proveFactorWhy(agg Aggregate, p Proof, ceremony []byte, now time.Time) (Change, error) {
 	ch := Change{UserID: agg.User.ID}
 	switch {
 	case p.Passkey != nil:
 		if p.TOTP != "" || p.RecoveryCode != "" {
 			break
 		}
-		if f, ok := s.provePasskey(agg, p.Passkey, ceremony, now); ok {
-			ch.UpdateFactors = []Factor{f}
-			return ch, true
+		f, err := s.provePasskey(agg, p.Passkey, ceremony, now)
+		if err != nil {
+			return Change{}, err
 		}
+		ch.UpdateFactors = []Factor{f}
+		return ch, nil
 	case p.TOTP != "" && p.RecoveryCode == "":
 		for _, f := range confirmedFactors(agg) {
 			if f.Type != FactorTOTP {
@@ -208,16 +223,16 @@ func (s *Service) proveFactor(agg Aggregate, p Proof, ceremony []byte, now time.
 					}
 				}
 				ch.UpdateFactors = []Factor{f}
-				return ch, true
+				return ch, nil
 			}
 		}
 	case p.RecoveryCode != "" && p.TOTP == "":
 		if c, ok := s.opts.MFAKeys.matchRecovery(agg.RecoveryCodes, p.RecoveryCode); ok {
 			ch.DeleteRecoveryCodes = []RecoveryCode{c}
-			return ch, true
+			return ch, nil
 		}
 	}
-	return Change{}, false
+	return Change{}, errNoProof
 }
 
 // passwordStep is Login's end after a right password for an account whose
@@ -314,8 +329,8 @@ func (s *Service) LoginSecondFactor(ctx context.Context, challenge string, p Pro
 			}
 			return ErrInvalidCredentials
 		}
-		proved, ok := s.proveFactor(agg, p, c.Ceremony, now)
-		if !ok {
+		proved, why := s.proveFactorWhy(agg, p, c.Ceremony, now)
+		if why != nil {
 			c.Attempts++
 			if p.Passkey != nil {
 				// The ceremony is used once: a failed passkey leaves the
@@ -328,7 +343,11 @@ func (s *Service) LoginSecondFactor(ctx context.Context, challenge string, p Pro
 			} else {
 				extra.UpdateChallenges = []Challenge{c}
 			}
-			return s.recordFailedFactor(ctx, u, m, extra)
+			reason := reasonWrongSecondFactor
+			if errors.Is(why, passkeys.ErrCloned) {
+				reason = reasonPasskeyCloned
+			}
+			return s.recordFailedFactor(ctx, u, m, reason, extra)
 		}
 		proved.DeleteChallenges = []Challenge{c}
 		a := &loginAttempt{s: s, m: m}
@@ -340,11 +359,11 @@ func (s *Service) LoginSecondFactor(ctx context.Context, challenge string, p Pro
 
 // recordFailedFactor counts a failed second step like a wrong password
 // (lockout.go), in one change with what it does to the challenge.
-func (s *Service) recordFailedFactor(ctx context.Context, u User, m kernel.Meta, ch Change) error {
+func (s *Service) recordFailedFactor(ctx context.Context, u User, m kernel.Meta, reason string, ch Change) error {
 	now := s.now().UTC()
 	events := s.expireLock(&u, now, m)
 	ev := s.event(audit.ActionSignInFailed, "", u, m)
-	ev.Reason = reasonWrongSecondFactor
+	ev.Reason = reason
 	events = append(events, ev)
 	events = append(events, s.countFailure(&u, now, m)...)
 	ch.User, ch.Events = &u, events
@@ -683,7 +702,7 @@ func (s *Service) Reauthenticate(ctx context.Context, p Principal, password stri
 		ch := Change{UserID: u.ID}
 		if len(confirmedFactors(agg)) > 0 {
 			if ch, ok = s.proveFactor(agg, proof, nil, now); !ok {
-				if err := s.recordFailedFactor(ctx, u, m, Change{UserID: u.ID}); !errors.Is(err, ErrInvalidCredentials) {
+				if err := s.recordFailedFactor(ctx, u, m, reasonWrongSecondFactor, Change{UserID: u.ID}); !errors.Is(err, ErrInvalidCredentials) {
 					return err
 				}
 				return ErrWrongPassword

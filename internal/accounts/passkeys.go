@@ -133,24 +133,24 @@ func (s *Service) ConfirmPasskey(ctx context.Context, p Principal, factorID stri
 
 // provePasskey finishes the login ceremony with the browser's
 // AuthenticationResponseJSON against the account's passkeys. It returns
-// the passkey used, with its new sign count and last use, or false: every
-// refusal (a response that does not answer the ceremony, an expired or
-// absent ceremony, an unknown passkey, a sign count that did not go up)
-// is the same failed second step.
-func (s *Service) provePasskey(agg Aggregate, response, ceremony []byte, now time.Time) (Factor, bool) {
+// the passkey used, with its new sign count and last use. Every refusal (a
+// response that does not answer the ceremony, an expired or absent
+// ceremony, an unknown passkey, a sign count that did not go up:
+// passkeys.ErrCloned) is the same failed second step to the client.
+func (s *Service) provePasskey(agg Aggregate, response, ceremony []byte, now time.Time) (Factor, error) {
 	creds := passkeyCredentials(agg)
 	if s.opts.Passkeys == nil || len(ceremony) == 0 || len(creds) == 0 {
-		return Factor{}, false
+		return Factor{}, errNoProof
 	}
 	use, err := s.opts.Passkeys.FinishLogin(userRef(agg.User), creds, ceremony, response, now)
 	if err != nil {
-		return Factor{}, false
+		return Factor{}, err
 	}
 	for _, f := range confirmedFactors(agg) {
 		if f.Type == FactorPasskey && bytes.Equal(f.Passkey.ID, use.CredentialID) {
 			f.Passkey.SignCount, f.Passkey.BackupState, f.LastUsedAt = use.SignCount, use.BackupState, now
-			return f, true
+			return f, nil
 		}
 	}
-	return Factor{}, false
+	return Factor{}, errNoProof
 }

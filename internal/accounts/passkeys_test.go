@@ -181,7 +181,8 @@ func TestPasskeyEnrolmentThenSecondStep(t *testing.T) {
 // P13, AUTH-3: every refused passkey is the same invalid_credentials and
 // counts towards the lockout: a tampered assertion, an assertion made for
 // another account's challenge, a replayed assertion, a cloned
-// authenticator (its sign count went backwards).
+// authenticator (its sign count went backwards; the audit trail names
+// it).
 func TestPasskeyAbuseIsRefusedAndCounted(t *testing.T) {
 	t.Parallel()
 	for name, spoil := range map[string]func(env *testEnv, a *passkeystest.Authenticator, c *accounts.SecondFactorChallenge) (string, []byte){
@@ -235,6 +236,14 @@ func TestPasskeyAbuseIsRefusedAndCounted(t *testing.T) {
 			}
 			if got := env.user(u.ID).FailedSignIns; got != before+1 {
 				t.Errorf("failed logins %d, want %d", got, before+1)
+			}
+			// The audit trail tells a cloned passkey from a wrong answer.
+			want := "wrong_second_factor"
+			if name == "cloned authenticator" {
+				want = "passkey_cloned"
+			}
+			if evs := env.eventsWith(u.ID, audit.ActionSignInFailed); len(evs) == 0 || evs[len(evs)-1].Reason != want {
+				t.Errorf("sign-in failed events = %+v, want the last with reason %s", evs, want)
 			}
 		})
 	}
