@@ -348,6 +348,13 @@ func authzTable() []authzRow {
 				c.factor(t)
 				return request{method: "POST", path: "/api/me/recovery-codes"}
 			}},
+		{method: "POST", path: "/api/me/reauthenticate/passkey", changes: true, action: "own account", targets: self, ok: http.StatusOK,
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				if c.token != "" {
+					c.h.addPasskey(t, c.token)
+				}
+				return request{method: "POST", path: "/api/me/reauthenticate/passkey"}
+			}},
 		{method: "POST", path: "/api/me/reauthenticate", changes: true, action: "own account", targets: self, ok: http.StatusNoContent,
 			call: func(t *testing.T, c *authzCase, tg target) request {
 				return request{method: "POST", path: "/api/me/reauthenticate", body: map[string]string{"password": strongPassword}}

@@ -149,15 +149,34 @@ func (s *server) handleRegenerateRecoveryCodes() http.Handler {
 }
 
 type reauthenticateRequest struct {
-	Password     string `json:"password"`
-	TOTP         string `json:"totp"`
-	RecoveryCode string `json:"recoveryCode"`
+	Password     string          `json:"password"`
+	TOTP         string          `json:"totp"`
+	RecoveryCode string          `json:"recoveryCode"`
+	Passkey      json.RawMessage `json:"passkey"`
 }
 
 func (s *server) handleReauthenticate() http.Handler {
 	return withBody(s, func(w http.ResponseWriter, r *http.Request, req reauthenticateRequest) error {
-		return noContent(w, s.accounts.Reauthenticate(r.Context(), principal(r.Context()), req.Password,
-			accounts.Proof{TOTP: req.TOTP, RecoveryCode: req.RecoveryCode}, meta(r)))
+		proof := accounts.Proof{TOTP: req.TOTP, RecoveryCode: req.RecoveryCode}
+		if len(req.Passkey) > 0 && string(req.Passkey) != "null" {
+			proof.Passkey = req.Passkey
+		}
+		return noContent(w, s.accounts.Reauthenticate(r.Context(), principal(r.Context()), req.Password, proof, meta(r)))
+	})
+}
+
+func (s *server) handleBeginPasskeyReauthentication() http.Handler {
+	type response struct {
+		Options json.RawMessage `json:"options"`
+	}
+	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
+		options, err := s.accounts.BeginPasskeyReauthentication(r.Context(), principal(r.Context()))
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, response{Options: options})
+		return nil
 	})
 }
 

@@ -1028,6 +1028,14 @@ func factorContractCases(f contractFixture) []contractCase {
 		{"recovery codes need a factor", "/api/me/recovery-codes", http.StatusConflict, func(t *testing.T) request {
 			return request{method: "POST", path: "/api/me/recovery-codes", token: fresh(t)}
 		}, nil},
+		{"reauthentication with a passkey starts", "/api/me/reauthenticate/passkey", http.StatusOK, func(t *testing.T) request {
+			token := fresh(t)
+			h.addPasskey(t, token)
+			return request{method: "POST", path: "/api/me/reauthenticate/passkey", token: token}
+		}, nil},
+		{"reauthentication with a passkey needs one", "/api/me/reauthenticate/passkey", http.StatusConflict, func(t *testing.T) request {
+			return request{method: "POST", path: "/api/me/reauthenticate/passkey", token: fresh(t)}
+		}, nil},
 		{"reauthentication with the password", "/api/me/reauthenticate", http.StatusNoContent, func(t *testing.T) request {
 			return request{method: "POST", path: "/api/me/reauthenticate", token: fresh(t), body: map[string]string{"password": strongPassword}}
 		}, nil},

@@ -10,6 +10,28 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/passkeys/passkeystest"
 )
 
+// addPasskey adds a confirmed passkey to the session's account through
+// the API and returns its authenticator.
+func (h *harness) addPasskey(t *testing.T, token string) *passkeystest.Authenticator {
+	t.Helper()
+	a, err := passkeystest.New(passkeyOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var begun struct {
+		Authenticator factorJSON      `json:"authenticator"`
+		Options       json.RawMessage `json:"options"`
+	}
+	h.mustDo(t, request{method: "POST", path: "/api/me/authenticators/passkey", token: token, body: map[string]string{"name": "key"}}, http.StatusCreated).decode(t, &begun)
+	created, err := a.Create(begun.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mustDo(t, request{method: "POST", path: "/api/me/authenticators/" + begun.Authenticator.ID + "/confirm", token: token,
+		body: map[string]json.RawMessage{"passkey": created}}, http.StatusOK)
+	return a
+}
+
 // P13 (API): a passkey through the API, the answers matching the
 // document: begin (the creation options), confirm with the browser's
 // answer (the recovery codes), then password → challenge with the
@@ -91,4 +113,28 @@ func TestPasskeyThroughTheAPI(t *testing.T) {
 	if len(list.Items) != 1 || list.Items[0].Type != "passkey" || list.Items[0].LastUsedAt.IsZero() {
 		t.Errorf("authenticators = %s", r.body)
 	}
+}
+
+// P13 (API): the session's proof renewed with the password and a passkey
+// (the ceremony from /api/me/reauthenticate/passkey); the same answer
+// again is 403 wrong_password.
+func TestPasskeyReauthenticationThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{secondFactor: true})
+	org := h.organization(t, "Uudelleen")
+	_, token := h.member(t, org, kernel.RolePrimaryUser)
+	a := h.addPasskey(t, token)
+	r := h.mustDo(t, request{method: "POST", path: "/api/me/reauthenticate/passkey", token: token}, http.StatusOK)
+	validateResponse(t, "POST", "/api/me/reauthenticate/passkey", r.status, r.header.Get("Content-Type"), r.body)
+	var begun struct {
+		Options json.RawMessage `json:"options"`
+	}
+	r.decode(t, &begun)
+	answer, err := a.Get(begun.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]any{"password": strongPassword, "passkey": json.RawMessage(answer)}
+	h.mustDo(t, request{method: "POST", path: "/api/me/reauthenticate", token: token, body: body}, http.StatusNoContent)
+	wantProblem(t, h.do(t, request{method: "POST", path: "/api/me/reauthenticate", token: token, body: body}), http.StatusForbidden, "wrong_password")
 }

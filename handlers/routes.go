@@ -47,6 +47,7 @@ func (s *server) table() []route {
 		{http.MethodDelete, "/api/me/sessions/{sessionId}", false, s.handleEndMySession(), false},
 		{http.MethodGet, "/api/me/export", false, s.handleExport(), false},
 		{http.MethodPost, "/api/me/reauthenticate", false, s.hashing(s.handleReauthenticate()), false},
+		{http.MethodPost, "/api/me/reauthenticate/passkey", false, s.handleBeginPasskeyReauthentication(), false},
 		{http.MethodGet, "/api/me/authenticators", false, s.handleListFactors(), true},
 		{http.MethodPost, "/api/me/authenticators/totp", false, s.handleBeginTOTP(), true},
 		{http.MethodPost, "/api/me/authenticators/passkey", false, s.handleBeginPasskey(), true},

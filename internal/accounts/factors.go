@@ -700,14 +700,27 @@ func (s *Service) Reauthenticate(ctx context.Context, p Principal, password stri
 			return ErrWrongPassword
 		}
 		ch := Change{UserID: u.ID}
+		// A passkey answers the ceremony BeginPasskeyReauthentication
+		// kept for this session; it is used once, whatever the answer.
+		var used []Challenge
+		var ceremony []byte
+		if c, ok := reauthChallenge(agg, p); ok {
+			used, ceremony = []Challenge{c}, c.Ceremony
+		}
 		if len(confirmedFactors(agg)) > 0 {
-			if ch, ok = s.proveFactor(agg, proof, nil, now); !ok {
-				if err := s.recordFailedFactor(ctx, u, m, reasonWrongSecondFactor, Change{UserID: u.ID}); !errors.Is(err, ErrInvalidCredentials) {
+			var why error
+			if ch, why = s.proveFactorWhy(agg, proof, ceremony, now); why != nil {
+				reason := reasonWrongSecondFactor
+				if errors.Is(why, passkeys.ErrCloned) {
+					reason = reasonPasskeyCloned
+				}
+				if err := s.recordFailedFactor(ctx, u, m, reason, Change{UserID: u.ID, DeleteChallenges: used}); !errors.Is(err, ErrInvalidCredentials) {
 					return err
 				}
 				return ErrWrongPassword
 			}
 		}
+		ch.DeleteChallenges = used
 		i := slices.IndexFunc(agg.Sessions, func(x Session) bool { return sameHash(x.Hash, p.SessionHash) })
 		if i < 0 {
 			return ErrUnauthenticated

@@ -154,3 +154,63 @@ func (s *Service) provePasskey(agg Aggregate, response, ceremony []byte, now tim
 	}
 	return Factor{}, errNoProof
 }
+
+// reauthHash names the challenge row that keeps a session's passkey
+// reauthentication ceremony. A sign-in's challenge is named by the hash
+// of a random secret, which no one can make equal to this.
+func reauthHash(sessionHash string) string { return hashSecret("reauth|" + sessionHash) }
+
+func reauthChallenge(agg Aggregate, p Principal) (Challenge, bool) {
+	want := reauthHash(p.SessionHash)
+	for _, c := range agg.Challenges {
+		if sameHash(c.Hash, want) {
+			return c, true
+		}
+	}
+	return Challenge{}, false
+}
+
+// BeginPasskeyReauthentication starts renewing the session's proof with a
+// passkey: it answers the PublicKeyCredentialRequestOptionsJSON and keeps
+// the ceremony, for this session only, until Reauthenticate (which uses
+// it once) or ChallengeTTL. ErrNoSecondFactor when the account has no
+// passkey; kernel.ErrNotFound when the service has no relying party.
+func (s *Service) BeginPasskeyReauthentication(ctx context.Context, p Principal) (json.RawMessage, error) {
+	if err := notEnrolOnly(p); err != nil {
+		return nil, err
+	}
+	if s.opts.Passkeys == nil {
+		return nil, kernel.ErrNotFound
+	}
+	var out json.RawMessage
+	err := retryConflicts(func() error {
+		agg, err := s.store.Aggregate(ctx, p.Actor.ID)
+		if err != nil {
+			return err
+		}
+		creds := passkeyCredentials(agg)
+		if len(creds) == 0 {
+			return ErrNoSecondFactor
+		}
+		now := s.now().UTC()
+		options, state, err := s.opts.Passkeys.BeginLogin(userRef(agg.User), creds, now)
+		if err != nil {
+			return err
+		}
+		c := Challenge{UserID: agg.User.ID, Hash: reauthHash(p.SessionHash), CreatedAt: now, ExpiresAt: now.Add(ChallengeTTL),
+			PasswordStamp: passwordStamp(agg.User.PasswordHash), Ceremony: state}
+		ch := Change{UserID: agg.User.ID}
+		if old, ok := reauthChallenge(agg, p); ok {
+			c.ETag = old.ETag
+			ch.UpdateChallenges = []Challenge{c}
+		} else {
+			ch.PutChallenges = []Challenge{c}
+		}
+		if err := s.applyWithoutUpkeep(ctx, ch); err != nil {
+			return err
+		}
+		out = options
+		return nil
+	})
+	return out, err
+}

@@ -312,3 +312,43 @@ func TestPasskeyRegistrationRefusedLastKeptAndExported(t *testing.T) {
 		t.Errorf("export factors = %s", raw)
 	}
 }
+
+// P13, AUTH (second factor): a person whose factor is a passkey renews
+// the session's proof with the password and the passkey, against a
+// ceremony kept for that session and used once: the same answer again
+// is a wrong proof and counts.
+func TestReauthenticateWithAPasskey(t *testing.T) {
+	t.Parallel()
+	env := passkeyEnv(t)
+	u, a, si := env.withPasskey("uudelleen@example.fi", kernel.RoleAdmin)
+	env.clock.Advance(accounts.ReauthenticationWindow + time.Minute)
+	p := env.authenticate(si.Token)
+	if _, err := env.svc.BeginPasskey(env.ctx, p, "second key", testMeta); !errors.Is(err, accounts.ErrReauthenticationRequired) {
+		t.Fatalf("a stale session added a passkey: %v", err)
+	}
+	options, err := env.svc.BeginPasskeyReauthentication(env.ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := a.Get(options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.svc.Reauthenticate(env.ctx, p, goodPassword, accounts.Proof{Passkey: answer}, testMeta); err != nil {
+		t.Fatalf("Reauthenticate with a passkey: %v", err)
+	}
+	p = env.authenticate(si.Token)
+	if _, err := env.svc.BeginPasskey(env.ctx, p, "second key", testMeta); err != nil {
+		t.Errorf("after reauthentication: %v", err)
+	}
+	before := env.user(u.ID).FailedSignIns
+	if err := env.svc.Reauthenticate(env.ctx, p, goodPassword, accounts.Proof{Passkey: answer}, testMeta); !errors.Is(err, accounts.ErrWrongPassword) {
+		t.Errorf("a replayed passkey answer reauthenticated: %v", err)
+	}
+	if got := env.user(u.ID).FailedSignIns; got != before+1 {
+		t.Errorf("failed sign-ins %d, want %d", got, before+1)
+	}
+	if n := len(env.aggregate(u.ID).Challenges); n != 0 {
+		t.Errorf("%d challenges left", n)
+	}
+}
