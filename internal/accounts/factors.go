@@ -177,21 +177,16 @@ type Proof struct {
 	Passkey      []byte
 }
 
-// proveFactor checks a proof against the account's factors at now; a
-// passkey's against the login ceremony the challenge offered. It returns
-// the change that records the proof's use (the factor's step or sign
-// count and last use, or the recovery code gone), or false.
-func (s *Service) proveFactor(agg Aggregate, p Proof, ceremony []byte, now time.Time) (Change, bool) {
-	ch, err := s.proveFactorWhy(agg, p, ceremony, now)
-	return ch, err == nil
-}
-
 // errNoProof is a proof that did not do.
 var errNoProof = errors.New("second factor: no proof")
 
-// proveFactorWhy is proveFactor with the reason a proof did not do:
-// passkeys.ErrCloned for a cloned passkey, errNoProof otherwise.
-func (s *Service) proveFactorWhy(agg Aggregate, p Proof, ceremony []byte, now time.Time) (Change, error) {
+// proveFactor checks a proof against the account's factors at now; a
+// passkey's against the login ceremony kept for it. It returns the change
+// that records the proof's use (the factor's step or sign count and last
+// use, or the recovery code gone), or why the proof did not do: a
+// passkeys error for a passkey (passkeys.ErrCloned for a clone),
+// errNoProof otherwise. The caller tells the client none of it.
+func (s *Service) proveFactor(agg Aggregate, p Proof, ceremony []byte, now time.Time) (Change, error) {
 	ch := Change{UserID: agg.User.ID}
 	switch {
 	case p.Passkey != nil:
@@ -329,7 +324,7 @@ func (s *Service) LoginSecondFactor(ctx context.Context, challenge string, p Pro
 			}
 			return ErrInvalidCredentials
 		}
-		proved, why := s.proveFactorWhy(agg, p, c.Ceremony, now)
+		proved, why := s.proveFactor(agg, p, c.Ceremony, now)
 		if why != nil {
 			c.Attempts++
 			if p.Passkey != nil {
@@ -343,11 +338,7 @@ func (s *Service) LoginSecondFactor(ctx context.Context, challenge string, p Pro
 			} else {
 				extra.UpdateChallenges = []Challenge{c}
 			}
-			reason := reasonWrongSecondFactor
-			if errors.Is(why, passkeys.ErrCloned) {
-				reason = reasonPasskeyCloned
-			}
-			return s.recordFailedFactor(ctx, u, m, reason, extra)
+			return s.recordFailedFactor(ctx, u, m, failureReason(why), extra)
 		}
 		proved.DeleteChallenges = []Challenge{c}
 		a := &loginAttempt{s: s, m: m}
@@ -355,6 +346,14 @@ func (s *Service) LoginSecondFactor(ctx context.Context, challenge string, p Pro
 		return err
 	})
 	return result, err
+}
+
+// failureReason is the audit reason for a proof that did not do.
+func failureReason(why error) string {
+	if errors.Is(why, passkeys.ErrCloned) {
+		return reasonPasskeyCloned
+	}
+	return reasonWrongSecondFactor
 }
 
 // recordFailedFactor counts a failed second step like a wrong password
@@ -709,12 +708,8 @@ func (s *Service) Reauthenticate(ctx context.Context, p Principal, password stri
 		}
 		if len(confirmedFactors(agg)) > 0 {
 			var why error
-			if ch, why = s.proveFactorWhy(agg, proof, ceremony, now); why != nil {
-				reason := reasonWrongSecondFactor
-				if errors.Is(why, passkeys.ErrCloned) {
-					reason = reasonPasskeyCloned
-				}
-				if err := s.recordFailedFactor(ctx, u, m, reason, Change{UserID: u.ID, DeleteChallenges: used}); !errors.Is(err, ErrInvalidCredentials) {
+			if ch, why = s.proveFactor(agg, proof, ceremony, now); why != nil {
+				if err := s.recordFailedFactor(ctx, u, m, failureReason(why), Change{UserID: u.ID, DeleteChallenges: used}); !errors.Is(err, ErrInvalidCredentials) {
 					return err
 				}
 				return ErrWrongPassword
