@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -55,6 +56,9 @@ type secondFactorJSON struct {
 		Challenge string    `json:"challenge"`
 		ExpiresAt time.Time `json:"expiresAt"`
 		Methods   []string  `json:"methods"`
+		// Passkey is the PublicKeyCredentialRequestOptionsJSON for
+		// navigator.credentials.get, when the account has a passkey.
+		Passkey json.RawMessage `json:"passkey,omitempty"`
 	} `json:"secondFactor"`
 }
 
@@ -64,7 +68,7 @@ func (s *server) writeSignIn(w http.ResponseWriter, si accounts.SignIn) {
 	if c := si.SecondFactor; c != nil {
 		var out secondFactorJSON
 		out.SecondFactor.Challenge, out.SecondFactor.ExpiresAt = c.Challenge, c.ExpiresAt
-		out.SecondFactor.Methods = []string{}
+		out.SecondFactor.Methods, out.SecondFactor.Passkey = []string{}, c.PasskeyOptions
 		for _, m := range c.Methods {
 			out.SecondFactor.Methods = append(out.SecondFactor.Methods, string(m))
 		}
@@ -93,11 +97,17 @@ type secondFactorRequest struct {
 	Challenge    string `json:"challenge"`
 	TOTP         string `json:"totp"`
 	RecoveryCode string `json:"recoveryCode"`
+	// Passkey is the browser's AuthenticationResponseJSON.
+	Passkey json.RawMessage `json:"passkey"`
 }
 
 func (s *server) handleLoginSecondFactor() http.Handler {
 	return withBody(s, func(w http.ResponseWriter, r *http.Request, req secondFactorRequest) error {
-		si, err := s.accounts.LoginSecondFactor(r.Context(), req.Challenge, accounts.Proof{TOTP: req.TOTP, RecoveryCode: req.RecoveryCode}, meta(r))
+		proof := accounts.Proof{TOTP: req.TOTP, RecoveryCode: req.RecoveryCode}
+		if len(req.Passkey) > 0 && string(req.Passkey) != "null" {
+			proof.Passkey = req.Passkey
+		}
+		si, err := s.accounts.LoginSecondFactor(r.Context(), req.Challenge, proof, meta(r))
 		if err == nil {
 			s.writeSignIn(w, si)
 		}

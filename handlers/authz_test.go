@@ -324,6 +324,10 @@ func authzTable() []authzRow {
 			call: func(t *testing.T, c *authzCase, tg target) request {
 				return request{method: "POST", path: "/api/me/authenticators/totp", body: map[string]string{"name": "phone"}}
 			}},
+		{method: "POST", path: "/api/me/authenticators/passkey", changes: true, action: "own account", targets: self, ok: http.StatusCreated,
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				return request{method: "POST", path: "/api/me/authenticators/passkey", body: map[string]string{"name": "key"}}
+			}},
 		{method: "POST", path: "/api/me/authenticators/{factorId}/confirm", changes: true, action: "own account", targets: self, ok: http.StatusOK,
 			call: func(t *testing.T, c *authzCase, tg target) request {
 				id, code := "f-none", "000000"
@@ -345,6 +349,13 @@ func authzTable() []authzRow {
 			call: func(t *testing.T, c *authzCase, tg target) request {
 				c.factor(t)
 				return request{method: "POST", path: "/api/me/recovery-codes"}
+			}},
+		{method: "POST", path: "/api/me/reauthenticate/passkey", changes: true, action: "own account", targets: self, ok: http.StatusOK,
+			call: func(t *testing.T, c *authzCase, tg target) request {
+				if c.token != "" {
+					c.h.addPasskey(t, c.token)
+				}
+				return request{method: "POST", path: "/api/me/reauthenticate/passkey"}
 			}},
 		{method: "POST", path: "/api/me/reauthenticate", changes: true, action: "own account", targets: self, ok: http.StatusNoContent,
 			call: func(t *testing.T, c *authzCase, tg target) request {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -11,7 +12,8 @@ import (
 
 // The second factor under /api/me, and its reset by an administrator.
 // Secrets leave the service once each: the TOTP secret when it is added,
-// the recovery codes when they are made.
+// the recovery codes when they are made. A passkey has no secret here: the
+// browser gets the ceremony's options and answers with the public key.
 
 type factorJSON struct {
 	ID         string    `json:"id"`
@@ -70,13 +72,38 @@ func (s *server) handleBeginTOTP() http.Handler {
 	})
 }
 
-type confirmTOTPRequest struct {
-	Code string `json:"code"`
+func (s *server) handleBeginPasskey() http.Handler {
+	type response struct {
+		Authenticator factorJSON      `json:"authenticator"`
+		Options       json.RawMessage `json:"options"`
+	}
+	return withBody(s, func(w http.ResponseWriter, r *http.Request, req beginTOTPRequest) error {
+		e, err := s.accounts.BeginPasskey(r.Context(), principal(r.Context()), req.Name, meta(r))
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusCreated, response{Authenticator: toFactorJSON(e.Factor), Options: e.Options})
+		return nil
+	})
+}
+
+// confirmFactorRequest confirms a pending factor: a TOTP one with the
+// app's code, a passkey with the browser's RegistrationResponseJSON.
+type confirmFactorRequest struct {
+	Code    string          `json:"code"`
+	Passkey json.RawMessage `json:"passkey"`
 }
 
 func (s *server) handleConfirmTOTP() http.Handler {
-	return withBody(s, func(w http.ResponseWriter, r *http.Request, req confirmTOTPRequest) error {
-		codes, err := s.accounts.ConfirmTOTP(r.Context(), principal(r.Context()), factorID(r), req.Code, meta(r))
+	return withBody(s, func(w http.ResponseWriter, r *http.Request, req confirmFactorRequest) error {
+		var codes []string
+		var err error
+		if len(req.Passkey) > 0 && string(req.Passkey) != "null" {
+			codes, err = s.accounts.ConfirmPasskey(r.Context(), principal(r.Context()), factorID(r), req.Passkey, meta(r))
+		} else {
+			codes, err = s.accounts.ConfirmTOTP(r.Context(), principal(r.Context()), factorID(r), req.Code, meta(r))
+		}
 		if err != nil {
 			return err
 		}
@@ -122,15 +149,34 @@ func (s *server) handleRegenerateRecoveryCodes() http.Handler {
 }
 
 type reauthenticateRequest struct {
-	Password     string `json:"password"`
-	TOTP         string `json:"totp"`
-	RecoveryCode string `json:"recoveryCode"`
+	Password     string          `json:"password"`
+	TOTP         string          `json:"totp"`
+	RecoveryCode string          `json:"recoveryCode"`
+	Passkey      json.RawMessage `json:"passkey"`
 }
 
 func (s *server) handleReauthenticate() http.Handler {
 	return withBody(s, func(w http.ResponseWriter, r *http.Request, req reauthenticateRequest) error {
-		return noContent(w, s.accounts.Reauthenticate(r.Context(), principal(r.Context()), req.Password,
-			accounts.Proof{TOTP: req.TOTP, RecoveryCode: req.RecoveryCode}, meta(r)))
+		proof := accounts.Proof{TOTP: req.TOTP, RecoveryCode: req.RecoveryCode}
+		if len(req.Passkey) > 0 && string(req.Passkey) != "null" {
+			proof.Passkey = req.Passkey
+		}
+		return noContent(w, s.accounts.Reauthenticate(r.Context(), principal(r.Context()), req.Password, proof, meta(r)))
+	})
+}
+
+func (s *server) handleBeginPasskeyReauthentication() http.Handler {
+	type response struct {
+		Options json.RawMessage `json:"options"`
+	}
+	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
+		options, err := s.accounts.BeginPasskeyReauthentication(r.Context(), principal(r.Context()))
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, response{Options: options})
+		return nil
 	})
 }
 

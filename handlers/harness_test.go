@@ -22,6 +22,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
+	"github.com/palvelumanuaali/useradmin/internal/passkeys"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/tablestore"
@@ -166,6 +167,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		RestoreWindow:          30 * 24 * time.Hour,
 		SecondFactorRoles:      secondFactorRoles(o.secondFactor),
 		MFAKeys:                accounts.MFAKeys{Current: "k1", Versions: map[string][]byte{"k1": []byte("handlers-test-mfa-key-handlers-test-mfa-key")}},
+		Passkeys:               testRelyingParty(t),
 	})
 	h.orgs = organizations.NewService(h.store, orgsRelay, h.clock.Now, uuid.NewString)
 	maxBody := o.maxBodyBytes
@@ -475,4 +477,16 @@ func (h *harness) account(t *testing.T, p person, orgID string, role kernel.Role
 func (h *harness) member(t *testing.T, orgID string, role kernel.Role) (person, string) {
 	t.Helper()
 	return h.account(t, newPerson(t), orgID, role, kernel.StatusActive)
+}
+
+// passkeyOrigin is the frontend origin of the harness's relying party.
+const passkeyOrigin = "https://app.example.fi"
+
+func testRelyingParty(t *testing.T) *passkeys.RelyingParty {
+	t.Helper()
+	rp, err := passkeys.New(passkeys.Config{RPID: "example.fi", RPName: "Palvelumanuaali", Origins: []string{passkeyOrigin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rp
 }

@@ -995,6 +995,9 @@ func factorContractCases(f contractFixture) []contractCase {
 		{"adding an authenticator app starts", "/api/me/authenticators/totp", http.StatusCreated, func(t *testing.T) request {
 			return request{method: "POST", path: "/api/me/authenticators/totp", token: fresh(t), body: map[string]string{"name": "Työpuhelin"}}
 		}, nil},
+		{"adding a passkey starts", "/api/me/authenticators/passkey", http.StatusCreated, func(t *testing.T) request {
+			return request{method: "POST", path: "/api/me/authenticators/passkey", token: fresh(t), body: map[string]string{"name": "Turva-avain"}}
+		}, nil},
 		{"adding an authenticator app is confirmed", "/api/me/authenticators/{factorId}/confirm", http.StatusOK, func(t *testing.T) request {
 			token := fresh(t)
 			e := h.beginTOTP(t, token)
@@ -1024,6 +1027,14 @@ func factorContractCases(f contractFixture) []contractCase {
 		}, hasItems("recoveryCodes")},
 		{"recovery codes need a factor", "/api/me/recovery-codes", http.StatusConflict, func(t *testing.T) request {
 			return request{method: "POST", path: "/api/me/recovery-codes", token: fresh(t)}
+		}, nil},
+		{"reauthentication with a passkey starts", "/api/me/reauthenticate/passkey", http.StatusOK, func(t *testing.T) request {
+			token := fresh(t)
+			h.addPasskey(t, token)
+			return request{method: "POST", path: "/api/me/reauthenticate/passkey", token: token}
+		}, nil},
+		{"reauthentication with a passkey needs one", "/api/me/reauthenticate/passkey", http.StatusConflict, func(t *testing.T) request {
+			return request{method: "POST", path: "/api/me/reauthenticate/passkey", token: fresh(t)}
 		}, nil},
 		{"reauthentication with the password", "/api/me/reauthenticate", http.StatusNoContent, func(t *testing.T) request {
 			return request{method: "POST", path: "/api/me/reauthenticate", token: fresh(t), body: map[string]string{"password": strongPassword}}

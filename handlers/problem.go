@@ -217,6 +217,7 @@ func detail(code, lang string) string {
 var fieldDetails = map[string][3]string{ // fi, sv, en
 	"required":                {"Pakollinen tieto puuttuu.", "Uppgiften är obligatorisk.", "This field is required."},
 	"invalid_code":            {"Koodi ei kelpaa. Anna sovelluksen nykyinen koodi.", "Koden är ogiltig. Ange appens nuvarande kod.", "The code is not valid. Enter the app's current code."},
+	"invalid_passkey":         {"Pääsyavainta ei voitu lisätä. Aloita alusta.", "Nyckeln kunde inte läggas till. Börja om.", "The passkey could not be added. Start again."},
 	"too_many_factors":        {"Tunnistautumistapoja on jo enimmäismäärä.", "Det finns redan högsta antalet inloggningsmetoder.", "There are already as many sign-in methods as allowed."},
 	"invalid":                 {"Arvo ei kelpaa.", "Värdet är ogiltigt.", "The value is not valid."},
 	"too_long":                {"Teksti on liian pitkä.", "Texten är för lång.", "The text is too long."},

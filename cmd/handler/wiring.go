@@ -16,6 +16,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/lifecycle"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
+	"github.com/palvelumanuaali/useradmin/internal/passkeys"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
 	"github.com/palvelumanuaali/useradmin/internal/servicebus"
@@ -92,6 +93,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 		return nil, err
 	}
 	if cfg.Accounts.MFAKeys, err = loadMFAKeys(ctx, cfg, outside); err != nil {
+		return nil, err
+	}
+	if cfg.Accounts.Passkeys, err = buildPasskeys(cfg); err != nil {
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, store: store, hasher: hasher, now: now}
@@ -196,6 +200,19 @@ func loadAuditKeys(ctx context.Context, cfg config.Config, outside outsideParts)
 		return audit.Keys{}, err
 	}
 	return keyvault.LoadAuditKeys(ctx, client, cfg.AuditKeySecretName)
+}
+
+// buildPasskeys is the WebAuthn relying party of cfg.Passkeys (config has
+// checked it); nil, and no passkeys, while the base URL is not set.
+func buildPasskeys(cfg config.Config) (accounts.RelyingParty, error) {
+	if cfg.Passkeys.RPID == "" {
+		return nil, nil
+	}
+	rp, err := passkeys.New(cfg.Passkeys)
+	if err != nil {
+		return nil, err
+	}
+	return rp, nil
 }
 
 // loadMFAKeys loads the MFA key versions (TOTP secrets, recovery codes):

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/audit"
 	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
+	"github.com/palvelumanuaali/useradmin/internal/passkeys"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 )
 
@@ -22,13 +24,13 @@ import (
 // challenges live in the account's partition, so they change in the
 // account's transactions, are erased with it and appear in its export.
 
-// FactorType is the kind of an authenticator. Passkeys are to join TOTP as
-// "passkey" (internal/passkeys), with a "passkey" proof in the second step.
+// FactorType is the kind of an authenticator.
 type FactorType string
 
 // The factor types.
 const (
-	FactorTOTP FactorType = "totp"
+	FactorTOTP    FactorType = "totp"
+	FactorPasskey FactorType = "passkey" // passkeys.go
 )
 
 // Factor is one second factor of an account.
@@ -49,6 +51,12 @@ type Factor struct {
 	// LastStep is the last TOTP time step accepted: it and earlier ones
 	// are refused, so a code works once.
 	LastStep int64
+	// Passkey is a passkey factor's credential (passkeys.go): its public
+	// key and counters, nothing secret.
+	Passkey passkeys.Credential
+	// Ceremony is a pending passkey's registration ceremony, kept from
+	// BeginPasskey to ConfirmPasskey and used once.
+	Ceremony []byte
 	ETag     string
 }
 
@@ -71,7 +79,10 @@ type Challenge struct {
 	ExpiresAt     time.Time
 	Attempts      int
 	PasswordStamp string
-	ETag          string
+	// Ceremony is the passkey login ceremony the challenge offered
+	// (passkeys.go), used once.
+	Ceremony []byte
+	ETag     string
 }
 
 // Method is a way to pass the second step.
@@ -81,6 +92,7 @@ type Method string
 const (
 	MethodTOTP     Method = "totp"
 	MethodRecovery Method = "recovery"
+	MethodPasskey  Method = "passkey"
 )
 
 // Second-factor periods and limits.
@@ -105,6 +117,9 @@ const (
 // Reasons recorded in the second factor's audit events.
 const (
 	reasonWrongSecondFactor = "wrong_second_factor"
+	// reasonPasskeyCloned: a passkey answered with a sign count that did
+	// not go up, so a copy of it may be in use; the audit trail shows it.
+	reasonPasskeyCloned = "passkey_cloned"
 )
 
 // FactorRequired reports whether a person of role must have a second factor.
@@ -129,6 +144,9 @@ func methods(agg Aggregate) []Method {
 		if f.Type == FactorTOTP && !slices.Contains(out, MethodTOTP) {
 			out = append(out, MethodTOTP)
 		}
+		if f.Type == FactorPasskey && !slices.Contains(out, MethodPasskey) {
+			out = append(out, MethodPasskey)
+		}
 	}
 	if len(agg.RecoveryCodes) > 0 {
 		out = append(out, MethodRecovery)
@@ -146,21 +164,41 @@ type SecondFactorChallenge struct {
 	Challenge string
 	ExpiresAt time.Time
 	Methods   []Method
+	// PasskeyOptions, when the account has a passkey, are the
+	// PublicKeyCredentialRequestOptionsJSON for navigator.credentials.get.
+	PasskeyOptions json.RawMessage
 }
 
-// Proof is what the second step offers: one of a TOTP code or a recovery
-// code.
+// Proof is what the second step offers: one of a TOTP code, a recovery
+// code, or a passkey's AuthenticationResponseJSON.
 type Proof struct {
 	TOTP         string
 	RecoveryCode string
+	Passkey      []byte
 }
 
-// proveFactor checks a proof against the account's factors at now. It
-// returns the change that records the proof's use (the factor's step and
-// last use, or the recovery code gone), or false.
-func (s *Service) proveFactor(agg Aggregate, p Proof, now time.Time) (Change, bool) {
+// errNoProof is a proof that did not do.
+var errNoProof = errors.New("second factor: no proof")
+
+// proveFactor checks a proof against the account's factors at now; a
+// passkey's against the login ceremony kept for it. It returns the change
+// that records the proof's use (the factor's step or sign count and last
+// use, or the recovery code gone), or why the proof did not do: a
+// passkeys error for a passkey (passkeys.ErrCloned for a clone),
+// errNoProof otherwise. The caller tells the client none of it.
+func (s *Service) proveFactor(agg Aggregate, p Proof, ceremony []byte, now time.Time) (Change, error) {
 	ch := Change{UserID: agg.User.ID}
 	switch {
+	case p.Passkey != nil:
+		if p.TOTP != "" || p.RecoveryCode != "" {
+			break
+		}
+		f, err := s.provePasskey(agg, p.Passkey, ceremony, now)
+		if err != nil {
+			return Change{}, err
+		}
+		ch.UpdateFactors = []Factor{f}
+		return ch, nil
 	case p.TOTP != "" && p.RecoveryCode == "":
 		for _, f := range confirmedFactors(agg) {
 			if f.Type != FactorTOTP {
@@ -180,16 +218,16 @@ func (s *Service) proveFactor(agg Aggregate, p Proof, now time.Time) (Change, bo
 					}
 				}
 				ch.UpdateFactors = []Factor{f}
-				return ch, true
+				return ch, nil
 			}
 		}
 	case p.RecoveryCode != "" && p.TOTP == "":
 		if c, ok := s.opts.MFAKeys.matchRecovery(agg.RecoveryCodes, p.RecoveryCode); ok {
 			ch.DeleteRecoveryCodes = []RecoveryCode{c}
-			return ch, true
+			return ch, nil
 		}
 	}
-	return Change{}, false
+	return Change{}, errNoProof
 }
 
 // passwordStep is Login's end after a right password for an account whose
@@ -221,6 +259,12 @@ func (a *loginAttempt) passwordStep(ctx context.Context, agg Aggregate, now time
 		return SignIn{}, true, err
 	}
 	c := Challenge{UserID: u.ID, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ChallengeTTL), PasswordStamp: passwordStamp(u.PasswordHash)}
+	var options json.RawMessage
+	if creds := passkeyCredentials(agg); len(creds) > 0 && s.opts.Passkeys != nil {
+		if options, c.Ceremony, err = s.opts.Passkeys.BeginLogin(userRef(u), creds, now); err != nil {
+			return SignIn{}, true, err
+		}
+	}
 	ch.PutChallenges = []Challenge{c}
 	// Challenges past their time go with the next one made, and at most
 	// a few are kept: a password known to an attacker must not fill the
@@ -237,7 +281,7 @@ func (a *loginAttempt) passwordStep(ctx context.Context, agg Aggregate, now time
 	if err := s.applyWithoutUpkeep(ctx, ch); err != nil {
 		return SignIn{}, true, err
 	}
-	return SignIn{SecondFactor: &SecondFactorChallenge{Challenge: token, ExpiresAt: c.ExpiresAt, Methods: methods(agg)}}, true, nil
+	return SignIn{SecondFactor: &SecondFactorChallenge{Challenge: token, ExpiresAt: c.ExpiresAt, Methods: methods(agg), PasskeyOptions: options}}, true, nil
 }
 
 // LoginSecondFactor is the second step of a two-step sign-in: the
@@ -280,16 +324,21 @@ func (s *Service) LoginSecondFactor(ctx context.Context, challenge string, p Pro
 			}
 			return ErrInvalidCredentials
 		}
-		proved, ok := s.proveFactor(agg, p, now)
-		if !ok {
+		proved, why := s.proveFactor(agg, p, c.Ceremony, now)
+		if why != nil {
 			c.Attempts++
+			if p.Passkey != nil {
+				// The ceremony is used once: a failed passkey leaves the
+				// challenge to the other methods.
+				c.Ceremony = nil
+			}
 			extra := Change{UserID: u.ID}
 			if c.Attempts >= challengeAttempts {
 				extra.DeleteChallenges = []Challenge{c}
 			} else {
 				extra.UpdateChallenges = []Challenge{c}
 			}
-			return s.recordFailedFactor(ctx, u, m, extra)
+			return s.recordFailedFactor(ctx, u, m, failureReason(why), extra)
 		}
 		proved.DeleteChallenges = []Challenge{c}
 		a := &loginAttempt{s: s, m: m}
@@ -299,13 +348,21 @@ func (s *Service) LoginSecondFactor(ctx context.Context, challenge string, p Pro
 	return result, err
 }
 
+// failureReason is the audit reason for a proof that did not do.
+func failureReason(why error) string {
+	if errors.Is(why, passkeys.ErrCloned) {
+		return reasonPasskeyCloned
+	}
+	return reasonWrongSecondFactor
+}
+
 // recordFailedFactor counts a failed second step like a wrong password
 // (lockout.go), in one change with what it does to the challenge.
-func (s *Service) recordFailedFactor(ctx context.Context, u User, m kernel.Meta, ch Change) error {
+func (s *Service) recordFailedFactor(ctx context.Context, u User, m kernel.Meta, reason string, ch Change) error {
 	now := s.now().UTC()
 	events := s.expireLock(&u, now, m)
 	ev := s.event(audit.ActionSignInFailed, "", u, m)
-	ev.Reason = reasonWrongSecondFactor
+	ev.Reason = reason
 	events = append(events, ev)
 	events = append(events, s.countFailure(&u, now, m)...)
 	ch.User, ch.Events = &u, events
@@ -397,16 +454,9 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal, name string, m ker
 			return err
 		}
 		now := s.now().UTC()
-		ch := Change{UserID: p.Actor.ID}
-		for _, f := range agg.Factors {
-			if !f.Confirmed {
-				ch.DeleteFactors = append(ch.DeleteFactors, f)
-			}
-		}
-		if len(agg.Factors)-len(ch.DeleteFactors) >= maxFactors {
-			v := &kernel.ValidationError{}
-			v.Add("name", "too_many_factors", "")
-			return v
+		ch, err := replacePending(agg)
+		if err != nil {
+			return err
 		}
 		secret, uri, err := newTOTP(agg.User.Email)
 		if err != nil {
@@ -424,6 +474,24 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal, name string, m ker
 		return nil
 	})
 	return out, err
+}
+
+// replacePending is the change that removes the account's unconfirmed
+// factors before another is begun, or the field error when the account
+// has as many factors as it may.
+func replacePending(agg Aggregate) (Change, error) {
+	ch := Change{UserID: agg.User.ID}
+	for _, f := range agg.Factors {
+		if !f.Confirmed {
+			ch.DeleteFactors = append(ch.DeleteFactors, f)
+		}
+	}
+	if len(agg.Factors)-len(ch.DeleteFactors) >= maxFactors {
+		v := &kernel.ValidationError{}
+		v.Add("name", "too_many_factors", "")
+		return Change{}, v
+	}
+	return ch, nil
 }
 
 // ConfirmTOTP finishes adding a TOTP factor with a current code from it.
@@ -457,35 +525,47 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, factorID, code s
 			return v
 		}
 		f.Confirmed, f.LastStep, f.LastUsedAt = true, step, now
-		ch := Change{UserID: p.Actor.ID, UpdateFactors: []Factor{f}}
-		codes = nil
-		if len(confirmedFactors(agg)) == 0 {
-			var hashes []string
-			if codes, hashes, err = s.opts.MFAKeys.newRecoveryCodes(); err != nil {
-				return err
-			}
-			ch.DeleteRecoveryCodes = agg.RecoveryCodes
-			for _, h := range hashes {
-				ch.PutRecoveryCodes = append(ch.PutRecoveryCodes, RecoveryCode{UserID: p.Actor.ID, Hash: h, CreatedAt: now})
-			}
-		}
-		if p.Actor.EnrolOnly {
-			for _, sess := range agg.Sessions {
-				if sameHash(sess.Hash, p.SessionHash) {
-					// The password and now the factor are proven: the
-					// session becomes an ordinary one.
-					sess.EnrolOnly, sess.VerifiedAt = false, now
-					sess.ExpiresAt = sess.CreatedAt.Add(s.opts.SessionAbsoluteTimeout)
-					ch.UpdateSessions = []Session{sess}
-				}
-			}
-		}
-		ev := s.event(audit.ActionFactorAdded, p.Actor.ID, agg.User, m)
-		ev.Reason = string(f.Type)
-		ch.Events = []audit.Event{ev}
-		return s.apply(ctx, ch)
+		codes, err = s.confirmFactor(ctx, p, agg, f, now, m)
+		return err
 	})
 	return codes, err
+}
+
+// confirmFactor stores a factor the person just proved as confirmed. The
+// first factor of an account comes with its recovery codes (returned);
+// an enrol-only session becomes an ordinary one.
+func (s *Service) confirmFactor(ctx context.Context, p Principal, agg Aggregate, f Factor, now time.Time, m kernel.Meta) ([]string, error) {
+	ch := Change{UserID: p.Actor.ID, UpdateFactors: []Factor{f}}
+	var codes []string
+	if len(confirmedFactors(agg)) == 0 {
+		var hashes []string
+		var err error
+		if codes, hashes, err = s.opts.MFAKeys.newRecoveryCodes(); err != nil {
+			return nil, err
+		}
+		ch.DeleteRecoveryCodes = agg.RecoveryCodes
+		for _, h := range hashes {
+			ch.PutRecoveryCodes = append(ch.PutRecoveryCodes, RecoveryCode{UserID: p.Actor.ID, Hash: h, CreatedAt: now})
+		}
+	}
+	if p.Actor.EnrolOnly {
+		for _, sess := range agg.Sessions {
+			if sameHash(sess.Hash, p.SessionHash) {
+				// The password and now the factor are proven: the
+				// session becomes an ordinary one.
+				sess.EnrolOnly, sess.VerifiedAt = false, now
+				sess.ExpiresAt = sess.CreatedAt.Add(s.opts.SessionAbsoluteTimeout)
+				ch.UpdateSessions = []Session{sess}
+			}
+		}
+	}
+	ev := s.event(audit.ActionFactorAdded, p.Actor.ID, agg.User, m)
+	ev.Reason = string(f.Type)
+	ch.Events = []audit.Event{ev}
+	if err := s.apply(ctx, ch); err != nil {
+		return nil, err
+	}
+	return codes, nil
 }
 
 // RenameFactor renames one of the caller's factors.
@@ -619,14 +699,23 @@ func (s *Service) Reauthenticate(ctx context.Context, p Principal, password stri
 			return ErrWrongPassword
 		}
 		ch := Change{UserID: u.ID}
+		// A passkey answers the ceremony BeginPasskeyReauthentication
+		// kept for this session; it is used once, whatever the answer.
+		var used []Challenge
+		var ceremony []byte
+		if c, ok := reauthChallenge(agg, p); ok {
+			used, ceremony = []Challenge{c}, c.Ceremony
+		}
 		if len(confirmedFactors(agg)) > 0 {
-			if ch, ok = s.proveFactor(agg, proof, now); !ok {
-				if err := s.recordFailedFactor(ctx, u, m, Change{UserID: u.ID}); !errors.Is(err, ErrInvalidCredentials) {
+			var why error
+			if ch, why = s.proveFactor(agg, proof, ceremony, now); why != nil {
+				if err := s.recordFailedFactor(ctx, u, m, failureReason(why), Change{UserID: u.ID, DeleteChallenges: used}); !errors.Is(err, ErrInvalidCredentials) {
 					return err
 				}
 				return ErrWrongPassword
 			}
 		}
+		ch.DeleteChallenges = used
 		i := slices.IndexFunc(agg.Sessions, func(x Session) bool { return sameHash(x.Hash, p.SessionHash) })
 		if i < 0 {
 			return ErrUnauthenticated

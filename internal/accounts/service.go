@@ -151,6 +151,9 @@ type Options struct {
 	// factor (factors.go); MFAKeys seal TOTP secrets and key recovery codes.
 	SecondFactorRoles []kernel.Role
 	MFAKeys           MFAKeys
+	// Passkeys runs the passkey ceremonies (passkeys.go); without it no
+	// passkey can be added.
+	Passkeys RelyingParty
 }
 
 // MaxSessions caps one person's concurrent sessions; signing in on one more

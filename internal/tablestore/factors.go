@@ -1,11 +1,14 @@
 package tablestore
 
 import (
+	"encoding/base64"
+	"strconv"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/palvelumanuaali/useradmin/internal/accounts"
+	"github.com/palvelumanuaali/useradmin/internal/passkeys"
 )
 
 // The second factor's rows in an account's partition (see the package
@@ -18,28 +21,68 @@ const (
 )
 
 // factorEntity is a factor row. Secret is the sealed TOTP secret
-// (accounts.MFAKeys): never the secret itself.
+// (accounts.MFAKeys): never the secret itself. A passkey's row holds its
+// credential (the id and COSE public key base64url, the sign count in
+// decimal: Table Storage's numbers stop at 32 bits without a type
+// annotation) and, while it is pending, its registration ceremony.
 type factorEntity struct {
-	PartitionKey string
-	RowKey       string
-	Type         string
-	Name         string
-	CreatedAt    string
-	LastUsedAt   string `json:",omitempty"`
-	Confirmed    bool
-	Secret       string
-	LastStep     int64
+	PartitionKey   string
+	RowKey         string
+	Type           string
+	Name           string
+	CreatedAt      string
+	LastUsedAt     string `json:",omitempty"`
+	Confirmed      bool
+	Secret         string
+	LastStep       int64
+	CredentialID   string `json:",omitempty"`
+	PublicKey      string `json:",omitempty"`
+	Algorithm      int64  `json:",omitempty"`
+	SignCount      string `json:",omitempty"`
+	AAGUID         string `json:",omitempty"`
+	Transports     string `json:",omitempty"`
+	UserVerified   bool   `json:",omitempty"`
+	BackupEligible bool   `json:",omitempty"`
+	BackupState    bool   `json:",omitempty"`
+	Ceremony       string `json:",omitempty"`
 }
 
+var b64 = base64.RawURLEncoding
+
 func toFactorEntity(f accounts.Factor) factorEntity {
-	return factorEntity{PartitionKey: f.UserID, RowKey: rkFactorPrefix + f.ID, Type: string(f.Type), Name: f.Name,
-		CreatedAt: formatTime(f.CreatedAt), LastUsedAt: formatTime(f.LastUsedAt), Confirmed: f.Confirmed, Secret: f.Secret, LastStep: f.LastStep}
+	e := factorEntity{PartitionKey: f.UserID, RowKey: rkFactorPrefix + f.ID, Type: string(f.Type), Name: f.Name,
+		CreatedAt: formatTime(f.CreatedAt), LastUsedAt: formatTime(f.LastUsedAt), Confirmed: f.Confirmed, Secret: f.Secret, LastStep: f.LastStep,
+		Ceremony: string(f.Ceremony)}
+	if c := f.Passkey; len(c.ID) > 0 {
+		e.CredentialID, e.PublicKey, e.Algorithm = b64.EncodeToString(c.ID), b64.EncodeToString(c.PublicKey), c.Algorithm
+		e.SignCount, e.AAGUID, e.Transports = strconv.FormatUint(uint64(c.SignCount), 10), b64.EncodeToString(c.AAGUID), strings.Join(c.Transports, ",")
+		e.UserVerified, e.BackupEligible, e.BackupState = c.UserVerified, c.BackupEligible, c.BackupState
+	}
+	return e
 }
 
 func (e factorEntity) factor(etag string) accounts.Factor {
-	return accounts.Factor{UserID: e.PartitionKey, ID: strings.TrimPrefix(e.RowKey, rkFactorPrefix), Type: accounts.FactorType(e.Type),
+	f := accounts.Factor{UserID: e.PartitionKey, ID: strings.TrimPrefix(e.RowKey, rkFactorPrefix), Type: accounts.FactorType(e.Type),
 		Name: e.Name, CreatedAt: parseTime(e.CreatedAt), LastUsedAt: parseTime(e.LastUsedAt), Confirmed: e.Confirmed,
 		Secret: e.Secret, LastStep: e.LastStep, ETag: etag}
+	if e.Ceremony != "" {
+		f.Ceremony = []byte(e.Ceremony)
+	}
+	if e.CredentialID != "" {
+		// A row that does not decode yields a credential no login matches.
+		id, _ := b64.DecodeString(e.CredentialID)
+		key, _ := b64.DecodeString(e.PublicKey)
+		aaguid, _ := b64.DecodeString(e.AAGUID)
+		count, _ := strconv.ParseUint(e.SignCount, 10, 32)
+		var transports []string
+		if e.Transports != "" {
+			transports = strings.Split(e.Transports, ",")
+		}
+		f.Passkey = passkeys.Credential{ID: id, PublicKey: key, Algorithm: e.Algorithm, SignCount: uint32(count), AAGUID: aaguid,
+			Transports: transports, UserVerified: e.UserVerified, BackupEligible: e.BackupEligible, BackupState: e.BackupState,
+			CreatedAt: f.CreatedAt}
+	}
+	return f
 }
 
 type recoveryEntity struct {
@@ -55,16 +98,22 @@ type challengeEntity struct {
 	ExpiresAt     string
 	Attempts      int
 	PasswordStamp string
+	// Ceremony is the passkey login ceremony the challenge offered.
+	Ceremony string `json:",omitempty"`
 }
 
 func toChallengeEntity(c accounts.Challenge) challengeEntity {
 	return challengeEntity{PartitionKey: c.UserID, RowKey: rkChallengePrefix + c.Hash, CreatedAt: formatTime(c.CreatedAt),
-		ExpiresAt: formatTime(c.ExpiresAt), Attempts: c.Attempts, PasswordStamp: c.PasswordStamp}
+		ExpiresAt: formatTime(c.ExpiresAt), Attempts: c.Attempts, PasswordStamp: c.PasswordStamp, Ceremony: string(c.Ceremony)}
 }
 
 func (e challengeEntity) challenge(etag string) accounts.Challenge {
-	return accounts.Challenge{UserID: e.PartitionKey, Hash: strings.TrimPrefix(e.RowKey, rkChallengePrefix),
+	c := accounts.Challenge{UserID: e.PartitionKey, Hash: strings.TrimPrefix(e.RowKey, rkChallengePrefix),
 		CreatedAt: parseTime(e.CreatedAt), ExpiresAt: parseTime(e.ExpiresAt), Attempts: e.Attempts, PasswordStamp: e.PasswordStamp, ETag: etag}
+	if e.Ceremony != "" {
+		c.Ceremony = []byte(e.Ceremony)
+	}
+	return c
 }
 
 // factorActions are the change's second-factor writes.

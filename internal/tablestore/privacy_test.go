@@ -18,6 +18,8 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/organizations"
+	"github.com/palvelumanuaali/useradmin/internal/passkeys"
+	"github.com/palvelumanuaali/useradmin/internal/passkeys/passkeystest"
 	"github.com/palvelumanuaali/useradmin/internal/passwords"
 	"github.com/palvelumanuaali/useradmin/internal/privacy"
 	"github.com/palvelumanuaali/useradmin/internal/relay"
@@ -74,10 +76,15 @@ func writeOneOfEverything(t *testing.T, ctx context.Context, s *Store) {
 		t.Fatal(err)
 	}
 	clock := testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	rp, err := passkeys.New(passkeys.Config{RPID: "example.fi", RPName: "Palvelumanuaali", Origins: []string{"https://app.example.fi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc := accounts.NewService(s, hasher, passwords.DefaultPolicy(), &testenv.Relay{}, clock.Now, uuid.NewString, accounts.Options{
 		SessionIdleTimeout: time.Hour, SessionAbsoluteTimeout: 12 * time.Hour, LockoutThreshold: 5, LockoutDuration: time.Minute,
 		ActivityInterval: time.Hour, InvitationTTL: time.Hour, PasswordResetTTL: time.Hour, RestoreWindow: time.Hour,
 		InactivityMonths: 6, MFAKeys: accounts.MFAKeys{Current: "m1", Versions: map[string][]byte{"m1": []byte("tablestore-drift-test-mfa-key-32")}},
+		Passkeys: rp,
 	})
 	meta := kernel.Meta{RequestID: "r-drift"}
 	must := func(what string, err error) {
@@ -113,6 +120,18 @@ func writeOneOfEverything(t *testing.T, ctx context.Context, s *Store) {
 	must("TOTP code", err)
 	_, err = svc.ConfirmTOTP(ctx, p, en.Factor.ID, code, meta)
 	must("confirm TOTP", err)
+	// A passkey, and a pending one (its ceremony): the challenge below
+	// carries a login ceremony.
+	key, err := passkeystest.New("https://app.example.fi")
+	must("authenticator", err)
+	pk, err := svc.BeginPasskey(ctx, p, "avain", meta)
+	must("begin passkey", err)
+	created, err := key.Create(pk.Options)
+	must("create passkey", err)
+	_, err = svc.ConfirmPasskey(ctx, p, pk.Factor.ID, created, meta)
+	must("confirm passkey", err)
+	_, err = svc.BeginPasskey(ctx, p, "toinen avain", meta)
+	must("pending passkey", err)
 	clock.Advance(2 * time.Hour)
 	step, err := svc.Login(ctx, driftEmail, password, meta)
 	must("sign in", err)
