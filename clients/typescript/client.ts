@@ -78,9 +78,21 @@ export class Client {
     return this.request<Success<Op<P, "delete">>>("DELETE", path, req);
   }
 
-  /** Signs in and keeps the session token for the calls that follow. */
+  /**
+   * Signs in with the password. The answer is either a session, whose
+   * token is kept for the calls that follow, or (for an account with a
+   * second factor) `secondFactor`: a challenge and its methods, to finish
+   * with `secondStep`.
+   */
   async signIn(email: string, password: string) {
     const r = await this.post("/api/auth/login", { body: { email, password } });
+    if (r.ok && "token" in r.data) this.token = r.data.token;
+    return r;
+  }
+
+  /** Finishes a two-step sign-in and keeps the session token. */
+  async secondStep(body: Request<Op<"/api/auth/login/second-factor", "post">>["body"]) {
+    const r = await this.post("/api/auth/login/second-factor", { body });
     if (r.ok) this.token = r.data.token;
     return r;
   }

@@ -7,13 +7,23 @@ import { Client, fieldErrors, type Problem } from "./client";
 export async function example(): Promise<void> {
   const api = new Client({ baseUrl: "http://localhost:7071", language: "en" });
 
-  const signIn = await api.signIn("maija.meikalainen@tampere.fi", "kolme iloista kirahvia laulaa");
-  if (!signIn.ok) {
+  const password = await api.signIn("maija.meikalainen@tampere.fi", "kolme iloista kirahvia laulaa");
+  if (!password.ok) {
     // A wrong password, an unknown email and a locked account look alike.
-    if (signIn.problem.code === "invalid_credentials") console.log("Wrong email or password.");
+    if (password.problem.code === "invalid_credentials") console.log("Wrong email or password.");
     return;
   }
-  console.log(`Signed in as ${signIn.data.user.firstName}; session ends ${signIn.data.expiresAt}`);
+  let signIn = password.data;
+  if ("secondFactor" in signIn) {
+    // An admin or primary user (or anyone who enrolled a factor): the
+    // second step, here with the code of an authenticator app.
+    const { challenge, methods } = signIn.secondFactor;
+    if (!methods.includes("totp")) return;
+    const step = await api.secondStep({ challenge, totp: "123456" });
+    if (!step.ok) return; // any failure is invalid_credentials
+    signIn = step.data;
+  }
+  console.log(`Signed in as ${signIn.user.firstName}; session ends ${signIn.expiresAt}`);
 
   const page = await api.get("/api/users", { query: { status: "active", sort: "name", limit: 20 } });
   if (page.ok) {
@@ -26,7 +36,7 @@ export async function example(): Promise<void> {
 
   // An invitation with a bad email: a 400 problem with field errors.
   const invite = await api.post("/api/users", {
-    body: { email: "not an email", firstName: "Maija", lastName: "Meikäläinen", role: "editor", organizationId: signIn.data.user.organizationId },
+    body: { email: "not an email", firstName: "Maija", lastName: "Meikäläinen", role: "editor", organizationId: signIn.user.organizationId },
   });
   if (!invite.ok) show(invite.problem);
 }

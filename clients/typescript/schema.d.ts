@@ -92,7 +92,7 @@ export interface paths {
         put?: never;
         /**
          * Second step of a two-step sign-in
-         * @description Sends the `challenge` the password step answered with and one proof: `totp` (the current six-digit code of an authenticator app) or `recoveryCode` (one of the ten codes shown when the first factor was added; each works once). Answers exactly like a one-step sign-in. The challenge is single use, bound to the account and lives 5 minutes; three wrong codes end it. Every failure (wrong, reused or expired code, used recovery code, unknown or expired challenge, locked account) is the same `401 invalid_credentials`, and each counts towards the account's lockout like a wrong password.
+         * @description Sends the `challenge` the password step answered with and one proof: `totp` (the current six-digit code of an authenticator app), `recoveryCode` (one of the ten codes shown when the first factor was added; each works once) or `passkey` (what `navigator.credentials.get({publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(secondFactor.passkey)})` resolved to, serialised with `toJSON()`: the AuthenticationResponseJSON `{id, rawId, type, response {clientDataJSON, authenticatorData, signature, userHandle}, clientExtensionResults}`, every binary value base64url without padding). A failed passkey uses up the challenge's passkey ceremony (the other methods stay); a passkey whose signature counter did not go up (a cloned key or a replay) is refused. Answers exactly like a one-step sign-in. The challenge is single use, bound to the account and lives 5 minutes; three wrong codes end it. Every failure (wrong, reused or expired code, used recovery code, unknown or expired challenge, locked account) is the same `401 invalid_credentials`, and each counts towards the account's lockout like a wrong password.
          */
         post: operations["loginSecondFactor"];
         delete?: never;
@@ -304,9 +304,29 @@ export interface paths {
         put?: never;
         /**
          * Prove the password (and a factor) again
-         * @description Changes to the second factors need the password, and a factor when the account has one, proven within the last 5 minutes (otherwise `403 reauthentication_required`). This renews that proof for the current session. A wrong password or code is `403 wrong_password` and counts towards the lockout.
+         * @description Changes to the second factors need the password, and a factor when the account has one, proven within the last 5 minutes (otherwise `403 reauthentication_required`). This renews that proof for the current session. A wrong password or code is `403 wrong_password` and counts towards the lockout. With a passkey: first `POST /api/me/reauthenticate/passkey` for the request options, then send the password and, as `passkey`, what `navigator.credentials.get` resolved to (`toJSON()`); the ceremony is this session's and works once.
          */
         post: operations["reauthenticate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/reauthenticate/passkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start renewing the proof with a passkey
+         * @description Answers the PublicKeyCredentialRequestOptionsJSON for `navigator.credentials.get({publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options)})`; the ceremony is kept for this session, replaces an earlier one, lives 5 minutes and is used by the next `POST /api/me/reauthenticate`. `409 no_second_factor` when the account has no passkey.
+         */
+        post: operations["beginPasskeyReauthentication"];
         delete?: never;
         options?: never;
         head?: never;
@@ -353,6 +373,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/me/authenticators/passkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start adding a passkey
+         * @description Answers the pending factor and `options`, the PublicKeyCredentialCreationOptionsJSON: challenge, rp {id, name}, user {id (the account id, nothing personal), name, displayName}, pubKeyCredParams (ES256 -7, EdDSA -8, RS256 -257), timeout (ms), excludeCredentials (the passkeys the person already has), authenticatorSelection {residentKey: "preferred", userVerification: "preferred"}, attestation "none". The frontend calls `navigator.credentials.create({publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options)})` and sends the result's `toJSON()` as `passkey` to `/api/me/authenticators/{factorId}/confirm`. The ceremony is kept server-side, used once, and lives 5 minutes; starting again replaces an unconfirmed factor. Allowed to an enrol-only session; otherwise needs a recent authentication.
+         */
+        post: operations["beginPasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me/authenticators/{factorId}/confirm": {
         parameters: {
             query?: never;
@@ -366,8 +406,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Confirm an authenticator app with a current code
-         * @description Makes the factor count. The account's first factor comes with ten recovery codes, shown this once (`recoveryCodes`; empty otherwise). An enrol-only session becomes an ordinary one. A wrong code is `400 invalid_field` (`code`: `invalid_code`) and changes nothing.
+         * Confirm an authenticator app with a current code, or a passkey
+         * @description Makes the factor count: an authenticator app with `code`, its current code; a passkey with `passkey`, what `navigator.credentials.create` resolved to, serialised with `toJSON()` (the RegistrationResponseJSON {id, rawId, type: "public-key", response {clientDataJSON, attestationObject, transports}, clientExtensionResults, authenticatorAttachment}, every binary value base64url without padding). The account's first factor comes with ten recovery codes, shown this once (`recoveryCodes`; empty otherwise). An enrol-only session becomes an ordinary one. A wrong code is `400 invalid_field` (`code`: `invalid_code`) and changes nothing. A passkey answer that does not answer its ceremony (another site, too late, a passkey the person already has) is `400 invalid_field` (`passkey`: `invalid_passkey`) and removes the pending factor: begin again.
          */
         post: operations["confirmTotp"];
         delete?: never;
@@ -842,6 +882,7 @@ export interface components {
                 expiresAt: string;
                 /** @description The proofs the account can give (more may be added later). */
                 methods: string[];
+                passkey?: components["schemas"]["PasskeyRequestOptions"];
             };
         };
         /** @description One second factor, without its secret. */
@@ -850,6 +891,7 @@ export interface components {
             /**
              * @description The kind of factor (more may be added later).
              * @example totp
+             * @example passkey
              */
             type: string;
             name: string;
@@ -869,29 +911,137 @@ export interface components {
             /** @description The otpauth:// URI; show it as a QR code. */
             otpauthUri: string;
         };
+        /** @description A passkey being added, with the options for navigator.credentials.create. */
+        PasskeyEnrolment: {
+            authenticator: components["schemas"]["Authenticator"];
+            options: components["schemas"]["PasskeyCreationOptions"];
+        };
+        /** @description Binary, base64url without padding (WebAuthn Level 3's JSON forms). */
+        Base64URL: string;
+        PasskeyDescriptor: {
+            /** @constant */
+            type: "public-key";
+            id: components["schemas"]["Base64URL"];
+            transports?: string[];
+        };
+        /** @description The PublicKeyCredentialCreationOptionsJSON for `navigator.credentials.create({publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options)})`. */
+        PasskeyCreationOptions: {
+            rp: {
+                id: string;
+                name: string;
+            };
+            /** @description The id is the account id (base64url), nothing personal. */
+            user: {
+                id: components["schemas"]["Base64URL"];
+                name: string;
+                displayName: string;
+            };
+            challenge: components["schemas"]["Base64URL"];
+            pubKeyCredParams: {
+                /** @constant */
+                type: "public-key";
+                /**
+                 * @example -7
+                 * @example -8
+                 * @example -257
+                 */
+                alg: number;
+            }[];
+            /** @description Milliseconds. */
+            timeout?: number;
+            /** @description The passkeys the person already has. */
+            excludeCredentials?: components["schemas"]["PasskeyDescriptor"][];
+            authenticatorSelection?: {
+                authenticatorAttachment?: string;
+                residentKey?: string;
+                requireResidentKey?: boolean;
+                userVerification?: string;
+            };
+            /** @example none */
+            attestation?: string;
+        };
+        /** @description When the account has a passkey: the PublicKeyCredentialRequestOptionsJSON for `navigator.credentials.get({publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(passkey)})`. */
+        PasskeyRequestOptions: {
+            challenge: components["schemas"]["Base64URL"];
+            /** @description Milliseconds. */
+            timeout?: number;
+            rpId?: string;
+            /** @description The person's passkeys. */
+            allowCredentials?: components["schemas"]["PasskeyDescriptor"][];
+            userVerification?: string;
+        };
+        PasskeyReauthentication: {
+            options: components["schemas"]["PasskeyRequestOptions"];
+        };
+        /** @description What navigator.credentials.create resolved to, serialised with toJSON(): the RegistrationResponseJSON. */
+        PasskeyRegistrationResponse: {
+            id: components["schemas"]["Base64URL"];
+            rawId: components["schemas"]["Base64URL"];
+            /** @constant */
+            type: "public-key";
+            response: {
+                clientDataJSON: components["schemas"]["Base64URL"];
+                attestationObject: components["schemas"]["Base64URL"];
+                authenticatorData?: components["schemas"]["Base64URL"];
+                publicKey?: components["schemas"]["Base64URL"];
+                publicKeyAlgorithm?: number;
+                transports?: string[];
+            };
+            /** @description The extensions' outputs, as the browser gives them; none is used. */
+            clientExtensionResults?: unknown;
+            /**
+             * @example platform
+             * @example cross-platform
+             */
+            authenticatorAttachment?: string;
+        };
+        /** @description What navigator.credentials.get resolved to, serialised with toJSON(): the AuthenticationResponseJSON. */
+        PasskeyAuthenticationResponse: {
+            id: components["schemas"]["Base64URL"];
+            rawId: components["schemas"]["Base64URL"];
+            /** @constant */
+            type: "public-key";
+            response: {
+                clientDataJSON: components["schemas"]["Base64URL"];
+                authenticatorData: components["schemas"]["Base64URL"];
+                signature: components["schemas"]["Base64URL"];
+                userHandle?: components["schemas"]["Base64URL"];
+            };
+            /** @description The extensions' outputs, as the browser gives them; none is used. */
+            clientExtensionResults?: unknown;
+            /**
+             * @example platform
+             * @example cross-platform
+             */
+            authenticatorAttachment?: string;
+        };
         /** @description Recovery codes, shown only here; each works once. */
         RecoveryCodes: {
             recoveryCodes: string[];
         };
-        /** @description The challenge and exactly one of `totp` and `recoveryCode`. */
+        /** @description The challenge and exactly one of `totp`, `recoveryCode` and `passkey`. */
         SecondFactorRequest: {
             challenge: string;
             totp?: string;
             recoveryCode?: string;
+            passkey?: components["schemas"]["PasskeyAuthenticationResponse"];
         };
-        /** @description The password, and one of `totp` and `recoveryCode` when the account has a second factor. */
+        /** @description The password, and one of `totp`, `recoveryCode` and `passkey` when the account has a second factor. */
         ReauthenticateRequest: {
             password: string;
             totp?: string;
             recoveryCode?: string;
+            passkey?: components["schemas"]["PasskeyAuthenticationResponse"];
         };
         AuthenticatorNameRequest: {
             /** @description 1 to 60 printable characters. */
             name: string;
         };
+        /** @description `code` for an authenticator app, `passkey` for a passkey. */
         ConfirmTotpRequest: {
             /** @description The app's current six-digit code. */
-            code: string;
+            code?: string;
+            passkey?: components["schemas"]["PasskeyRegistrationResponse"];
         };
         /** @description One audit record. It holds ids, the action and the names of changed fields, never a name, an email or another value a person typed, so it survives the erasure of the people it mentions. Events are chained by hash per organisation and month. */
         AuditEvent: {
@@ -1259,7 +1409,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `last_second_factor`: the caller's role requires a second factor and this is the last one; `no_second_factor`: there is no factor to make recovery codes for. */
+        /** @description `last_second_factor`: the caller's role requires a second factor and this is the last one; `no_second_factor`: there is no factor to make recovery codes for, or no passkey to reauthenticate with. */
         FactorConflict: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestID"];
@@ -2318,6 +2468,58 @@ export interface operations {
             503: components["responses"]["UnavailableOrBusy"];
         };
     };
+    beginPasskeyReauthentication: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The language of problem `detail`s (fi, sv or en; Finnish by default).
+                 * @example sv-FI, en;q=0.5
+                 */
+                "Accept-Language"?: components["parameters"]["AcceptLanguage"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The options for the browser. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "options": {
+                     *         "challenge": "hhnNJksone1TTNiuBFK2d6RfHl4Z4K_1-j-aaVoXRFU",
+                     *         "timeout": 300000,
+                     *         "rpId": "palvelumanuaali.fi",
+                     *         "allowCredentials": [
+                     *           {
+                     *             "type": "public-key",
+                     *             "id": "3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                     *             "transports": [
+                     *               "usb"
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "userVerification": "preferred"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PasskeyReauthentication"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["FactorForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["FactorConflict"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listAuthenticators: {
         parameters: {
             query?: never;
@@ -2416,6 +2618,92 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    beginPasskey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The language of problem `detail`s (fi, sv or en; Finnish by default).
+                 * @example sv-FI, en;q=0.5
+                 */
+                "Accept-Language"?: components["parameters"]["AcceptLanguage"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Security key"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AuthenticatorNameRequest"];
+            };
+        };
+        responses: {
+            /** @description The factor, pending, and the options for the browser. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "authenticator": {
+                     *         "id": "5b2d3f4a-6c7e-4f8a-9b0c-1d2e3f4a5b6c",
+                     *         "type": "passkey",
+                     *         "name": "Security key",
+                     *         "createdAt": "2026-03-02T09:01:00Z"
+                     *       },
+                     *       "options": {
+                     *         "rp": {
+                     *           "name": "Palvelumanuaali",
+                     *           "id": "palvelumanuaali.fi"
+                     *         },
+                     *         "user": {
+                     *           "name": "maija.meikalainen@tampere.fi",
+                     *           "displayName": "maija.meikalainen@tampere.fi",
+                     *           "id": "MGI2ZjNjMmUtOGQxYS00ZjViLTljN2UtMmE0ZDZlOGYwYTFj"
+                     *         },
+                     *         "challenge": "q1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v",
+                     *         "pubKeyCredParams": [
+                     *           {
+                     *             "type": "public-key",
+                     *             "alg": -7
+                     *           },
+                     *           {
+                     *             "type": "public-key",
+                     *             "alg": -8
+                     *           },
+                     *           {
+                     *             "type": "public-key",
+                     *             "alg": -257
+                     *           }
+                     *         ],
+                     *         "timeout": 300000,
+                     *         "authenticatorSelection": {
+                     *           "residentKey": "preferred",
+                     *           "userVerification": "preferred"
+                     *         },
+                     *         "attestation": "none"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PasskeyEnrolment"];
+                };
+            };
+            400: components["responses"]["InvalidBody"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["FactorForbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     confirmTotp: {
         parameters: {
             query?: never;
@@ -2434,11 +2722,6 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "code": "492039"
-                 *     }
-                 */
                 "application/json": components["schemas"]["ConfirmTotpRequest"];
             };
         };
