@@ -562,6 +562,9 @@ func (s *Service) confirmFactor(ctx context.Context, p Principal, agg Aggregate,
 	ev := s.event(audit.ActionFactorAdded, p.Actor.ID, agg.User, m)
 	ev.Reason = string(f.Type)
 	ch.Events = []audit.Event{ev}
+	// The person hears of every factor added: one they did not add means
+	// someone else has their password (and signed in with it).
+	ch.Notifications = []notify.Message{s.notification(notify.KindFactorAdded, agg.User)}
 	if err := s.apply(ctx, ch); err != nil {
 		return nil, err
 	}

@@ -415,3 +415,16 @@ func TestResetSecondFactorNeedsARecentAuthentication(t *testing.T) {
 		t.Fatalf("after reauthenticating: %v", err)
 	}
 }
+
+// AUTH (second factor), P10: every factor added is told to the person, in
+// an email with ids only on the queue: the alarm for a factor someone
+// else enrolled with a known password (an admin's first sign-in is
+// enrol-only, and whoever holds the password can enrol).
+func TestAddingAFactorEmailsThePerson(t *testing.T) {
+	t.Parallel()
+	env := mfaEnv(t)
+	u, _, _, _ := env.enrolled("halytys@example.fi", kernel.RolePrimaryUser)
+	if n := len(env.notificationsOf(u.ID, notify.KindFactorAdded)); n != 1 {
+		t.Fatalf("%d factor_added notifications after enrolling one factor, want 1", n)
+	}
+}

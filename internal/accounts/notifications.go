@@ -47,6 +47,7 @@ var sendableTo = map[notify.Kind][]kernel.Status{
 	notify.KindAccessChanged:     {kernel.StatusActive, kernel.StatusInvited},
 	notify.KindInvitedElsewhere:  {kernel.StatusActive, kernel.StatusInvited},
 	notify.KindSecondFactorReset: {kernel.StatusActive},
+	notify.KindFactorAdded:       {kernel.StatusActive},
 }
 
 // NotificationSendTimeout bounds one send of a notification email (the

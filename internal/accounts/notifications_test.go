@@ -24,7 +24,7 @@ func TestPrepareNotificationReadsTheStoredAccountAndItsStatus(t *testing.T) {
 			notify.KindInvitedElsewhere},
 		kernel.StatusActive: {notify.KindPasswordReset, notify.KindPasswordChanged, notify.KindInactivityWarning,
 			notify.KindAccountClosed, notify.KindAccountRestored, notify.KindAccessChanged, notify.KindInvitedElsewhere,
-			notify.KindSecondFactorReset},
+			notify.KindSecondFactorReset, notify.KindFactorAdded},
 		kernel.StatusClosed: {notify.KindAccountClosed},
 	}
 	for status, kinds := range sendable {

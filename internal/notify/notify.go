@@ -39,12 +39,16 @@ const (
 	// KindSecondFactorReset tells a person their second factors were
 	// removed by an administrator: they add one at their next sign-in.
 	KindSecondFactorReset Kind = "second_factor_reset"
+	// KindFactorAdded tells a person a second factor was added to their
+	// account: the alarm for one they did not add themselves.
+	KindFactorAdded Kind = "factor_added"
 )
 
 // Kinds lists every kind, for tests and for validation.
 var Kinds = []Kind{
 	KindInvitation, KindPasswordReset, KindPasswordChanged, KindInactivityWarning,
 	KindAccountClosed, KindAccountRestored, KindAccessChanged, KindInvitedElsewhere, KindSecondFactorReset,
+	KindFactorAdded,
 }
 
 // Locales lists the languages every email exists in; the first is the default.

@@ -132,6 +132,7 @@ var promiseTests = map[string][]string{
 		"handlers: TestPanicsAreLoggedByTypeOnly",
 		"handlers: TestStorageErrorsLogNoEmailOrItsHash",
 		"internal/accounts: TestAcceptInvitation",
+		"internal/accounts: TestAddingAFactorEmailsThePerson",
 		"internal/accounts: TestConcurrentUnknownEmailSignInsLoseNoEvent",
 		"internal/accounts: TestErrorsCarryNoPersonalData",
 		"internal/accounts: TestEventsHoldIDsOnly",
