@@ -181,7 +181,7 @@ func loadKeys(ctx context.Context, cfg config.Config, outside outsideParts) (pas
 		if err != nil {
 			return passwords.Peppers{}, audit.Keys{}, err
 		}
-		if peppers, err = keyvault.LoadPeppers(ctx, client, cfg.PepperSecretName); err != nil {
+		if peppers, err = keyvault.LoadPeppers(ctx, client, cfg.PepperSecretName, time.Now()); err != nil {
 			return passwords.Peppers{}, audit.Keys{}, err
 		}
 	}
@@ -199,7 +199,7 @@ func loadAuditKeys(ctx context.Context, cfg config.Config, outside outsideParts)
 	if err != nil {
 		return audit.Keys{}, err
 	}
-	return keyvault.LoadAuditKeys(ctx, client, cfg.AuditKeySecretName)
+	return keyvault.LoadAuditKeys(ctx, client, cfg.AuditKeySecretName, time.Now())
 }
 
 // buildPasskeys is the WebAuthn relying party of cfg.Passkeys (config has
@@ -226,7 +226,7 @@ func loadMFAKeys(ctx context.Context, cfg config.Config, outside outsideParts) (
 	if err != nil {
 		return accounts.MFAKeys{}, err
 	}
-	return keyvault.LoadMFAKeys(ctx, client, cfg.MFAKeySecretName)
+	return keyvault.LoadMFAKeys(ctx, client, cfg.MFAKeySecretName, time.Now())
 }
 
 func openVault(cfg config.Config, outside outsideParts) (keyvault.SecretClient, error) {

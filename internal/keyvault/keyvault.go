@@ -113,16 +113,17 @@ func Open(vaultURL string) (SecretClient, error) {
 // LoadPeppers reads every usable version of the secret secretName and
 // returns them as pepper versions, with Current set to the usable version
 // created last. A version is usable when it is enabled, its not-before time
-// (if any) has passed and its expiry (if any) has not. Unusable versions
-// are not fetched.
+// (if any) has passed at now and its expiry (if any) has not (the caller's
+// clock: the wiring passes the wall clock). Unusable versions are not
+// fetched.
 //
 // It returns an error wrapping ErrNoUsableVersion when there is no usable
 // version, one wrapping ErrBadPepper when a usable version's value is not
 // standard base64 of at least passwords.MinPepperLen bytes (naming the
 // secret and version, never the value), and wraps errors from Key Vault
 // (missing secret, no permission, network) and from Peppers.Validate.
-func LoadPeppers(ctx context.Context, client SecretClient, secretName string) (passwords.Peppers, error) {
-	current, keys, err := loadVersions(ctx, client, secretName, passwords.MinPepperLen)
+func LoadPeppers(ctx context.Context, client SecretClient, secretName string, now time.Time) (passwords.Peppers, error) {
+	current, keys, err := loadVersions(ctx, client, secretName, passwords.MinPepperLen, now)
 	if err != nil {
 		return passwords.Peppers{}, err
 	}
@@ -137,8 +138,8 @@ func LoadPeppers(ctx context.Context, client SecretClient, secretName string) (p
 // secretName exactly as LoadPeppers reads the pepper's: every usable
 // version, Current the one created last. It returns the same errors, with
 // audit.MinKeyLen as the shortest key and audit.Keys.Validate's errors.
-func LoadAuditKeys(ctx context.Context, client SecretClient, secretName string) (audit.Keys, error) {
-	current, keys, err := loadVersions(ctx, client, secretName, audit.MinKeyLen)
+func LoadAuditKeys(ctx context.Context, client SecretClient, secretName string, now time.Time) (audit.Keys, error) {
+	current, keys, err := loadVersions(ctx, client, secretName, audit.MinKeyLen, now)
 	if err != nil {
 		return audit.Keys{}, err
 	}
@@ -153,8 +154,8 @@ func LoadAuditKeys(ctx context.Context, client SecretClient, secretName string) 
 // secrets are sealed and recovery codes keyed under them) from the secret
 // secretName exactly as LoadPeppers reads the pepper's, with
 // accounts.MFAKeyLen as the shortest key.
-func LoadMFAKeys(ctx context.Context, client SecretClient, secretName string) (accounts.MFAKeys, error) {
-	current, keys, err := loadVersions(ctx, client, secretName, accounts.MFAKeyLen)
+func LoadMFAKeys(ctx context.Context, client SecretClient, secretName string, now time.Time) (accounts.MFAKeys, error) {
+	current, keys, err := loadVersions(ctx, client, secretName, accounts.MFAKeyLen, now)
 	if err != nil {
 		return accounts.MFAKeys{}, err
 	}
@@ -167,8 +168,8 @@ func LoadMFAKeys(ctx context.Context, client SecretClient, secretName string) (a
 
 // loadVersions fetches every usable version of secretName: the values by
 // version id and the id of the newest.
-func loadVersions(ctx context.Context, client SecretClient, secretName string, minLen int) (string, map[string][]byte, error) {
-	versions, err := usableVersions(ctx, client, secretName, time.Now())
+func loadVersions(ctx context.Context, client SecretClient, secretName string, minLen int, now time.Time) (string, map[string][]byte, error) {
+	versions, err := usableVersions(ctx, client, secretName, now)
 	if err != nil {
 		return "", nil, err
 	}

@@ -200,7 +200,7 @@ func TestLoadPeppers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := &vault{versions: tt.versions}
-			got, err := keyvault.LoadPeppers(context.Background(), v.client(t), secretName)
+			got, err := keyvault.LoadPeppers(context.Background(), v.client(t), secretName, time.Now())
 			if err != nil {
 				t.Fatalf("LoadPeppers() = %v", err)
 			}
@@ -261,7 +261,7 @@ func TestLoadPeppersFails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := keyvault.LoadPeppers(context.Background(), tt.vault.client(t), secretName)
+			got, err := keyvault.LoadPeppers(context.Background(), tt.vault.client(t), secretName, time.Now())
 			if err == nil {
 				t.Fatalf("LoadPeppers() = %v, want an error", got)
 			}
@@ -301,7 +301,7 @@ func TestRotationKeepsOldHashesValid(t *testing.T) {
 		{id: idOld, value: b64(key(1)), enabled: ptr(true), created: t0},
 		{id: idNew, value: b64(key(2)), enabled: ptr(true), created: t0.Add(time.Hour)},
 	}}
-	peppers, err := keyvault.LoadPeppers(context.Background(), v.client(t), secretName)
+	peppers, err := keyvault.LoadPeppers(context.Background(), v.client(t), secretName, time.Now())
 	if err != nil {
 		t.Fatalf("LoadPeppers() = %v", err)
 	}
@@ -378,7 +378,7 @@ func TestAuditKeyRotationKeepsOldLinksValid(t *testing.T) {
 		{id: idOld, value: b64(key(1)), enabled: ptr(true), created: t0},
 		{id: idNew, value: b64(key(2)), enabled: ptr(true), created: t0.Add(time.Hour)},
 	}}
-	keys, err := keyvault.LoadAuditKeys(context.Background(), v.client(t), secretName)
+	keys, err := keyvault.LoadAuditKeys(context.Background(), v.client(t), secretName, time.Now())
 	if err != nil {
 		t.Fatalf("LoadAuditKeys() = %v", err)
 	}
@@ -394,7 +394,7 @@ func TestAuditKeyRotationKeepsOldLinksValid(t *testing.T) {
 	}
 
 	v.versions[0].enabled = ptr(false)
-	keys, err = keyvault.LoadAuditKeys(context.Background(), v.client(t), secretName)
+	keys, err = keyvault.LoadAuditKeys(context.Background(), v.client(t), secretName, time.Now())
 	if err != nil {
 		t.Fatalf("LoadAuditKeys() = %v", err)
 	}
@@ -403,7 +403,7 @@ func TestAuditKeyRotationKeepsOldLinksValid(t *testing.T) {
 	}
 
 	short := &vault{versions: []fakeVersion{{id: idOld, value: b64(key(1)[:16]), enabled: ptr(true), created: t0}}}
-	if _, err := keyvault.LoadAuditKeys(context.Background(), short.client(t), secretName); !errors.Is(err, keyvault.ErrBadPepper) ||
+	if _, err := keyvault.LoadAuditKeys(context.Background(), short.client(t), secretName, time.Now()); !errors.Is(err, keyvault.ErrBadPepper) ||
 		strings.Contains(err.Error(), b64(key(1)[:16])) {
 		t.Errorf("LoadAuditKeys(16-byte key) = %v, want ErrBadPepper without the value", err)
 	}
