@@ -75,7 +75,7 @@ func BenchmarkSweep(b *testing.B) {
 		rest -= n
 	}
 
-	sweeper := lifecycle.New(f.store, f.svc, f.store, time.Since)
+	sweeper := lifecycle.New(f.store, f.svc, f.store, time.Now)
 	trace.m = map[string]int{}
 	now := time.Now().AddDate(0, 0, 7+30+1) // past expiry + restore window + margin
 	b.ResetTimer()

@@ -109,7 +109,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, now func() 
 		return nil, err
 	}
 	a.relay = relayRef.r
-	a.sweeper = lifecycle.New(store, a.accounts, store, time.Since)
+	a.sweeper = lifecycle.New(store, a.accounts, store, time.Now)
 	return a, nil
 }
 

@@ -93,13 +93,14 @@ type Sweeper struct {
 	index     Index
 	accounts  Accounts
 	retention Retention
-	elapsed   func(start time.Time) time.Duration
+	clock     func() time.Time
 }
 
-// New returns a Sweeper. elapsed measures the budget (time.Since; tests
-// inject their own).
-func New(index Index, acc Accounts, retention Retention, elapsed func(time.Time) time.Duration) *Sweeper {
-	return &Sweeper{index: index, accounts: acc, retention: retention, elapsed: elapsed}
+// New returns a Sweeper. clock measures its time budget: the wall clock
+// in production (the budget is the host's timeout, real time), the test's
+// own in tests.
+func New(index Index, acc Accounts, retention Retention, clock func() time.Time) *Sweeper {
+	return &Sweeper{index: index, accounts: acc, retention: retention, clock: clock}
 }
 
 // maxConsecutiveFailures stops a sweep that storage keeps failing: every
@@ -116,12 +117,12 @@ func (s *Sweeper) Run(ctx context.Context, now time.Time, opts Options) (Summary
 	if opts.PageSize <= 0 {
 		opts.PageSize = 200
 	}
-	started := time.Now()
+	started := s.clock()
 	sum := Summary{Now: now}
 	var after Position
 	consecutive := 0
 	for {
-		if opts.Budget > 0 && s.elapsed(started) >= opts.Budget {
+		if opts.Budget > 0 && s.clock().Sub(started) >= opts.Budget {
 			return sum, nil
 		}
 		ids, last, err := s.index.DueAccounts(ctx, now, after, opts.PageSize)

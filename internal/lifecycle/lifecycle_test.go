@@ -65,7 +65,7 @@ func newEnv(t *testing.T, storeOpts ...tablestore.Option) *env {
 	}
 	e := &env{t: t, ctx: context.Background(), prefix: prefix, store: store, clock: testenv.NewClock(t0)}
 	e.svc = e.service(store)
-	e.sweeper = lifecycle.New(store, e.svc, store, func(time.Time) time.Duration { return 0 })
+	e.sweeper = lifecycle.New(store, e.svc, store, e.clock.Now)
 	e.admin = kernel.Actor{ID: "admin-1", Role: kernel.RoleAdmin, Status: kernel.StatusActive, OrganizationID: "org-1"}
 	return e
 }
@@ -548,5 +548,41 @@ func TestAnEarlyEntryIsMovedByTheSweepNotActedOn(t *testing.T) {
 	erasure := e.clock.Now().Add(30*24*time.Hour + time.Hour).UTC().Truncate(24 * time.Hour)
 	if got := e.filedFor(u.ID); !got.Equal(erasure) {
 		t.Fatalf("after closing, filed for %v, want the erasure day %v", got, erasure)
+	}
+}
+
+// The sweep stops when its time budget (the host's timeout, less a margin)
+// is spent, says it did not finish, and the next run carries on where the
+// due accounts still are: P7's erasures are late by a run, never lost.
+func TestASweepOutOfTimeStopsAndTheNextCarriesOn(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a, _ := e.person("budjetti-a", true)
+	b, _ := e.person("budjetti-b", true)
+	at := t0.Add(7 * 24 * time.Hour).Add(30 * 24 * time.Hour).Add(2 * time.Hour)
+	e.clock.Set(at)
+	// Each look at the clock is a minute later: the budget of 90 seconds
+	// allows one page of one account.
+	tick := at
+	slow := lifecycle.New(e.store, e.svc, e.store, func() time.Time { tick = tick.Add(time.Minute); return tick })
+	opts := lifecycle.Options{PageSize: 1, Budget: 90 * time.Second, AuditRetentionMonths: 24, DeliveryRetention: 30 * 24 * time.Hour}
+	first, err := slow.Run(e.ctx, at, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Complete || first.Erased != 1 {
+		t.Fatalf("first run = %+v, want one erasure and not complete", first)
+	}
+	second, err := slow.Run(e.ctx, at, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Erased != 1 {
+		t.Fatalf("second run = %+v, want the other erasure", second)
+	}
+	for _, id := range []string{a.ID, b.ID} {
+		if _, err := e.user(id); !errors.Is(err, accounts.ErrErased) {
+			t.Errorf("%s after two runs: %v, want erased", id, err)
+		}
 	}
 }
