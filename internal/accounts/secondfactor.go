@@ -3,6 +3,7 @@ package accounts
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -108,11 +109,21 @@ func (k MFAKeys) open(sealed, userID, factorID string) (string, error) {
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(key[:MFAKeyLen])
+	sealing, err := subkey(key, "totp-seal")
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(sealing)
 	if err != nil {
 		return nil, err
 	}
 	return cipher.NewGCM(block)
+}
+
+// subkey derives one purpose's key from an MFA key version (HKDF-SHA256),
+// so sealing TOTP secrets and keying recovery codes never share key bytes.
+func subkey(key []byte, purpose string) ([]byte, error) {
+	return hkdf.Key(sha256.New, key, nil, "palvelumanuaali mfa v1 "+purpose, MFAKeyLen)
 }
 
 // newTOTP makes a TOTP secret for an account: the base32 secret and its
@@ -192,7 +203,11 @@ func normalRecoveryCode(s string) (string, bool) {
 }
 
 func (k MFAKeys) recoveryHash(version, code string) string {
-	m := hmac.New(sha256.New, k.Versions[version])
+	key, err := subkey(k.Versions[version], "recovery-code")
+	if err != nil {
+		return "" // an unknown version: matches nothing
+	}
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("recovery|" + code))
 	return version + ":" + hex.EncodeToString(m.Sum(nil))
 }
