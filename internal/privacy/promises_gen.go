@@ -70,6 +70,7 @@ var promiseTests = map[string][]string{
 		"internal/accounts: TestInvitedElsewhereClaimIsFoundForErasure",
 		"internal/accounts: TestPrepareNotificationReadsTheStoredAccountAndItsStatus",
 		"internal/delivery: TestAMessageForAnErasedAccountIsSkipped",
+		"internal/lifecycle: TestASweepOutOfTimeStopsAndTheNextCarriesOn",
 		"internal/lifecycle: TestAnEarlyEntryIsMovedByTheSweepNotActedOn",
 		"internal/lifecycle: TestErasureInterruptedAtAnyPointIsFinished",
 		"internal/lifecycle: TestErasureLeavesNothingButIDs",
