@@ -174,3 +174,39 @@ func (s *server) handleCompletePasswordReset() http.Handler {
 		return noContent(w, s.accounts.CompletePasswordReset(r.Context(), req.Token, req.Password, meta(r)))
 	})
 }
+
+// passkeySignInJSON starts a sign-in with a passkey alone: the opaque
+// single-use challenge to send back and the request options for
+// navigator.credentials.get.
+type passkeySignInJSON struct {
+	Challenge string          `json:"challenge"`
+	PublicKey json.RawMessage `json:"publicKey"`
+}
+
+func (s *server) handleBeginPasskeySignIn() http.Handler {
+	return withoutBody(s, func(w http.ResponseWriter, r *http.Request) error {
+		start, err := s.accounts.BeginPasskeySignIn(r.Context())
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, passkeySignInJSON{Challenge: start.Challenge, PublicKey: start.Options})
+		return nil
+	})
+}
+
+type passkeySignInRequest struct {
+	Challenge string `json:"challenge"`
+	// Passkey is the browser's AuthenticationResponseJSON.
+	Passkey json.RawMessage `json:"passkey"`
+}
+
+func (s *server) handleLoginPasskey() http.Handler {
+	return withBody(s, func(w http.ResponseWriter, r *http.Request, req passkeySignInRequest) error {
+		si, err := s.accounts.LoginPasskey(r.Context(), req.Challenge, req.Passkey, meta(r))
+		if err == nil {
+			s.writeSignIn(w, si)
+		}
+		return err
+	})
+}

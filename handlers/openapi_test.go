@@ -987,6 +987,13 @@ func factorContractCases(f contractFixture) []contractCase {
 		{"a second step with an unknown challenge is refused", "/api/auth/login/second-factor", http.StatusUnauthorized, func(t *testing.T) request {
 			return request{method: "POST", path: "/api/auth/login/second-factor", body: map[string]string{"challenge": "x", "totp": "123456"}}
 		}, nil},
+		{"a passkey sign-in starts", "/api/auth/passkey/options", http.StatusOK, func(t *testing.T) request {
+			return request{method: "POST", path: "/api/auth/passkey/options"}
+		}, nil},
+		{"a passkey sign-in with an unknown challenge is refused", "/api/auth/passkey", http.StatusUnauthorized, func(t *testing.T) request {
+			return request{method: "POST", path: "/api/auth/passkey", body: map[string]any{"challenge": "x", "passkey": map[string]any{"id": "AA", "rawId": "AA", "type": "public-key",
+				"response": map[string]string{"clientDataJSON": "AA", "authenticatorData": "AA", "signature": "AA", "userHandle": "AA"}}}}
+		}, nil},
 		{"the caller's factors are listed", "/api/me/authenticators", http.StatusOK, func(t *testing.T) request {
 			token := fresh(t)
 			h.confirmedFactor(t, token)

@@ -52,6 +52,14 @@ type Store interface {
 	// AddUnattributed leaves an event that belongs to no account (its
 	// Shard set) in that shard's outbox, in one write, for the relay.
 	AddUnattributed(ctx context.Context, e audit.Event) error
+	// PutPasskeyCeremony keeps a passkey sign-in's ceremony (named by
+	// its hash, in a shard of such rows), and removes a bounded number of
+	// expired ones of the same shard as of now.
+	PutPasskeyCeremony(ctx context.Context, c PasskeyCeremony, now time.Time) error
+	// TakePasskeyCeremony reads a passkey sign-in's ceremony and deletes
+	// it on the ETag read, so it is used once. ErrNotFound when there is
+	// none or another request took it first.
+	TakePasskeyCeremony(ctx context.Context, hash string) (PasskeyCeremony, error)
 
 	// ListMembers reads the directory: accounts by organisation.
 	ListMembers(ctx context.Context, q DirectoryQuery) (DirectoryPage, error)

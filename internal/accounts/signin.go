@@ -75,6 +75,9 @@ type loginAttempt struct {
 	// matchedNeedsRehash is what that verify said about it.
 	matched            string
 	matchedNeedsRehash bool
+	// reason, when set, is recorded on the sign-in's success event (how
+	// the person proved who they are, when not by the usual steps).
+	reason string
 }
 
 // try signs in to the account as read, or refuses with
@@ -187,7 +190,9 @@ func (a *loginAttempt) finish(ctx context.Context, agg Aggregate, now time.Time,
 	// session it sees, and this write failing is what stops a session
 	// made with the old password from slipping in after it.
 	ch.User = &u
-	ch.Events = append(ch.Events, s.event(audit.ActionSignInSucceeded, u.ID, u, a.m))
+	succeeded := s.event(audit.ActionSignInSucceeded, u.ID, u, a.m)
+	succeeded.Reason = a.reason
+	ch.Events = append(ch.Events, succeeded)
 	apply := s.applyWithoutUpkeep
 	if activity {
 		// The directory's last activity follows with the relay's

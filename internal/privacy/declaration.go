@@ -138,6 +138,12 @@ func Declaration() []Row {
 				field("PasswordStamp", CategoryAuthentication, PurposeSignIn, nil),
 				field("Ceremony", CategoryAuthentication, PurposeSignIn, nil),
 			)},
+		{Table: "users", Kind: "passkey", Retention: RetainCeremony,
+			About: Text{"Pääsyavaimella kirjautumisen haaste (vain tiiviste, ei henkilöä)", "Utmaning för inloggning med nyckel (endast hash, ingen person)", "A passkey sign-in's challenge (its digest only, no person)"},
+			// Made before anyone is named, it never points to a person:
+			// the hash of a random token, its times, the WebAuthn ceremony
+			// (a random challenge and the relying party's settings).
+			Fields: technical("PartitionKey", "RowKey", "CreatedAt", "ExpiresAt", "Ceremony")},
 		{Table: "users", Kind: "token", Retention: RetainLink,
 			About: Text{"Kutsu- tai salasanalinkin tiiviste", "Hash av inbjudnings- eller lösenordslänk", "An invitation or password-reset link's digest"},
 			Fields: inAccountPartition(PurposeSignIn,

@@ -23,6 +23,7 @@ const (
 	RetainTombstone    Retention = "tombstone"    // without end (an id and a time only)
 	RetainOrganisation Retention = "organisation" // while the organisation exists
 	RetainChallenge    Retention = "challenge"    // until the sign-in's second step, or its time
+	RetainCeremony     Retention = "ceremony"     // until the passkey sign-in uses it, or soon after its time
 )
 
 // Limits are the configured values retention is computed from.
@@ -93,6 +94,12 @@ func (r Retention) Describe(l Lang, limits Limits) string {
 			fmt.Sprintf("Kunnes kirjautumisen toinen vaihe on tehty, enintään %s; vanhentuneet poistetaan seuraavassa kirjautumisessa ja tilin mukana", d(limits.ChallengeTTL)),
 			fmt.Sprintf("Tills inloggningens andra steg är gjort, högst %s; utgångna raderas vid nästa inloggning och med kontot", d(limits.ChallengeTTL)),
 			fmt.Sprintf("Until the sign-in's second step, %s at most; expired ones go at the next sign-in and with the account", d(limits.ChallengeTTL)),
+		}
+	case RetainCeremony:
+		t = Text{
+			fmt.Sprintf("Kunnes pääsyavaimella kirjautuminen käyttää sen, enintään %s; vanhentuneet poistetaan seuraavien kirjautumisten alkaessa", d(limits.ChallengeTTL)),
+			fmt.Sprintf("Tills inloggningen med nyckel använder den, högst %s; utgångna raderas när följande inloggningar börjar", d(limits.ChallengeTTL)),
+			fmt.Sprintf("Until the passkey sign-in uses it, %s at most; expired ones go as later sign-ins start", d(limits.ChallengeTTL)),
 		}
 	}
 	return t.In(l)

@@ -138,6 +138,9 @@ func writeOneOfEverything(t *testing.T, ctx context.Context, s *Store) {
 	if step.SecondFactor == nil {
 		t.Fatal("a sign-in with an enrolled factor made no challenge")
 	}
+	// A passkey sign-in begun and left: its ceremony row, no one's.
+	_, err = svc.BeginPasskeySignIn(ctx)
+	must("passkey sign-in", err)
 	must("reset request", svc.RequestPasswordReset(ctx, driftEmail, meta))
 	_, _, err = svc.IssueLinkToken(ctx, u.ID, accounts.PurposePasswordReset)
 	must("reset link", err)
@@ -174,7 +177,7 @@ func writeOneOfEverything(t *testing.T, ctx context.Context, s *Store) {
 func rowKind(table, pk, rk string) string {
 	switch table {
 	case tableUsers:
-		for _, prefix := range []string{rkSessionPrefix, rkTokenPrefix, rkDeliveryPrefix, rkOutboxPrefix, rkFactorPrefix, rkRecoveryPrefix, rkChallengePrefix} {
+		for _, prefix := range []string{rkSessionPrefix, rkTokenPrefix, rkDeliveryPrefix, rkOutboxPrefix, rkFactorPrefix, rkRecoveryPrefix, rkChallengePrefix, rkPasskeyPrefix} {
 			if strings.HasPrefix(rk, prefix) {
 				return strings.TrimSuffix(prefix, "|")
 			}
