@@ -101,6 +101,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a sign-in with a passkey alone
+         * @description The optional sign-in without a password: answers the request options for `navigator.credentials.get({publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(publicKey)})`, with no `allowCredentials` (the authenticator offers the passkeys it holds for this site) and user verification required, and an opaque `challenge` to send back with the answer to `POST /api/auth/passkey`. The challenge is single use and lives 5 minutes. No request body. `404 not_found` when passkeys are not configured.
+         */
+        post: operations["beginPasskeySignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/passkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with a passkey alone
+         * @description Sends the `challenge` from `POST /api/auth/passkey/options` and `passkey`: what `navigator.credentials.get` resolved to, serialised with `toJSON()` (the AuthenticationResponseJSON, with its `userHandle`). The passkey must be a confirmed passkey of an active account that is not locked, and the person verified on the authenticator (PIN or biometrics): it then counts as both factors, and the answer is the session exactly as after a completed second step. The challenge is used by the first attempt, whatever its outcome. Every failure (unknown, used or expired challenge, unknown account or passkey, a passkey of another account, a bad signature, the person not verified, a signature counter that did not go up, a closed or locked account) is the same `401 invalid_credentials`; one that names an account counts towards its lockout like a wrong password.
+         */
+        post: operations["loginPasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/logout": {
         parameters: {
             query?: never;
@@ -1019,6 +1059,15 @@ export interface components {
         RecoveryCodes: {
             recoveryCodes: string[];
         };
+        PasskeySignInStart: {
+            /** @description Opaque and single use; send it back with the passkey's answer within 5 minutes. */
+            challenge: string;
+            publicKey: components["schemas"]["PasskeyRequestOptions"];
+        };
+        PasskeySignInRequest: {
+            challenge: string;
+            passkey: components["schemas"]["PasskeyAuthenticationResponse"];
+        };
         /** @description The challenge and exactly one of `totp`, `recoveryCode` and `passkey`. */
         SecondFactorRequest: {
             challenge: string;
@@ -1901,6 +1950,125 @@ export interface operations {
             };
             400: components["responses"]["InvalidBody"];
             /** @description The challenge or the proof did not do; the answer does not say which. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    "Content-Language": components["headers"]["ContentLanguage"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://palvelumanuaali.fi/problems/invalid-credentials",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "The email or password is wrong, or the account is locked.",
+                     *       "code": "invalid_credentials",
+                     *       "requestId": "5f2c9a1e7b3d4c6a8e0f1b2d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    beginPasskeySignIn: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The language of problem `detail`s (fi, sv or en; Finnish by default).
+                 * @example sv-FI, en;q=0.5
+                 */
+                "Accept-Language"?: components["parameters"]["AcceptLanguage"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request options and the challenge. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "challenge": "Xb0pQ2vL8tRm1yYcN2kF9sR4uW7aE6dH5gJ1kT0vX2z",
+                     *       "publicKey": {
+                     *         "challenge": "q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c",
+                     *         "timeout": 300000,
+                     *         "rpId": "palvelumanuaali.fi",
+                     *         "userVerification": "required"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PasskeySignInStart"];
+                };
+            };
+            400: components["responses"]["InvalidBody"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    loginPasskey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The language of problem `detail`s (fi, sv or en; Finnish by default).
+                 * @example sv-FI, en;q=0.5
+                 */
+                "Accept-Language"?: components["parameters"]["AcceptLanguage"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "challenge": "Xb0pQ2vL8tRm1yYcN2kF9sR4uW7aE6dH5gJ1kT0vX2z",
+                 *       "passkey": {
+                 *         "id": "3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                 *         "rawId": "3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                 *         "type": "public-key",
+                 *         "response": {
+                 *           "clientDataJSON": "eyJ0eXBlIjoid2ViYXV0aG4uZ2V0IiwiY2hhbGxlbmdlIjoiQUFBQSIsIm9yaWdpbiI6Imh0dHBzOi8vcGFsdmVsdW1hbnVhYWxpLmZpIn0",
+                 *           "authenticatorData": "SZYN5YgOjGh0NBcPZHZgW4_krrmihjLHmVzzuoMdl2MFAAAABw",
+                 *           "signature": "MEUCIQDk9z1fJ4Gm8Vn1sYQ2pR7xE3wZ0aB5cD6eF7gH8iJ9kAIgL0mN1oP2qR3sT4uV5wX6yZ7aB8cD9eF0gH1iJ2kL3mM",
+                 *           "userHandle": "MGI2ZjNjMmUtOGQxYS00ZjViLTljN2UtMmE0ZDZlOGYwYTFj"
+                 *         },
+                 *         "clientExtensionResults": {}
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["PasskeySignInRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignIn"];
+                };
+            };
+            400: components["responses"]["InvalidBody"];
+            /** @description The challenge or the passkey did not do; the answer does not say which. */
             401: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestID"];
