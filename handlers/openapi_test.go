@@ -987,8 +987,8 @@ func factorContractCases(f contractFixture) []contractCase {
 		{"a second step with an unknown challenge is refused", "/api/auth/login/second-factor", http.StatusUnauthorized, func(t *testing.T) request {
 			return request{method: "POST", path: "/api/auth/login/second-factor", body: map[string]string{"challenge": "x", "totp": "123456"}}
 		}, nil},
-		{"a passkey sign-in starts", "/api/auth/passkey/options", http.StatusOK, func(t *testing.T) request {
-			return request{method: "POST", path: "/api/auth/passkey/options"}
+		{"a passkey sign-in starts", "/api/auth/passkey/challenge", http.StatusOK, func(t *testing.T) request {
+			return request{method: "POST", path: "/api/auth/passkey/challenge"}
 		}, nil},
 		{"a passkey sign-in with an unknown challenge is refused", "/api/auth/passkey", http.StatusUnauthorized, func(t *testing.T) request {
 			return request{method: "POST", path: "/api/auth/passkey", body: map[string]any{"challenge": "x", "passkey": map[string]any{"id": "AA", "rawId": "AA", "type": "public-key",

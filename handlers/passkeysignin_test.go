@@ -16,8 +16,8 @@ import (
 // the answer against the document.
 func (h *harness) beginPasskeySignIn(t *testing.T) passkeySignInJSON {
 	t.Helper()
-	r := h.mustDo(t, request{method: "POST", path: "/api/auth/passkey/options"}, http.StatusOK)
-	validateResponse(t, "POST", "/api/auth/passkey/options", r.status, r.header.Get("Content-Type"), r.body)
+	r := h.mustDo(t, request{method: "POST", path: "/api/auth/passkey/challenge"}, http.StatusOK)
+	validateResponse(t, "POST", "/api/auth/passkey/challenge", r.status, r.header.Get("Content-Type"), r.body)
 	var out passkeySignInJSON
 	r.decode(t, &out)
 	return out

@@ -33,7 +33,7 @@ func (s *server) table() []route {
 
 		{http.MethodPost, "/api/auth/login", true, s.throttled(s.hashing(s.handleLogin())), false},
 		{http.MethodPost, "/api/auth/login/second-factor", true, s.throttled(s.handleLoginSecondFactor()), false},
-		{http.MethodPost, "/api/auth/passkey/options", true, s.throttled(s.handleBeginPasskeySignIn()), false},
+		{http.MethodPost, "/api/auth/passkey/challenge", true, s.throttled(s.handleBeginPasskeySignIn()), false},
 		{http.MethodPost, "/api/auth/passkey", true, s.throttled(s.handleLoginPasskey()), false},
 		{http.MethodPost, "/api/auth/logout", false, s.handleLogout(), true},
 		{http.MethodPost, "/api/auth/invitations/accept", true, s.throttled(s.hashing(s.handleAcceptInvitation())), false},

@@ -18,7 +18,7 @@ var publicRoutes = []string{
 	"GET /api/openapi.json",
 	"POST /api/auth/login",
 	"POST /api/auth/login/second-factor",
-	"POST /api/auth/passkey/options", // a passkey sign-in's start: a challenge, no account named
+	"POST /api/auth/passkey/challenge", // a passkey sign-in's start: a challenge, no account named
 	"POST /api/auth/passkey",
 	"POST /api/auth/invitations/accept",
 	"POST /api/auth/password-resets",

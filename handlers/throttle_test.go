@@ -75,7 +75,7 @@ func TestEveryThrottledEndpoint(t *testing.T) {
 		{method: http.MethodPost, path: "/api/auth/password-resets", body: passwordResetRequest{Email: "ei-ketaan@kunta.example.fi"}},
 		{method: http.MethodPost, path: "/api/auth/password-resets/complete", body: completePasswordResetRequest{Token: "x.y", Password: strongPassword}},
 		{method: http.MethodPost, path: "/api/auth/invitations/accept", body: acceptInvitationRequest{Token: "x.y", Password: strongPassword, AcceptPrivacyNotice: true}},
-		{method: http.MethodPost, path: "/api/auth/passkey/options"},
+		{method: http.MethodPost, path: "/api/auth/passkey/challenge"},
 		{method: http.MethodPost, path: "/api/auth/passkey", body: passkeySignInRequest{Challenge: "x", Passkey: json.RawMessage(`{}`)}},
 	} {
 		t.Run(rq.path, func(t *testing.T) {

@@ -101,7 +101,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/auth/passkey/options": {
+    "/api/auth/passkey/challenge": {
         parameters: {
             query?: never;
             header?: never;
@@ -132,7 +132,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with a passkey alone
-         * @description Sends the `challenge` from `POST /api/auth/passkey/options` and `passkey`: what `navigator.credentials.get` resolved to, serialised with `toJSON()` (the AuthenticationResponseJSON, with its `userHandle`). The passkey must be a confirmed passkey of an active account that is not locked, and the person verified on the authenticator (PIN or biometrics): it then counts as both factors, and the answer is the session exactly as after a completed second step. The challenge is used by the first attempt, whatever its outcome. Every failure (unknown, used or expired challenge, unknown account or passkey, a passkey of another account, a bad signature, the person not verified, a signature counter that did not go up, a closed or locked account) is the same `401 invalid_credentials`; one that names an account counts towards its lockout like a wrong password.
+         * @description Sends the `challenge` from `POST /api/auth/passkey/challenge` and `passkey`: what `navigator.credentials.get` resolved to, serialised with `toJSON()` (the AuthenticationResponseJSON, with its `userHandle`). The passkey must be a confirmed passkey of an active account that is not locked, and the person verified on the authenticator (PIN or biometrics): it then counts as both factors, and the answer is the session exactly as after a completed second step. The challenge is used by the first attempt, whatever its outcome. Every failure (unknown, used or expired challenge, unknown account or passkey, a passkey of another account, a bad signature, the person not verified, a signature counter that did not go up, a closed or locked account) is the same `401 invalid_credentials`; one that names an account counts towards its lockout like a wrong password.
          */
         post: operations["loginPasskey"];
         delete?: never;
