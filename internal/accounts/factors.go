@@ -13,7 +13,6 @@ import (
 	"github.com/palvelumanuaali/useradmin/internal/kernel"
 	"github.com/palvelumanuaali/useradmin/internal/notify"
 	"github.com/palvelumanuaali/useradmin/internal/passkeys"
-	"github.com/palvelumanuaali/useradmin/internal/passwords"
 )
 
 // The second factor (P13; checklist AUTH rows). A person whose role is in
@@ -687,19 +686,8 @@ func (s *Service) Reauthenticate(ctx context.Context, p Principal, password stri
 		}
 		u := agg.User
 		now := s.now().UTC()
-		if lockedAt(u, now) {
-			s.hasher.VerifyDummy(ctx, password)
-			return ErrWrongPassword
-		}
-		ok, _, err := s.hasher.Verify(ctx, password, u.PasswordHash)
-		if err != nil && !errors.Is(err, passwords.ErrTooLong) {
+		if err := s.proveCurrentPassword(ctx, u, password, now, m); err != nil {
 			return err
-		}
-		if !ok {
-			if err := s.recordFailedSignIn(ctx, u, m); !errors.Is(err, ErrInvalidCredentials) {
-				return err
-			}
-			return ErrWrongPassword
 		}
 		ch := Change{UserID: u.ID}
 		// A passkey answers the ceremony BeginPasskeyReauthentication

@@ -116,6 +116,29 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string, 
 	return result, err
 }
 
+// proveCurrentPassword checks the signed-in caller's password for a
+// change that asks for it again: ErrWrongPassword when it is wrong
+// (counted towards the lockout, like a failed sign-in) and while the
+// account is locked: a stolen session must not be a way round the
+// lockout to guess it.
+func (s *Service) proveCurrentPassword(ctx context.Context, u User, password string, now time.Time, m kernel.Meta) error {
+	if lockedAt(u, now) {
+		s.hasher.VerifyDummy(ctx, password)
+		return ErrWrongPassword
+	}
+	ok, _, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	if err != nil && !errors.Is(err, passwords.ErrTooLong) {
+		return err
+	}
+	if !ok {
+		if err := s.recordFailedSignIn(ctx, u, m); !errors.Is(err, ErrInvalidCredentials) {
+			return err
+		}
+		return ErrWrongPassword
+	}
+	return nil
+}
+
 // ChangePassword sets a new password for the signed-in caller, who must
 // give the current one. Other sessions end; this one stays. The person is
 // emailed a notice. ErrWrongPassword when the current password is wrong
@@ -129,21 +152,8 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		}
 		u := agg.User
 		now := s.now().UTC()
-		if lockedAt(u, now) {
-			// Locked as at sign-in: a stolen session must not be a way
-			// round the lockout to guess the current password.
-			s.hasher.VerifyDummy(ctx, current)
-			return ErrWrongPassword
-		}
-		ok, _, err := s.hasher.Verify(ctx, current, u.PasswordHash)
-		if err != nil && !errors.Is(err, passwords.ErrTooLong) {
+		if err := s.proveCurrentPassword(ctx, u, current, now, m); err != nil {
 			return err
-		}
-		if !ok {
-			if err := s.recordFailedSignIn(ctx, u, m); !errors.Is(err, ErrInvalidCredentials) {
-				return err
-			}
-			return ErrWrongPassword
 		}
 		if err := s.checkPassword("newPassword", next, u); err != nil {
 			return err
